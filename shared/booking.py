@@ -1,0 +1,147 @@
+"""The Orbit booking snapshot (webhook contract v1, `data` of the CloudEvent).
+
+Structure is checked by pydantic (a failure is a client's schema error, 400);
+meaning is checked by :func:`semantic_problems` (422). Field names follow the
+contract's camelCase on the wire and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from shared.identity import IdentifierSystem, InvalidIdentifier, validate
+
+BookingId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
+HsaId = Annotated[str, Field(pattern=r"^SE\d{10}-[A-Za-z0-9]{1,31}$")]
+AdministrationCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
+KvaCode = Annotated[str, Field(pattern=r"^(?:[A-Z]{3}\d{2}|[A-Z]{2}\d{3})$")]
+Icd10Code = Annotated[str, Field(pattern=r"^[A-Z]\d{2}(?:\.?[0-9A-Z]{1,4})?[+*#]?$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+
+class BookingStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class AdmissionType(StrEnum):
+    INPATIENT = "inpatient"
+    DAY_SURGERY = "daySurgery"
+    OUTPATIENT = "outpatient"
+
+
+class PatientIdentifier(_Model):
+    system: IdentifierSystem
+    value: Annotated[str, Field(min_length=12, max_length=12)]
+
+
+class Patient(_Model):
+    identifier: PatientIdentifier
+    family_name: ShortText
+    given_name: ShortText
+    protected_identity: bool = False
+
+
+class Procedure(_Model):
+    code: KvaCode
+    text: ShortText | None = None
+
+
+class Diagnosis(_Model):
+    code: Icd10Code
+    text: ShortText | None = None
+
+
+class Unit(_Model):
+    hsa_id: HsaId
+    name: ShortText | None = None
+
+
+class Person(_Model):
+    hsa_id: HsaId
+
+
+class Admission(_Model):
+    type: AdmissionType
+    ward: Unit | None = None
+    admit_at: AwareDatetime | None = None
+    expected_nights: Annotated[int, Field(ge=0, le=365)] | None = None
+
+
+class BookingSnapshot(_Model):
+    """The whole booking as Orbit sees it at ``version``."""
+
+    booking_id: BookingId
+    version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    status: BookingStatus
+    administration: AdministrationCode
+    patient: Patient
+    procedure: Procedure
+    diagnosis: Diagnosis | None = None
+    operating_unit: Unit
+    theatre: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    surgeon: Person | None = None
+    planned_start: AwareDatetime
+    planned_end: AwareDatetime
+    admission: Admission
+    cancellation_reason: ShortText | None = None
+
+    @property
+    def admit_at(self) -> dt.datetime:
+        """When the patient is expected; defaults to the planned start."""
+        return self.admission.admit_at or self.planned_start
+
+
+EVENT_TYPES = (
+    "se.vgr.orbit.booking.created.v1",
+    "se.vgr.orbit.booking.updated.v1",
+    "se.vgr.orbit.booking.cancelled.v1",
+)
+EventType = Literal[
+    "se.vgr.orbit.booking.created.v1",
+    "se.vgr.orbit.booking.updated.v1",
+    "se.vgr.orbit.booking.cancelled.v1",
+]
+
+
+class BookingEvent(BaseModel):
+    """A CloudEvents 1.0 envelope (structured JSON mode) carrying a snapshot."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"]
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    source: Annotated[str, Field(min_length=1, max_length=200)]
+    type: EventType
+    subject: Annotated[str, Field(max_length=200)] | None = None
+    time: AwareDatetime | None = None
+    datacontenttype: Literal["application/json"] | None = None
+    data: BookingSnapshot
+
+
+def semantic_problems(snapshot: BookingSnapshot) -> list[tuple[str, str]]:
+    """Return (field path, problem) pairs for a structurally valid snapshot.
+
+    Problems never contain the values themselves (they may be personal data).
+    """
+    problems: list[tuple[str, str]] = []
+    try:
+        validate(snapshot.patient.identifier.system, snapshot.patient.identifier.value)
+    except InvalidIdentifier as error:
+        problems.append(("data.patient.identifier.value", str(error)))
+    if snapshot.planned_end <= snapshot.planned_start:
+        problems.append(("data.plannedEnd", "must be after plannedStart"))
+    if snapshot.admission.type is AdmissionType.INPATIENT and snapshot.admission.ward is None:
+        problems.append(("data.admission.ward", "is required when admission.type is inpatient"))
+    return problems

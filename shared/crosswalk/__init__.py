@@ -1,0 +1,1 @@
+"""The crosswalk: Orbit–Millennium identifiers and sync state, in tables."""

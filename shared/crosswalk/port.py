@@ -1,0 +1,86 @@
+"""The table-store port: the small subset of Azure Table storage the crosswalk needs.
+
+Adapters: ``sqlite.SqliteTableStore`` (embedded, local run) and
+``azure_table.AzureTableStore`` (Azure Table storage / Azurite). Both pass the
+same contract tests (tests/contract/test_table_store.py).
+
+Values are ``str``, ``int`` (fits in 64 bits), ``float`` or ``bool``. Keys must
+not contain ``/ \\ # ?`` or control characters, and never personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+Value = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Entity:
+    partition_key: str
+    row_key: str
+    data: Mapping[str, Value]
+    etag: str
+
+
+class OpKind(StrEnum):
+    INSERT = "insert"
+    UPSERT = "upsert"
+    UPDATE = "update"  # conditional on etag
+    DELETE = "delete"  # conditional on etag when given
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of an entity-group transaction (same table and partition)."""
+
+    kind: OpKind
+    row_key: str
+    data: Mapping[str, Value] = field(default_factory=dict)
+    etag: str | None = None
+
+
+class TableStore(Protocol):
+    """Tables of entities with optimistic concurrency.
+
+    Raises (every method):
+        EntityExists: insert of keys already present.
+        ConcurrencyConflict: update/delete whose etag no longer matches, or whose
+            entity is gone.
+        TransientError: the store could not be reached.
+    """
+
+    def create_tables(self, tables: Sequence[str]) -> None:
+        """Create the tables if missing (idempotent)."""
+
+    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
+        """Return the entity or None."""
+
+    def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Entity:
+        """Insert a new entity; EntityExists if present."""
+
+    def update(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], etag: str
+    ) -> Entity:
+        """Replace the entity if its etag still matches; ConcurrencyConflict otherwise."""
+
+    def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Entity:
+        """Insert or replace unconditionally."""
+
+    def delete(self, table: str, partition_key: str, row_key: str, etag: str | None = None) -> None:
+        """Delete (conditionally when etag is given); deleting a missing entity is a no-op
+        without etag and a ConcurrencyConflict with one."""
+
+    def query(self, table: str, partition_key: str, row_key_prefix: str = "") -> list[Entity]:
+        """All entities of a partition whose row key starts with the prefix, by row key."""
+
+    def scan(self, table: str, row_key: str | None = None) -> Iterator[Entity]:
+        """Every entity of the table (optionally only those with this row key)."""
+
+    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
+        """Apply all ops atomically (entity-group transaction); results in op order
+        (None for deletes). Note: Azurite ignores If-Match inside batches, so callers
+        must not rely on batch etag checks alone."""

@@ -1,0 +1,62 @@
+"""Names shared between the code and the infrastructure (`infra/`).
+
+This module is the single list of app settings, queues and tables. A test reads
+it on one side and the Bicep on the other, so a rename cannot drift between them.
+"""
+
+from __future__ import annotations
+
+# --- Service Bus queues (all session-enabled; session id = Orbit booking id) ---
+QUEUE_EVENTS = "orbit-events"
+"""Accepted Orbit webhook events, waiting to be stored as the booking's snapshot."""
+QUEUE_ENCOUNTER = "sync-encounter"
+"""Kicks: 'the encounter of booking X may be out of sync'."""
+QUEUE_APPOINTMENT = "sync-appointment"
+"""Kicks: 'the appointment of booking X may be out of sync'."""
+QUEUE_BED = "sync-bed"
+"""Kicks: 'the bed booking of booking X may be out of sync'."""
+QUEUE_DEAD_LETTERS = "dead-letters"
+"""Messages the workers gave up on, with a reason (see docs/architecture.md)."""
+
+SYNC_QUEUES: tuple[str, ...] = (QUEUE_ENCOUNTER, QUEUE_APPOINTMENT, QUEUE_BED)
+ALL_QUEUES: tuple[str, ...] = (QUEUE_EVENTS, *SYNC_QUEUES, QUEUE_DEAD_LETTERS)
+
+# --- Table storage tables ---
+TABLE_BOOKINGS = "bookings"
+"""Crosswalk: one partition per booking (snapshot, per-target state, audit)."""
+TABLE_DELIVERIES = "deliveries"
+"""Webhook idempotency: webhook-id → the original 202 result."""
+TABLE_LOOKUP = "lookup"
+"""Reverse lookup: Millennium ids → Orbit booking id."""
+TABLE_LAUNCHES = "launches"
+"""Jump-out: single-use launch codes and the audit of each launch."""
+
+ALL_TABLES: tuple[str, ...] = (TABLE_BOOKINGS, TABLE_DELIVERIES, TABLE_LOOKUP, TABLE_LAUNCHES)
+
+# --- App settings (environment variables) ---
+SERVICE_BUS_CONNECTION = "ServiceBusConnection"
+"""Prefix of the identity-based Service Bus connection used by triggers and senders."""
+SETTING_SERVICE_BUS_NAMESPACE = f"{SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace"
+
+SETTINGS: dict[str, str] = {
+    "HOST_PORT": "Port of the local run's HTTP host (default 7071).",
+    "ORBIT_WEBHOOK_SECRETS": "Space-separated whsec_ secrets; any may sign a webhook (rotation).",
+    "LAUNCH_SECRETS_ORBIT": "Space-separated whsec_ secrets Orbit signs launch requests with.",
+    "LAUNCH_SECRETS_MILLENNIUM": "Space-separated whsec_ secrets Millennium signs launch requests with.",
+    "MILLENNIUM_MLLP_HOST": "Host of Millennium's inbound MLLP interface.",
+    "MILLENNIUM_MLLP_PORT": "Port of Millennium's inbound MLLP interface.",
+    "MILLENNIUM_MLLP_TLS": "'on' to wrap MLLP in TLS (default off).",
+    "MILLENNIUM_MLLP_TIMEOUT_SECONDS": "Seconds to wait for an ACK before the send is in doubt (default 10).",
+    "MILLENNIUM_FHIR_BASE_URL": "FHIR R4 base URL for the jump-out's Patient lookup.",
+    "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
+    "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",
+    "HL7_PROCESSING_ID": "MSH-11: 'P' in production, 'T' elsewhere (default T).",
+    "QUEUE_BACKEND": "'servicebus' in Azure, 'embedded' in the local run.",
+    "CROSSWALK_BACKEND": "'table' in Azure, 'sqlite' in the local run.",
+    "CROSSWALK_TABLE_ENDPOINT": "Table service URL, e.g. https://<account>.table.core.windows.net.",
+    "LOCAL_DATA_DIR": "Folder for the local run's SQLite queue and crosswalk (default ./.local).",
+    SETTING_SERVICE_BUS_NAMESPACE: "Service Bus namespace host name (identity-based connection).",
+    "AZURE_CLIENT_ID": "Client id of the user-assigned managed identity.",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "Turns on Azure Monitor export when set (never in tests).",
+}
+"""Every app setting the code reads, with what it means."""

@@ -1,0 +1,1 @@
+"""Queues: a port with a Service Bus adapter and an embedded SQLite one."""
