@@ -88,3 +88,15 @@ class ConcurrencyConflict(StoreError):
 
 class QueueUnavailable(TransientError):
     """The queue could not be reached; the caller should answer 503 or retry."""
+
+
+class UnencodableText(PermanentError):
+    """A message holds a character that the profile's MSH-18 charset cannot carry."""
+
+    reason = "unencodable-character"
+
+
+class MalformedMessage(PermanentError):
+    """A queue message's body is not what its queue carries (a bug or a manual send)."""
+
+    reason = "malformed-message"

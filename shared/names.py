@@ -40,15 +40,16 @@ SETTING_SERVICE_BUS_NAMESPACE = f"{SERVICE_BUS_CONNECTION}__fullyQualifiedNamesp
 
 SETTINGS: dict[str, str] = {
     "HOST_PORT": "Port of the local run's HTTP host (default 7071).",
-    "ORBIT_WEBHOOK_SECRETS": "Space-separated whsec_ secrets; any may sign a webhook (rotation).",
-    "LAUNCH_SECRETS_ORBIT": "Space-separated whsec_ secrets Orbit signs launch requests with.",
-    "LAUNCH_SECRETS_MILLENNIUM": "Space-separated whsec_ secrets Millennium signs launch requests with.",
+    "ORBIT_WEBHOOK_SECRETS": "Space-separated whsec_ secrets; any may sign a webhook.",
+    "LAUNCH_SECRETS_ORBIT": "Space-separated whsec_ secrets for Orbit's launch requests.",
+    "LAUNCH_SECRETS_MILLENNIUM": "Space-separated whsec_ secrets for Millennium's launch requests.",
     "MILLENNIUM_MLLP_HOST": "Host of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_PORT": "Port of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_TLS": "'on' to wrap MLLP in TLS (default off).",
-    "MILLENNIUM_MLLP_TIMEOUT_SECONDS": "Seconds to wait for an ACK before the send is in doubt (default 10).",
+    "MILLENNIUM_MLLP_TIMEOUT_SECONDS": "Seconds to wait for an ACK before a send is in doubt.",
     "MILLENNIUM_FHIR_BASE_URL": "FHIR R4 base URL for the jump-out's Patient lookup.",
     "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
+    "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090).",
     "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",
     "HL7_PROCESSING_ID": "MSH-11: 'P' in production, 'T' elsewhere (default T).",
     "QUEUE_BACKEND": "'servicebus' in Azure, 'embedded' in the local run.",
@@ -57,6 +58,6 @@ SETTINGS: dict[str, str] = {
     "LOCAL_DATA_DIR": "Folder for the local run's SQLite queue and crosswalk (default ./.local).",
     SETTING_SERVICE_BUS_NAMESPACE: "Service Bus namespace host name (identity-based connection).",
     "AZURE_CLIENT_ID": "Client id of the user-assigned managed identity.",
-    "APPLICATIONINSIGHTS_CONNECTION_STRING": "Turns on Azure Monitor export when set (never in tests).",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "Turns on Azure Monitor export (never in tests).",
 }
 """Every app setting the code reads, with what it means."""

@@ -59,7 +59,9 @@ class TableStore(Protocol):
     def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
         """Return the entity or None."""
 
-    def insert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Entity:
+    def insert(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
+    ) -> Entity:
         """Insert a new entity; EntityExists if present."""
 
     def update(
@@ -67,7 +69,9 @@ class TableStore(Protocol):
     ) -> Entity:
         """Replace the entity if its etag still matches; ConcurrencyConflict otherwise."""
 
-    def upsert(self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]) -> Entity:
+    def upsert(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
+    ) -> Entity:
         """Insert or replace unconditionally."""
 
     def delete(self, table: str, partition_key: str, row_key: str, etag: str | None = None) -> None:

@@ -1,0 +1,298 @@
+"""The crosswalk repository: bookings' snapshots and per-target sync state.
+
+Layout in the ``bookings`` table, one partition per booking (key = Orbit booking
+id, which is never personal data):
+
+* row ``snapshot``: the newest Orbit snapshot, its version and when it arrived;
+* rows ``target|encounter``, ``target|appointment``, ``target|bed``: the
+  confirmed Millennium facts, the in-doubt intent, retry and blocked state;
+* rows ``audit|<time>|<n>``: what happened (event ids, versions, HL7 control ids,
+  ACK codes, reasons) with no personal data.
+
+Every update is conditional on the ETag read (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from shared.booking import BookingSnapshot
+from shared.crosswalk.port import Entity, TableStore, Value
+from shared.errors import EntityExists
+from shared.names import TABLE_BOOKINGS
+from shared.targets import FACTS_MODEL, Facts, Target, Trigger
+
+SNAPSHOT_ROW = "snapshot"
+TARGET_PREFIX = "target|"
+AUDIT_PREFIX = "audit|"
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    snapshot: BookingSnapshot
+    received_at: dt.datetime
+    event_id: str
+    correlation_id: str
+    etag: str | None = None
+
+    @property
+    def version(self) -> int:
+        return self.snapshot.version
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A message about to be (or maybe already) applied by Millennium.
+
+    Recorded before the send; while it is here the send is *in doubt* and is
+    resent with the same control id (MSH-10) until an ACK settles it.
+    """
+
+    trigger: Trigger
+    control_id: str
+    version: int
+    message: str
+    encoding: str
+    confirms: Facts | None  # the confirmed facts after AA (None: the target is removed)
+    created_at: dt.datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A permanent failure; further kicks for the same desired facts are ignored
+    until the snapshot changes or an operator resubmits."""
+
+    reason: str
+    description: str
+    fingerprint: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TargetState:
+    target: Target
+    confirmed: Facts | None = None
+    confirmed_version: int = 0
+    seq: int = 0  # increments on every confirmation: names dependency kicks
+    intent: Intent | None = None
+    ae_attempts: int = 0
+    retries: int = 0
+    blocked: Blocked | None = None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    kind: str  # event-stored, event-stale, sent, ack, retry, dead-letter, ...
+    at: dt.datetime
+    target: str = ""
+    version: int = 0
+    trigger: str = ""
+    control_id: str = ""
+    ack_code: str = ""
+    reason: str = ""
+    detail: str = ""  # never personal data
+    extra: Mapping[str, Value] = field(default_factory=dict)
+
+
+_audit_counter = itertools.count()
+
+
+class Crosswalk:
+    """Domain operations on the crosswalk, over any `TableStore` adapter.
+
+    Raises (every method): ConcurrencyConflict, EntityExists, TransientError —
+    from the store, unchanged.
+    """
+
+    def __init__(self, store: TableStore) -> None:
+        self._store = store
+
+    # --- snapshot -------------------------------------------------------------
+    def load_snapshot(self, booking_id: str) -> StoredSnapshot | None:
+        entity = self._store.get(TABLE_BOOKINGS, booking_id, SNAPSHOT_ROW)
+        return _snapshot_from(entity) if entity else None
+
+    def save_snapshot(self, stored: StoredSnapshot, previous: StoredSnapshot | None) -> None:
+        """Insert the first snapshot, or replace ``previous`` if it is unchanged."""
+        data = _snapshot_data(stored)
+        booking_id = stored.snapshot.booking_id
+        if previous is None or previous.etag is None:
+            self._store.insert(TABLE_BOOKINGS, booking_id, SNAPSHOT_ROW, data)
+        else:
+            self._store.update(TABLE_BOOKINGS, booking_id, SNAPSHOT_ROW, data, previous.etag)
+
+    # --- targets --------------------------------------------------------------
+    def load_targets(self, booking_id: str) -> dict[Target, TargetState]:
+        states = {target: TargetState(target) for target in Target}
+        for entity in self._store.query(TABLE_BOOKINGS, booking_id, TARGET_PREFIX):
+            state = _target_from(entity)
+            states[state.target] = state
+        return states
+
+    def save_target(self, booking_id: str, state: TargetState) -> TargetState:
+        """Write ``state`` conditionally on the ETag it was read with."""
+        row_key = TARGET_PREFIX + state.target.value
+        data = _target_data(state)
+        if state.etag is None:
+            entity = self._store.insert(TABLE_BOOKINGS, booking_id, row_key, data)
+        else:
+            entity = self._store.update(TABLE_BOOKINGS, booking_id, row_key, data, state.etag)
+        return replace(state, etag=entity.etag)
+
+    # --- audit ----------------------------------------------------------------
+    def audit(self, booking_id: str, record: AuditRecord) -> None:
+        data: dict[str, Value] = {
+            "kind": record.kind,
+            "at": record.at.isoformat(),
+            "target": record.target,
+            "version": record.version,
+            "trigger": record.trigger,
+            "controlId": record.control_id,
+            "ackCode": record.ack_code,
+            "reason": record.reason,
+            "detail": record.detail,
+            **record.extra,
+        }
+        for _ in range(3):
+            row_key = f"{AUDIT_PREFIX}{record.at:%Y%m%dT%H%M%S%f}|{next(_audit_counter):08d}"
+            try:
+                self._store.insert(TABLE_BOOKINGS, booking_id, row_key, data)
+                return
+            except EntityExists:  # another process used the same counter value
+                continue
+
+    def audit_trail(self, booking_id: str) -> list[dict[str, Value]]:
+        return [dict(e.data) for e in self._store.query(TABLE_BOOKINGS, booking_id, AUDIT_PREFIX)]
+
+    def booking_ids(self) -> list[str]:
+        """Every booking with a snapshot (for go-live and operator tools)."""
+        return [e.partition_key for e in self._store.scan(TABLE_BOOKINGS, row_key=SNAPSHOT_ROW)]
+
+
+# --- (de)serialisation ------------------------------------------------------------
+
+
+def _snapshot_data(stored: StoredSnapshot) -> dict[str, Value]:
+    return {
+        "version": stored.snapshot.version,
+        "administration": stored.snapshot.administration,
+        "status": stored.snapshot.status.value,
+        "snapshot": stored.snapshot.model_dump_json(by_alias=True),
+        "receivedAt": stored.received_at.isoformat(),
+        "eventId": stored.event_id,
+        "correlationId": stored.correlation_id,
+    }
+
+
+def _snapshot_from(entity: Entity) -> StoredSnapshot:
+    data = entity.data
+    return StoredSnapshot(
+        snapshot=BookingSnapshot.model_validate_json(str(data["snapshot"])),
+        received_at=dt.datetime.fromisoformat(str(data["receivedAt"])),
+        event_id=str(data["eventId"]),
+        correlation_id=str(data["correlationId"]),
+        etag=entity.etag,
+    )
+
+
+def facts_json(facts: Facts | None) -> str:
+    return facts.model_dump_json() if facts is not None else ""
+
+
+def facts_from_json(target: Target, raw: str) -> Facts | None:
+    return FACTS_MODEL[target].model_validate_json(raw) if raw else None
+
+
+def _target_data(state: TargetState) -> dict[str, Value]:
+    return {
+        "target": state.target.value,
+        "confirmed": facts_json(state.confirmed),
+        "confirmedVersion": state.confirmed_version,
+        "seq": state.seq,
+        "intent": _intent_json(state.intent),
+        "aeAttempts": state.ae_attempts,
+        "retries": state.retries,
+        "blocked": _blocked_json(state.blocked),
+    }
+
+
+def _target_from(entity: Entity) -> TargetState:
+    data = entity.data
+    target = Target(str(data["target"]))
+    return TargetState(
+        target=target,
+        confirmed=facts_from_json(target, str(data.get("confirmed", ""))),
+        confirmed_version=int(data.get("confirmedVersion", 0)),
+        seq=int(data.get("seq", 0)),
+        intent=_intent_from(target, str(data.get("intent", ""))),
+        ae_attempts=int(data.get("aeAttempts", 0)),
+        retries=int(data.get("retries", 0)),
+        blocked=_blocked_from(str(data.get("blocked", ""))),
+        etag=entity.etag,
+    )
+
+
+def _intent_json(intent: Intent | None) -> str:
+    if intent is None:
+        return ""
+    return json.dumps(
+        {
+            "trigger": intent.trigger.value,
+            "controlId": intent.control_id,
+            "version": intent.version,
+            "message": intent.message,
+            "encoding": intent.encoding,
+            "confirms": facts_json(intent.confirms),
+            "createdAt": intent.created_at.isoformat(),
+            "attempts": intent.attempts,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _intent_from(target: Target, raw: str) -> Intent | None:
+    if not raw:
+        return None
+    data: dict[str, Any] = json.loads(raw)
+    return Intent(
+        trigger=Trigger(data["trigger"]),
+        control_id=data["controlId"],
+        version=int(data["version"]),
+        message=data["message"],
+        encoding=data["encoding"],
+        confirms=facts_from_json(target, data["confirms"]),
+        created_at=dt.datetime.fromisoformat(data["createdAt"]),
+        attempts=int(data["attempts"]),
+    )
+
+
+def _blocked_json(blocked: Blocked | None) -> str:
+    if blocked is None:
+        return ""
+    return json.dumps(
+        {
+            "reason": blocked.reason,
+            "description": blocked.description,
+            "fingerprint": blocked.fingerprint,
+            "at": blocked.at.isoformat(),
+        }
+    )
+
+
+def _blocked_from(raw: str) -> Blocked | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return Blocked(
+        reason=data["reason"],
+        description=data["description"],
+        fingerprint=data["fingerprint"],
+        at=dt.datetime.fromisoformat(data["at"]),
+    )

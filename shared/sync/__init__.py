@@ -1,0 +1,1 @@
+"""Level-triggered synchronisation of Orbit bookings into Millennium."""

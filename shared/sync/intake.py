@@ -1,0 +1,111 @@
+"""Intake: store an accepted Orbit event as the booking's newest snapshot.
+
+Snapshots carry a per-booking version; an event whose version is older than the
+stored one is acknowledged and ignored (stale). A newer one replaces the stored
+snapshot and kicks the three targets. In ``jumpout`` mode the snapshot is kept
+(shadow) and nothing is kicked until the go-live.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from shared.crosswalk.repository import AuditRecord, StoredSnapshot
+from shared.errors import ConcurrencyConflict, EntityExists
+from shared.messages import EventMessage, Kick, KickCause, kick_outbound
+from shared.profiles import Mode
+from shared.sync.ports import SyncPorts
+from shared.targets import Target
+
+log = logging.getLogger(__name__)
+
+
+class IntakeResult(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # same version again: kicks resent, harmless
+    STALE = "stale"  # older than the stored version: ignored
+
+
+def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
+    """Store ``event``'s snapshot if it is newer, then kick the targets.
+
+    Raises:
+        UnknownAdministration: the administration's profile is gone.
+        TransientError: the crosswalk or the bus is unreachable.
+    """
+    snapshot = event.snapshot
+    profile = ports.profiles.get(snapshot.administration)
+    result = _store_newest(event, ports)
+    if result is IntakeResult.STALE:
+        return result
+    if profile.mode is Mode.INTEGRATED:
+        kick_targets(
+            ports,
+            snapshot.booking_id,
+            KickCause.EVENT,
+            f"v{snapshot.version}",
+            event.correlation_id,
+        )
+    return result
+
+
+def kick_targets(
+    ports: SyncPorts, booking_id: str, cause: KickCause, note: str, correlation_id: str = ""
+) -> None:
+    kicks = [
+        kick_outbound(
+            Kick(
+                booking_id=booking_id,
+                target=t,
+                cause=cause,
+                note=note,
+                correlation_id=correlation_id,
+            )
+        )
+        for t in Target
+    ]
+    ports.bus.send(kicks)
+
+
+def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:
+    snapshot = event.snapshot
+    for _ in range(5):
+        previous = ports.crosswalk.load_snapshot(snapshot.booking_id)
+        if previous is not None and previous.version > snapshot.version:
+            _audit(event, ports, "event-stale", f"stored version is {previous.version}")
+            log.info(
+                "stale event ignored: booking %s v%s (stored v%s)",
+                snapshot.booking_id,
+                snapshot.version,
+                previous.version,
+            )
+            return IntakeResult.STALE
+        if previous is not None and previous.version == snapshot.version:
+            return IntakeResult.DUPLICATE
+        stored = StoredSnapshot(
+            snapshot=snapshot,
+            received_at=event.received_at,
+            event_id=event.event_id,
+            correlation_id=event.correlation_id,
+        )
+        try:
+            ports.crosswalk.save_snapshot(stored, previous)
+        except (ConcurrencyConflict, EntityExists):
+            continue  # another event of the booking won the race: compare again
+        _audit(event, ports, "event-stored", event.event_type)
+        return IntakeResult.STORED
+    raise ConcurrencyConflict(f"booking {snapshot.booking_id}: snapshot kept changing")
+
+
+def _audit(event: EventMessage, ports: SyncPorts, kind: str, detail: str) -> None:
+    ports.crosswalk.audit(
+        event.snapshot.booking_id,
+        AuditRecord(
+            kind=kind,
+            at=ports.clock(),
+            version=event.snapshot.version,
+            detail=detail,
+            extra={"eventId": event.event_id, "correlationId": event.correlation_id},
+        ),
+    )

@@ -1,0 +1,24 @@
+"""What the sync handlers need, gathered in one object."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.crosswalk.repository import Crosswalk
+from shared.millennium import MillenniumLink
+from shared.profiles import Profiles
+from shared.queue.port import MessageBus
+from shared.sync.policy import RetryPolicy
+
+
+@dataclass(frozen=True)
+class SyncPorts:
+    crosswalk: Crosswalk
+    bus: MessageBus
+    profiles: Profiles
+    millennium: MillenniumLink
+    clock: Callable[[], dt.datetime]
+    retry: RetryPolicy
+    processing_id: str

@@ -1,0 +1,361 @@
+"""The target worker: bring one target of one booking in line with its snapshot.
+
+One call handles one kick. It loops: read state → plan the next step → record
+the intent (ETag-guarded) → send → record the outcome, until the target is in
+sync, must wait for another target, or must be retried later. A crash at any
+point leaves either no intent (nothing was sent) or an intent that the next
+kick resends with the same MSH-10, so Millennium never gets a second create.
+
+Failures are sorted by what helps (shared.errors): in doubt → resend the same
+message later; AE → a new attempt later, up to the profile's limit; AR,
+unmapped codes → blocked and dead-lettered with a reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from shared.crosswalk.repository import (
+    AuditRecord,
+    Blocked,
+    Intent,
+    StoredSnapshot,
+    TargetState,
+    facts_json,
+)
+from shared.errors import (
+    ApplicationErrorsExhausted,
+    ConcurrencyConflict,
+    EntityExists,
+    InDoubtError,
+    InDoubtTooLong,
+    MessageRejected,
+    PermanentError,
+    UnencodableText,
+)
+from shared.hl7.ack import Ack
+from shared.hl7.control_id import control_id
+from shared.hl7.render import render_message
+from shared.messages import Kick, KickCause, kick_outbound
+from shared.profiles import Mode, Profile
+from shared.redaction import redact
+from shared.sync.plan import Step, Wait, plan
+from shared.sync.ports import SyncPorts
+from shared.targets import Facts, Target, desired_facts
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS_PER_KICK = 6  # a patient correction needs at most remove + create per target
+
+
+class SyncOutcome(StrEnum):
+    IN_SYNC = "in-sync"
+    WAITING = "waiting"  # for another target, whose worker will kick this one
+    RETRY_SCHEDULED = "retry-scheduled"
+    BLOCKED = "blocked"  # a permanent failure for these facts; an operator must act
+    SHADOW = "shadow"  # administration not integrated: nothing is sent
+    NO_BOOKING = "no-booking"
+    STEP_LIMIT = "step-limit"  # re-kicked itself to continue
+
+
+@dataclass(frozen=True)
+class _Context:
+    kick: Kick
+    stored: StoredSnapshot
+    profile: Profile
+    desired: Facts | None
+    ports: SyncPorts
+
+    @property
+    def booking_id(self) -> str:
+        return self.kick.booking_id
+
+    @property
+    def target(self) -> Target:
+        return self.kick.target
+
+
+def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
+    """Handle one kick for ``kick.target`` of ``kick.booking_id``.
+
+    Raises:
+        PermanentError: after recording the target as blocked; the caller
+            dead-letters the kick with ``error.reason`` and ``str(error)``.
+        TransientError: the crosswalk or bus is unreachable (nothing half-done).
+    """
+    stored = ports.crosswalk.load_snapshot(kick.booking_id)
+    if stored is None:
+        return SyncOutcome.NO_BOOKING
+    profile = ports.profiles.get(stored.snapshot.administration)
+    if profile.mode is not Mode.INTEGRATED:
+        return SyncOutcome.SHADOW
+    ctx = _Context(kick, stored, profile, desired_facts(stored.snapshot, kick.target), ports)
+    for _ in range(MAX_STEPS_PER_KICK):
+        outcome = _advance(ctx)
+        if outcome is not None:
+            return outcome
+    _kick(ctx, kick.target, KickCause.RETRY, f"continue-{stored.version}-{kick.note}")
+    return SyncOutcome.STEP_LIMIT
+
+
+def _advance(ctx: _Context) -> SyncOutcome | None:
+    """One step; None means 'a message was confirmed, look again'."""
+    states = ctx.ports.crosswalk.load_targets(ctx.booking_id)
+    state = states[ctx.target]
+    if state.blocked is not None:
+        if _still_blocked(ctx, state):
+            return SyncOutcome.BLOCKED
+        try:
+            state = _unblock(ctx, state)
+        except (ConcurrencyConflict, EntityExists):
+            return None
+    if state.intent is None:
+        decision = plan(ctx.target, ctx.desired, {t: s.confirmed for t, s in states.items()})
+        if decision is None:
+            return _settle(ctx, state)
+        if isinstance(decision, Wait):
+            return SyncOutcome.WAITING
+        try:
+            state = _record_intent(ctx, state, decision)
+        except (ConcurrencyConflict, EntityExists):
+            return None  # another worker moved the row: read it again
+    assert state.intent is not None
+    return _send(ctx, state, state.intent)
+
+
+def _still_blocked(ctx: _Context, state: TargetState) -> bool:
+    """A block holds until an operator resubmits; one without an in-doubt message
+    also lifts when the snapshot asks for different facts."""
+    assert state.blocked is not None
+    if ctx.kick.cause is KickCause.RESUBMIT:
+        return False
+    return state.intent is not None or state.blocked.fingerprint == _fingerprint(ctx)
+
+
+def _unblock(ctx: _Context, state: TargetState) -> TargetState:
+    intent = state.intent
+    if intent is not None:  # an operator checked Millennium: a fresh window of resends
+        intent = replace(intent, created_at=ctx.ports.clock(), attempts=0)
+    unblocked = replace(state, blocked=None, ae_attempts=0, intent=intent)
+    return ctx.ports.crosswalk.save_target(ctx.booking_id, unblocked)
+
+
+def _settle(ctx: _Context, state: TargetState) -> SyncOutcome:
+    """In sync: clear leftover retry or blocked markers so they stop alerting."""
+    if state.retries or state.blocked or state.ae_attempts:
+        try:
+            ctx.ports.crosswalk.save_target(
+                ctx.booking_id, replace(state, retries=0, blocked=None, ae_attempts=0)
+            )
+        except (ConcurrencyConflict, EntityExists):
+            return SyncOutcome.IN_SYNC  # someone else wrote it; their kick follows
+    return SyncOutcome.IN_SYNC
+
+
+def _record_intent(ctx: _Context, state: TargetState, step: Step) -> TargetState:
+    """Render the step's message and record it as in doubt before it is sent."""
+    now = ctx.ports.clock()
+    cid = control_id(
+        ctx.booking_id, ctx.target, step.trigger, ctx.stored.version, state.ae_attempts
+    )
+    try:
+        message = render_message(
+            step.trigger,
+            step.facts,
+            ctx.profile,
+            control_id=cid,
+            sent_at=now,
+            processing_id=ctx.ports.processing_id,
+        )
+        message.encode(ctx.profile.encoding)
+    except UnicodeEncodeError:
+        error = UnencodableText(
+            f"booking {ctx.booking_id}: {step.trigger} holds a character that MSH-18 charset "
+            f"{ctx.profile.charset} of profile {ctx.profile.code} cannot carry"
+        )
+        _block(ctx, state, error)
+        raise error from None
+    except PermanentError as error:
+        _block(ctx, state, error)
+        raise
+    intent = Intent(
+        trigger=step.trigger,
+        control_id=cid,
+        version=ctx.stored.version,
+        message=message,
+        encoding=ctx.profile.encoding,
+        confirms=step.confirms,
+        created_at=now,
+    )
+    return ctx.ports.crosswalk.save_target(ctx.booking_id, replace(state, intent=intent))
+
+
+def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | None:
+    try:
+        ack = ctx.ports.millennium.exchange(intent.message, encoding=intent.encoding)
+    except InDoubtError as error:
+        return _in_doubt(ctx, state, intent, error)
+    _audit(ctx, "ack", intent, ack_code=ack.code)
+    if ack.code in {"AA", "CA"}:
+        _confirm(ctx, state, intent)
+        return None
+    if ack.code in {"AE", "CE"}:
+        return _application_error(ctx, state, intent, ack)
+    error = MessageRejected(
+        f"Millennium rejected {intent.trigger} (MSH-10 {intent.control_id}) for booking "
+        f"{ctx.booking_id} with {ack.code}: {redact(ack.error_text) or 'no error text'}"
+    )
+    _block(ctx, replace(state, intent=None), error)
+    raise error
+
+
+def _confirm(ctx: _Context, state: TargetState, intent: Intent) -> None:
+    confirmed = replace(
+        state,
+        confirmed=intent.confirms,
+        confirmed_version=intent.version,
+        seq=state.seq + 1,
+        intent=None,
+        ae_attempts=0,
+        retries=0,
+        blocked=None,
+    )
+    _save_outcome(ctx, confirmed, intent)
+    log.info(
+        "confirmed %s %s booking %s MSH-10 %s",
+        ctx.target,
+        intent.trigger,
+        ctx.booking_id,
+        intent.control_id,
+    )
+    note = f"{ctx.target}-{confirmed.seq}"
+    if ctx.target is Target.ENCOUNTER:
+        for dependent in (Target.APPOINTMENT, Target.BED):
+            _kick(ctx, dependent, KickCause.DEPENDENCY, note)
+    elif intent.confirms is None:
+        _kick(ctx, Target.ENCOUNTER, KickCause.DEPENDENCY, note)
+
+
+def _save_outcome(ctx: _Context, new_state: TargetState, intent: Intent) -> None:
+    """Save the outcome of ``intent``; on a lost race re-apply it to the fresh row
+    as long as that row still holds the same intent."""
+    for _ in range(5):
+        try:
+            ctx.ports.crosswalk.save_target(ctx.booking_id, new_state)
+            return
+        except (ConcurrencyConflict, EntityExists):
+            fresh = ctx.ports.crosswalk.load_targets(ctx.booking_id)[ctx.target]
+            if fresh.intent is None or fresh.intent.control_id != intent.control_id:
+                return  # another worker already settled this intent
+            new_state = replace(new_state, etag=fresh.etag)
+    raise ConcurrencyConflict(f"booking {ctx.booking_id} {ctx.target}: row kept changing")
+
+
+def _in_doubt(
+    ctx: _Context, state: TargetState, intent: Intent, error: InDoubtError
+) -> SyncOutcome:
+    now = ctx.ports.clock()
+    attempts = intent.attempts + 1
+    _audit(ctx, "in-doubt", intent, reason=type(error).__name__)
+    if now - intent.created_at > ctx.ports.retry.max_in_doubt:
+        expired = InDoubtTooLong(
+            f"booking {ctx.booking_id}: {intent.trigger} (MSH-10 {intent.control_id}) had no ACK "
+            f"after {attempts} sends since {intent.created_at:%Y-%m-%d %H:%M}Z; check Millennium "
+            "for the booking's visit number, then resubmit (the same MSH-10 is resent)"
+        )
+        _block(ctx, state, expired)  # keeps the intent: a resubmit resends it
+        raise expired
+    retried = replace(state, intent=replace(intent, attempts=attempts), retries=state.retries + 1)
+    _save_outcome(ctx, retried, intent)
+    _schedule_retry(ctx, attempts, f"{intent.control_id}-{attempts}")
+    return SyncOutcome.RETRY_SCHEDULED
+
+
+def _application_error(ctx: _Context, state: TargetState, intent: Intent, ack: Ack) -> SyncOutcome:
+    attempts = state.ae_attempts + 1
+    if attempts > ctx.profile.ae_retry_limit:
+        error = ApplicationErrorsExhausted(
+            f"Millennium answered AE {attempts} times to {intent.trigger} for booking "
+            f"{ctx.booking_id} (last MSH-10 {intent.control_id}): "
+            f"{redact(ack.error_text) or 'no error text'}"
+        )
+        _block(ctx, replace(state, intent=None, ae_attempts=attempts), error)
+        raise error
+    retried = replace(state, intent=None, ae_attempts=attempts, retries=state.retries + 1)
+    _save_outcome(ctx, retried, intent)
+    _schedule_retry(ctx, attempts, f"{intent.control_id}-ae")
+    return SyncOutcome.RETRY_SCHEDULED
+
+
+def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
+    blocked = Blocked(
+        reason=error.reason,
+        description=str(error),
+        fingerprint=_fingerprint(ctx),
+        at=ctx.ports.clock(),
+    )
+    # On a lost race the dead letter still carries the reason.
+    with contextlib.suppress(ConcurrencyConflict, EntityExists):
+        ctx.ports.crosswalk.save_target(ctx.booking_id, replace(state, blocked=blocked))
+    ctx.ports.crosswalk.audit(
+        ctx.booking_id,
+        AuditRecord(
+            kind="blocked",
+            at=ctx.ports.clock(),
+            target=ctx.target.value,
+            version=ctx.stored.version,
+            reason=error.reason,
+        ),
+    )
+    log.warning("blocked %s booking %s: %s", ctx.target, ctx.booking_id, error.reason)
+
+
+def _schedule_retry(ctx: _Context, attempt: int, note: str) -> None:
+    delay = ctx.ports.retry.delay(attempt, ctx.booking_id)
+    _kick(ctx, ctx.target, KickCause.RETRY, note, at=ctx.ports.clock() + delay)
+    log.info(
+        "retry %s booking %s in %.1fs (attempt %s)",
+        ctx.target,
+        ctx.booking_id,
+        delay.total_seconds(),
+        attempt,
+    )
+
+
+def _kick(ctx: _Context, target: Target, cause: KickCause, note: str, at=None) -> None:  # type: ignore[no-untyped-def]
+    kick = Kick(
+        booking_id=ctx.booking_id,
+        target=target,
+        cause=cause,
+        note=note,
+        correlation_id=ctx.kick.correlation_id,
+    )
+    ctx.ports.bus.send([kick_outbound(kick, scheduled_at=at)])
+
+
+def _audit(
+    ctx: _Context, kind: str, intent: Intent, *, ack_code: str = "", reason: str = ""
+) -> None:
+    ctx.ports.crosswalk.audit(
+        ctx.booking_id,
+        AuditRecord(
+            kind=kind,
+            at=ctx.ports.clock(),
+            target=ctx.target.value,
+            version=intent.version,
+            trigger=intent.trigger.value,
+            control_id=intent.control_id,
+            ack_code=ack_code,
+            reason=reason,
+            extra={"attempt": intent.attempts + 1},
+        ),
+    )
+
+
+def _fingerprint(ctx: _Context) -> str:
+    """Identifies the desired facts a block applies to (a new snapshot lifts it)."""
+    return hashlib.sha256(facts_json(ctx.desired).encode()).hexdigest()[:16]
