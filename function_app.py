@@ -1,0 +1,14 @@
+"""The Azure Functions app: it only registers blueprints.
+
+Importing this module must stay cheap and safe (no settings, no I/O): an import
+error in Azure silently drops every function.
+"""
+
+import azure.functions as func
+
+from functions.orbit_webhook import bp as orbit_webhook
+from functions.sync_workers import bp as sync_workers
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+app.register_functions(orbit_webhook)
+app.register_functions(sync_workers)

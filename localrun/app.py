@@ -1,0 +1,134 @@
+"""Start and stop everything the local run consists of."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from shared.millennium import MllpLink
+from shared.names import ALL_TABLES
+from shared.profiles import load_profiles
+from shared.services import Services, use_services
+from shared.settings import Settings, read_settings, reset_settings
+from shared.sync.policy import RetryPolicy
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_SIMULATOR_HTTP_PORT = 8090
+
+
+def dev_webhook_secret(data_dir: Path) -> str:
+    """A local-only webhook secret, made once and kept in the data folder."""
+    path = data_dir / "dev-secrets.json"
+    if path.exists():
+        return str(json.loads(path.read_text())["ORBIT_WEBHOOK_SECRETS"])
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"ORBIT_WEBHOOK_SECRETS": secret}))
+    return secret
+
+
+def local_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Settings for the local run: embedded backends, loopback, a dev secret."""
+    env = os.environ if environ is None else environ
+    env.setdefault("QUEUE_BACKEND", "embedded")
+    env.setdefault("CROSSWALK_BACKEND", "sqlite")
+    reset_settings()
+    settings = read_settings()
+    if not settings.orbit_webhook_secrets:
+        env["ORBIT_WEBHOOK_SECRETS"] = dev_webhook_secret(Path(settings.local_data_dir))
+        settings = read_settings()
+    return settings
+
+
+class LocalRun:
+    """The real function_app on loopback with embedded queue, SQLite and simulator."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        simulator_http_port: int | None = None,
+        threads_per_queue: int = 4,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self._simulator_http_port = (
+            simulator_http_port
+            if simulator_http_port is not None
+            else int(os.environ.get("SIMULATOR_HTTP_PORT", DEFAULT_SIMULATOR_HTTP_PORT))
+        )
+        self._threads_per_queue = threads_per_queue
+        self._retry = retry or RetryPolicy()
+        self.simulator: Any = None
+        self.services: Services | None = None
+        self.dispatcher: Any = None
+        self.http: Any = None
+
+    def start(self) -> LocalRun:
+        from shared.crosswalk.sqlite import SqliteTableStore
+        from shared.queue.embedded import EmbeddedQueue
+
+        data_dir = Path(self.settings.local_data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        settings = self._start_simulator()
+        queue = EmbeddedQueue(data_dir / "queue.sqlite3")
+        store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
+        store.create_tables(ALL_TABLES)
+        link = MllpLink(
+            settings.mllp_host,
+            settings.mllp_port,
+            timeout=settings.mllp_timeout_seconds,
+            tls=settings.mllp_tls,
+        )
+        self.services = Services(
+            settings=settings,
+            store=store,
+            bus=queue,
+            profiles=load_profiles(settings.profiles_dir),
+            millennium=link,
+            retry=self._retry,
+        )
+        use_services(self.services)
+        self._start_app(queue)
+        return self
+
+    def _start_simulator(self) -> Settings:
+        if not self.settings.simulator:
+            return self.settings
+        from simulator import start_simulator
+
+        self.simulator = start_simulator(
+            LOOPBACK, mllp_port=self.settings.mllp_port, http_port=self._simulator_http_port
+        )
+        self.settings = dataclasses.replace(
+            self.settings, mllp_host=LOOPBACK, mllp_port=self.simulator.mllp_port
+        )
+        return self.settings
+
+    def _start_app(self, queue: Any) -> None:
+        from function_app import app
+        from localrun.dispatcher import Dispatcher
+        from localrun.http_host import HttpHost
+
+        self.dispatcher = Dispatcher(app, queue, threads_per_queue=self._threads_per_queue)
+        self.dispatcher.start()
+        self.http = HttpHost(app, LOOPBACK, self.settings.host_port)
+        self.http.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.http.port}"
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+        use_services(None)

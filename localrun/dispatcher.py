@@ -1,0 +1,170 @@
+"""Drive a FunctionApp's Service Bus triggers from the embedded queue.
+
+Like the Functions host: each trigger's queue is received with peek-lock per
+session; the decorated function is called with a `func.ServiceBusMessage`; a
+normal return completes the message and an exception abandons it (so the
+delivery count rises and, past the maximum, the message is dead-lettered).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import azure.functions as func
+from azure.functions._servicebus import ServiceBusMessage
+
+from shared.queue.embedded import EmbeddedQueue, LockLost, ReceivedMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    name: str
+    queue: str
+    function: Callable[..., Any]
+    arg_name: str
+
+
+def queue_triggers(app: func.FunctionApp) -> list[QueueTrigger]:
+    """The Service Bus queue triggers of ``app``."""
+    triggers = []
+    for function in app.get_functions():
+        binding = function.get_trigger().get_dict_repr()
+        if binding.get("type") != "serviceBusTrigger":
+            continue
+        triggers.append(
+            QueueTrigger(
+                name=function.get_function_name(),
+                queue=str(binding["queueName"]),
+                function=function.get_user_function(),
+                arg_name=str(binding["name"]),
+            )
+        )
+    return triggers
+
+
+def to_function_message(message: ReceivedMessage) -> func.ServiceBusMessage:
+    """The message as the Functions host hands it to a Python trigger."""
+    return ServiceBusMessage(
+        body=message.body,
+        message_id=message.message_id,
+        session_id=message.session_id,
+        delivery_count=message.delivery_count,
+        enqueued_time_utc=message.enqueued_at,
+        sequence_number=message.sequence_number,
+        application_properties=dict(message.properties),
+        user_properties=dict(message.properties),
+        lock_token=message.lock_token,
+    )
+
+
+class Dispatcher:
+    """Worker threads that receive from the embedded queue and call the triggers."""
+
+    def __init__(
+        self, app: func.FunctionApp, queue: EmbeddedQueue, *, threads_per_queue: int = 4
+    ) -> None:
+        self._queue = queue
+        self._triggers = queue_triggers(app)
+        self._threads_per_queue = threads_per_queue
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+
+    @property
+    def queues(self) -> list[str]:
+        return [trigger.queue for trigger in self._triggers]
+
+    def start(self) -> None:
+        for trigger in self._triggers:
+            for index in range(self._threads_per_queue):
+                thread = threading.Thread(
+                    target=self._run, args=(trigger,), name=f"{trigger.name}-{index}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def wait_idle(self, timeout: float, *, include_scheduled: bool = False) -> bool:
+        """Wait until no message is ready or in flight (and, optionally, none is
+        scheduled). Returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._idle(include_scheduled):
+                time.sleep(0.05)  # settle: a handler may be about to send
+                if self._idle(include_scheduled):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def _idle(self, include_scheduled: bool) -> bool:
+        with self._busy_lock:
+            if self._busy:
+                return False
+        counts = self._queue.counts()
+        for queue in self.queues:
+            count = counts.get(queue)
+            if count is None:
+                continue
+            if count.active or count.locked or (include_scheduled and count.scheduled):
+                return False
+        return True
+
+    def _run(self, trigger: QueueTrigger) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self._queue.receive(trigger.queue, max_messages=1, wait=0.5)
+            except Exception:
+                log.exception("receiving from %s failed", trigger.queue)
+                self._stop.wait(1.0)
+                continue
+            for message in messages:
+                self._deliver(trigger, message)
+
+    def _deliver(self, trigger: QueueTrigger, message: ReceivedMessage) -> None:
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            try:
+                trigger.function(**{trigger.arg_name: to_function_message(message)})
+            except Exception as error:
+                log.error(
+                    "%s failed on message %s (delivery %s): %s",
+                    trigger.name,
+                    message.message_id,
+                    message.delivery_count,
+                    type(error).__name__,
+                )
+                self._settle(self._queue.abandon, message)
+            else:
+                self._settle(self._queue.complete, message)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+
+    def _settle(self, action: Callable[[ReceivedMessage], None], message: ReceivedMessage) -> None:
+        try:
+            action(message)
+        except LockLost:
+            log.warning(
+                "lock lost on %s message %s; it will be redelivered",
+                message.queue,
+                message.message_id,
+            )
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,72 @@
+"""The function app registers exactly the expected functions, cheaply and safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED_FUNCTIONS = {
+    "orbit_webhook": ("httpTrigger", "orbit/events"),
+    "orbit_event_intake": ("serviceBusTrigger", "orbit-events"),
+    "sync_encounter": ("serviceBusTrigger", "sync-encounter"),
+    "sync_appointment": ("serviceBusTrigger", "sync-appointment"),
+    "sync_bed": ("serviceBusTrigger", "sync-bed"),
+}
+
+_PROBE = """
+import json, sys
+import function_app
+import shared.services, shared.settings
+functions = {}
+for f in function_app.app.get_functions():
+    b = f.get_trigger().get_dict_repr()
+    functions[f.get_function_name()] = [b["type"], b.get("route") or b.get("queueName"),
+                                        bool(b.get("isSessionsEnabled"))]
+print(json.dumps({
+    "functions": functions,
+    "services_built": shared.services._services is not None,
+    "settings_read": shared.settings.get_settings.cache_info().currsize > 0,
+    "azure_sdks": sorted(
+        m for m in sys.modules
+        if m.startswith(("azure.servicebus", "azure.data", "azure.identity"))
+    ),
+}))
+"""
+
+
+def _probe() -> dict:
+    # A clean interpreter with no app settings at all, as in a fresh Azure worker.
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_registered_functions_are_exactly_the_expected_set():
+    functions = _probe()["functions"]
+    assert {name: tuple(v[:2]) for name, v in functions.items()} == EXPECTED_FUNCTIONS
+
+
+def test_every_queue_trigger_uses_sessions():
+    functions = _probe()["functions"]
+    for name, (kind, _, sessions) in functions.items():
+        if kind == "serviceBusTrigger":
+            assert sessions, name
+
+
+def test_import_reads_no_settings_builds_no_services_and_loads_no_azure_sdk():
+    probe = _probe()
+    assert probe["services_built"] is False
+    assert probe["settings_read"] is False
+    assert probe["azure_sdks"] == []

@@ -1,0 +1,108 @@
+"""The planner: which message closes the gap for one target."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shared.sync.plan import Step, Wait, plan
+from shared.targets import Facts, Target, Trigger, desired_facts
+from tests.builders import CET, SU_OTHER_WARD, make_patient, make_snapshot
+
+BOOKED = make_snapshot()
+ENC = desired_facts(BOOKED, Target.ENCOUNTER)
+APPT = desired_facts(BOOKED, Target.APPOINTMENT)
+BED = desired_facts(BOOKED, Target.BED)
+
+
+def confirmed(enc: Facts | None = None, appt: Facts | None = None, bed: Facts | None = None):
+    return {Target.ENCOUNTER: enc, Target.APPOINTMENT: appt, Target.BED: bed}
+
+
+def test_new_booking_creates_encounter_first_and_dependents_wait():
+    assert plan(Target.ENCOUNTER, ENC, confirmed()) == Step(Trigger.A05, ENC, ENC)
+    assert isinstance(plan(Target.APPOINTMENT, APPT, confirmed()), Wait)
+    assert isinstance(plan(Target.BED, BED, confirmed()), Wait)
+
+
+def test_dependents_create_once_encounter_is_confirmed():
+    state = confirmed(enc=ENC)
+    assert plan(Target.APPOINTMENT, APPT, state) == Step(Trigger.S12, APPT, APPT)
+    assert plan(Target.BED, BED, state) == Step(Trigger.A14, BED, BED)
+
+
+def test_in_sync_plans_nothing():
+    state = confirmed(ENC, APPT, BED)
+    for target, facts in ((Target.ENCOUNTER, ENC), (Target.APPOINTMENT, APPT), (Target.BED, BED)):
+        assert plan(target, facts, state) is None
+
+
+def test_reschedule_sends_s13_and_other_change_sends_s14():
+    moved = desired_facts(
+        make_snapshot(
+            version=2,
+            planned_start=dt.datetime(2026, 12, 2, 8, tzinfo=CET),
+            planned_end=dt.datetime(2026, 12, 2, 10, tzinfo=CET),
+        ),
+        Target.APPOINTMENT,
+    )
+    other_theatre = desired_facts(make_snapshot(version=2, theatre="SAL 7"), Target.APPOINTMENT)
+    state = confirmed(ENC, APPT, BED)
+    assert plan(Target.APPOINTMENT, moved, state) == Step(Trigger.S13, moved, moved)
+    assert plan(Target.APPOINTMENT, other_theatre, state) == Step(
+        Trigger.S14, other_theatre, other_theatre
+    )
+
+
+def test_ward_change_updates_encounter_and_rebooks_bed_by_cancel_then_create():
+    snapshot = make_snapshot(
+        version=2,
+        admission={"type": "inpatient", "ward": {"hsa_id": SU_OTHER_WARD}, "expected_nights": 3},
+    )
+    new_enc = desired_facts(snapshot, Target.ENCOUNTER)
+    new_bed = desired_facts(snapshot, Target.BED)
+    state = confirmed(ENC, APPT, BED)
+    assert plan(Target.ENCOUNTER, new_enc, state) == Step(Trigger.A08, new_enc, new_enc)
+    assert plan(Target.BED, new_bed, state) == Step(Trigger.A27, BED, None)
+    assert plan(Target.BED, new_bed, confirmed(new_enc, APPT, None)) == Step(
+        Trigger.A14, new_bed, new_bed
+    )
+
+
+def test_switch_to_day_surgery_removes_bed_booking():
+    snapshot = make_snapshot(version=2, admission={"type": "daySurgery"})
+    assert desired_facts(snapshot, Target.BED) is None
+    assert plan(Target.BED, None, confirmed(ENC, APPT, BED)) == Step(Trigger.A27, BED, None)
+
+
+def test_cancel_removes_dependents_before_encounter():
+    state = confirmed(ENC, APPT, BED)
+    assert plan(Target.APPOINTMENT, None, state) == Step(Trigger.S15, APPT, None)
+    assert plan(Target.BED, None, state) == Step(Trigger.A27, BED, None)
+    assert plan(Target.ENCOUNTER, None, state) == Wait(
+        Target.APPOINTMENT, "removed before the encounter"
+    )
+    assert plan(Target.ENCOUNTER, None, confirmed(ENC, None, None)) == Step(Trigger.A38, ENC, None)
+    assert plan(Target.ENCOUNTER, None, confirmed()) is None
+
+
+def test_patient_correction_removes_under_old_patient_then_creates_under_new():
+    corrected = make_snapshot(version=2, patient=make_patient(7, family_name="Ödman"))
+    new_enc = desired_facts(corrected, Target.ENCOUNTER)
+    new_appt = desired_facts(corrected, Target.APPOINTMENT)
+    state = confirmed(ENC, APPT, BED)
+    # dependents go first, under the old patient
+    assert plan(Target.APPOINTMENT, new_appt, state) == Step(Trigger.S15, APPT, None)
+    assert isinstance(plan(Target.ENCOUNTER, new_enc, state), Wait)
+    # then the encounter is cancelled and created again for the new patient
+    assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC)) == Step(Trigger.A38, ENC, None)
+    assert plan(Target.ENCOUNTER, new_enc, confirmed()) == Step(Trigger.A05, new_enc, new_enc)
+    # a dependent never attaches to an encounter of another patient
+    assert isinstance(plan(Target.APPOINTMENT, new_appt, confirmed(ENC)), Wait)
+
+
+def test_name_correction_is_an_update_not_a_new_patient():
+    renamed = make_snapshot(version=2, patient=make_patient(1, family_name="Berg"))
+    new_enc = desired_facts(renamed, Target.ENCOUNTER)
+    assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC, APPT, BED)) == Step(
+        Trigger.A08, new_enc, new_enc
+    )

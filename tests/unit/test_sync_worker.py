@@ -1,0 +1,199 @@
+"""The target worker and intake, driven without queues or sockets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from shared.crosswalk.repository import Crosswalk
+from shared.crosswalk.sqlite import SqliteTableStore
+from shared.errors import AckTimeout, ApplicationErrorsExhausted, MessageRejected, UnmappedLocation
+from shared.messages import EventMessage, Kick, KickCause, kick_outbound
+from shared.names import ALL_TABLES
+from shared.profiles import Mode, Profiles, load_profiles
+from shared.sync.intake import IntakeResult, store_event
+from shared.sync.policy import RetryPolicy
+from shared.sync.ports import SyncPorts
+from shared.sync.worker import SyncOutcome, sync_target
+from shared.targets import Target
+from tests.builders import UNMAPPED_HSA_ID, make_patient, make_snapshot
+from tests.fakes import RecordingBus
+from tests.sync_fakes import Pump, ScriptedMillennium
+
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
+PROFILES = load_profiles(str(Path(__file__).resolve().parents[2] / "profiles"))
+
+
+class World:
+    def __init__(self, profiles: Profiles = PROFILES, script: list | None = None) -> None:
+        store = SqliteTableStore(":memory:")
+        store.create_tables(ALL_TABLES)
+        self.now = NOW
+        self.bus = RecordingBus()
+        self.millennium = ScriptedMillennium(list(script or []))
+        self.crosswalk = Crosswalk(store)
+        self.ports = SyncPorts(
+            crosswalk=self.crosswalk,
+            bus=self.bus,
+            profiles=profiles,
+            millennium=self.millennium,
+            clock=lambda: self.now,
+            retry=RetryPolicy(),
+            processing_id="T",
+        )
+        self.pump = Pump(self.ports, self.bus)
+
+    def event(self, **overrides) -> IntakeResult:
+        snapshot = make_snapshot(**overrides)
+        message = EventMessage(
+            event_id=f"e{snapshot.version}",
+            event_type="se.vgr.orbit.booking.updated.v1",
+            webhook_id=f"w{snapshot.version}",
+            correlation_id="c",
+            received_at=self.now,
+            snapshot=snapshot,
+        )
+        return store_event(message, self.ports)
+
+    def confirmed(self, target: Target):
+        return self.crosswalk.load_targets("OB-2026-000123")[target].confirmed
+
+
+def test_new_booking_sends_encounter_then_appointment_and_bed():
+    world = World()
+    assert world.event() is IntakeResult.STORED
+    world.pump.run()
+    assert world.millennium.triggers() == ["ADT^A05", "SIU^S12", "ADT^A14"]
+    assert all(world.confirmed(t) is not None for t in Target)
+    assert not world.pump.errors
+
+
+def test_stale_and_duplicate_events_send_nothing_new():
+    world = World()
+    world.event(version=2)
+    world.pump.run()
+    sent = len(world.millennium.sent)
+    assert world.event(version=1) is IntakeResult.STALE
+    assert world.event(version=2) is IntakeResult.DUPLICATE
+    world.pump.run()
+    assert len(world.millennium.sent) == sent
+
+
+def test_cancel_removes_appointment_and_bed_before_encounter():
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, status="cancelled")
+    world.pump.run()
+    removal = world.millennium.triggers()[3:]
+    assert sorted(removal[:2]) == ["ADT^A27", "SIU^S15"]
+    assert removal[2:] == ["ADT^A38"]
+    assert all(world.confirmed(t) is None for t in Target)
+
+
+def test_patient_correction_moves_everything_to_the_new_patient():
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, patient=make_patient(42))
+    world.pump.run()
+    after = world.millennium.triggers()[3:]
+    assert after.index("ADT^A38") > max(after.index("SIU^S15"), after.index("ADT^A27"))
+    assert after.index("ADT^A05") > after.index("ADT^A38")
+    assert after.index("SIU^S12") > after.index("ADT^A05")
+    assert (
+        world.confirmed(Target.APPOINTMENT).patient.value == make_patient(42)["identifier"]["value"]
+    )
+
+
+def test_in_doubt_send_is_resent_with_the_same_control_id():
+    world = World(script=[AckTimeout("no ACK within 10 s")])
+    world.event()
+    world.pump.run()
+    first, second = world.millennium.sent[0], world.millennium.sent[1]
+    assert first.trigger == second.trigger == "ADT^A05"
+    assert first.control_id == second.control_id
+    assert first.message == second.message
+    retries = [m for m in world.bus.sent if m.scheduled_at is not None]
+    assert len(retries) == 1 and retries[0].scheduled_at > NOW
+
+
+def test_crash_after_recording_intent_resends_same_message_on_next_kick():
+    class Crash(BaseException):
+        pass
+
+    world = World(script=[Crash()])  # the process dies during the send
+    world.event()
+    with pytest.raises(Crash):
+        world.pump.run()
+    world.bus.send(
+        [
+            kick_outbound(
+                Kick(
+                    booking_id="OB-2026-000123",
+                    target=Target.ENCOUNTER,
+                    cause=KickCause.RETRY,
+                    note="redelivery",
+                )
+            )
+        ]
+    )
+    world.pump.run()
+    a05 = [s for s in world.millennium.sent if s.trigger == "ADT^A05"]
+    assert len(a05) == 2 and a05[0].control_id == a05[1].control_id
+
+
+def test_application_error_is_retried_with_a_new_control_id_then_dead_lettered():
+    limit = PROFILES.get("SU").ae_retry_limit
+    world = World(script=["AE"] * (limit + 1))
+    world.event()
+    world.pump.run()
+    a05 = [s.control_id for s in world.millennium.sent if s.trigger == "ADT^A05"]
+    assert len(a05) == limit + 1 and len(set(a05)) == limit + 1
+    assert isinstance(world.pump.errors[0], ApplicationErrorsExhausted)
+    state = world.crosswalk.load_targets("OB-2026-000123")[Target.ENCOUNTER]
+    assert state.blocked is not None and state.intent is None
+
+    # more kicks for the same facts are ignored; an operator's resubmit tries again
+    kick = Kick(
+        booking_id="OB-2026-000123", target=Target.ENCOUNTER, cause=KickCause.EVENT, note="x"
+    )
+    assert sync_target(kick, world.ports) is SyncOutcome.BLOCKED
+    resubmit = kick.model_copy(update={"cause": KickCause.RESUBMIT})
+    assert sync_target(resubmit, world.ports) is SyncOutcome.IN_SYNC
+    assert world.confirmed(Target.ENCOUNTER) is not None
+
+
+def test_rejection_blocks_at_once_with_the_error_reason():
+    world = World(script=["AR"])
+    world.event()
+    world.pump.run()
+    assert len(world.millennium.sent) == 1
+    error = world.pump.errors[0]
+    assert isinstance(error, MessageRejected)
+    assert error.reason == "rejected-by-millennium" and "OB-2026-000123" in str(error)
+
+
+def test_unmapped_location_blocks_without_sending_and_names_the_hsa_id():
+    world = World()
+    world.event(operating_unit={"hsa_id": UNMAPPED_HSA_ID}, admission={"type": "daySurgery"})
+    world.pump.run()
+    assert world.millennium.sent == []
+    error = world.pump.errors[0]
+    assert isinstance(error, UnmappedLocation) and UNMAPPED_HSA_ID in str(error)
+    assert make_patient(1)["identifier"]["value"] not in str(error)
+
+
+def test_jumpout_mode_keeps_the_snapshot_and_sends_nothing():
+    shadow = Profiles({"SU": PROFILES.get("SU").model_copy(update={"mode": Mode.JUMPOUT})})
+    world = World(profiles=shadow)
+    assert world.event() is IntakeResult.STORED
+    assert world.bus.sent == []
+    kick = Kick(
+        booking_id="OB-2026-000123", target=Target.ENCOUNTER, cause=KickCause.EVENT, note="v1"
+    )
+    assert sync_target(kick, world.ports) is SyncOutcome.SHADOW
+    assert world.crosswalk.load_snapshot("OB-2026-000123") is not None
+    assert world.millennium.sent == []
