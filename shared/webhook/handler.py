@@ -1,0 +1,375 @@
+"""Accept one Orbit webhook delivery: the plain handler behind ``POST /api/orbit/events``.
+
+Order of checks (cheapest and least trusting first):
+
+1. size (413), media type (415), UTF-8 (400) — no secret needed;
+2. signature (401) — nothing in the body is trusted before this;
+3. CloudEvent + v1 schema (400), meaning (422), administration known (422) and
+   switched on (409);
+4. idempotency: a webhook-id seen before gets its original 202 again;
+5. enqueue the event, then record the delivery, then answer 202.
+
+Enqueue comes before the record: the queue MessageId is deterministic per booking
+and version, so a crash between the two only leads to a retried delivery whose
+second enqueue the bus drops as a duplicate. The other order could answer 202
+for an event that never reached the queue.
+
+Each delivery logs exactly one line (status, reason, booking, event, version,
+correlation id) and never a name, an identity number or body text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from shared.booking import BookingEvent
+from shared.crosswalk.port import TableStore
+from shared.errors import TransientError
+from shared.messages import EventMessage, event_outbound
+from shared.problems import FieldError, ProblemResponse, problem
+from shared.profiles import Mode, Profiles
+from shared.queue.port import MessageBus
+from shared.webhook import idempotency
+from shared.webhook.envelope import InvalidEvent, parse_event, semantic_errors
+from shared.webhook.media import (
+    BodyNotUtf8,
+    BodyTooLarge,
+    UnsupportedMediaType,
+    check_media_type,
+    check_size,
+    decode_utf8,
+)
+from shared.webhook.signature import (
+    HEADER_ID,
+    InvalidSignature,
+    SecretsNotConfigured,
+    verify_signature,
+)
+
+logger = logging.getLogger("orbit.webhook")
+
+RETRY_AFTER_SECONDS = 30
+"""Suggested wait before Orbit retries a 503 (same webhook-id, same body)."""
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One HTTP delivery, independent of the web framework. Header names are lower case."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
+        return cls({name.lower(): value for name, value in headers.items()}, body)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The 202 answer: the event is durably on the queue."""
+
+    event_id: str
+    booking_id: str
+    correlation_id: str
+    version: int
+    replayed: bool = False  # True when an earlier delivery with this webhook-id was answered
+
+    status: ClassVar[int] = 202
+    content_type: ClassVar[str] = "application/json"
+    headers: ClassVar[Mapping[str, str]] = {}
+
+    def document(self) -> dict[str, str]:
+        return {
+            "eventId": self.event_id,
+            "bookingId": self.booking_id,
+            "correlationId": self.correlation_id,
+        }
+
+    def body(self) -> bytes:
+        return json.dumps(self.document()).encode()
+
+
+WebhookResult = Accepted | ProblemResponse
+
+
+@dataclass(eq=False)
+class _Rejected(Exception):
+    """Internal: stop handling and answer with this problem."""
+
+    status: int
+    reason: str
+    title: str
+    detail: str
+    errors: Sequence[FieldError] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    """What the log line of a delivery reports, filled in as handling proceeds."""
+
+    correlation_id: str
+    booking_id: str = "-"
+    event_id: str = "-"
+    version: str = "-"
+
+
+def new_correlation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def accept_delivery(
+    delivery: WebhookDelivery,
+    *,
+    secrets: Sequence[str],
+    store: TableStore,
+    bus: MessageBus,
+    profiles: Profiles,
+    clock: Callable[[], dt.datetime],
+    new_id: Callable[[], str] = new_correlation_id,
+) -> WebhookResult:
+    """Handle one delivery; never raises (every outcome is a response)."""
+    context = _Context(correlation_id=new_id())
+    try:
+        accepted = _accept(delivery, context, secrets, store, bus, profiles, clock)
+    except _Rejected as rejected:
+        _log(rejected.status, rejected.reason, context)
+        return problem(
+            rejected.status,
+            rejected.title,
+            rejected.detail,
+            type_suffix=rejected.reason,
+            errors=rejected.errors,
+            headers=rejected.headers,
+            correlation_id=context.correlation_id,
+        )
+    except TransientError as error:  # QueueUnavailable is one
+        _log(503, "dependency-unavailable", context, error_type=type(error).__name__)
+        return unavailable(context.correlation_id)
+    except Exception as error:
+        # The exception's text may hold body values, so only its type is logged.
+        _log(500, "unexpected-error", context, error_type=type(error).__name__)
+        return internal_error(context.correlation_id)
+    _log(202, "replayed" if accepted.replayed else "accepted", context)
+    return accepted
+
+
+def unavailable(correlation_id: str) -> ProblemResponse:
+    """503: a dependency (queue or table) is down; the event was not accepted."""
+    return problem(
+        503,
+        "Temporarily unavailable",
+        "The event could not be stored durably and was NOT accepted. Retry the same "
+        f"delivery (same webhook-id and body) after {RETRY_AFTER_SECONDS} seconds, "
+        "with backoff.",
+        type_suffix="unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        correlation_id=correlation_id,
+    )
+
+
+def internal_error(correlation_id: str) -> ProblemResponse:
+    """500: a fault of ours; the event was not accepted."""
+    return problem(
+        500,
+        "Internal error",
+        "The event was NOT accepted because of an internal error. Retry the same delivery "
+        "later; if it keeps failing, contact the integration team with the correlationId.",
+        type_suffix="internal-error",
+        correlation_id=correlation_id,
+    )
+
+
+def _accept(
+    delivery: WebhookDelivery,
+    context: _Context,
+    secrets: Sequence[str],
+    store: TableStore,
+    bus: MessageBus,
+    profiles: Profiles,
+    clock: Callable[[], dt.datetime],
+) -> Accepted:
+    text = _check_transport(delivery)
+    _check_signature(secrets, delivery)
+    event = _parse(text, context)
+    _check_administration(event, profiles)
+    webhook_id = delivery.headers[HEADER_ID].strip()
+    digest = idempotency.body_digest(delivery.body)
+    earlier = idempotency.find_delivery(store, webhook_id)
+    if earlier is not None:
+        return _replay(earlier, digest, context)
+    message = EventMessage(
+        event_id=event.id,
+        event_type=event.type,
+        webhook_id=webhook_id,
+        correlation_id=context.correlation_id,
+        received_at=clock(),
+        snapshot=event.data,
+    )
+    bus.send([event_outbound(message)])
+    record = idempotency.DeliveryRecord(
+        event_id=event.id,
+        booking_id=event.data.booking_id,
+        version=event.data.version,
+        correlation_id=context.correlation_id,
+        body_digest=digest,
+        accepted_at=message.received_at,
+    )
+    stored = idempotency.record_delivery(store, webhook_id, record)
+    context.correlation_id = stored.correlation_id  # a concurrent twin may have won
+    return _accepted(stored, replayed=stored is not record)
+
+
+def _check_transport(delivery: WebhookDelivery) -> str:
+    try:
+        check_size(delivery.headers.get("content-length"), delivery.body)
+        check_media_type(delivery.headers.get("content-type"))
+        return decode_utf8(delivery.body)
+    except BodyTooLarge as error:
+        raise _Rejected(
+            413,
+            "body-too-large",
+            "Body too large",
+            f"The request body is too large: {error}. One booking snapshot is a few KiB; "
+            "send one event per request.",
+        ) from None
+    except UnsupportedMediaType as error:
+        raise _Rejected(
+            415, "unsupported-media-type", "Unsupported media type", str(error)
+        ) from None
+    except BodyNotUtf8:
+        raise _Rejected(
+            400,
+            "invalid-body",
+            "Invalid body",
+            "The body is not valid UTF-8. Send the CloudEvent as UTF-8 encoded JSON.",
+            errors=[FieldError("body", "is not valid UTF-8")],
+        ) from None
+
+
+def _check_signature(secrets: Sequence[str], delivery: WebhookDelivery) -> None:
+    try:
+        verify_signature(secrets, delivery.headers, delivery.body)
+    except InvalidSignature as error:
+        raise _Rejected(401, error.reason, "Invalid signature", str(error)) from None
+    except SecretsNotConfigured as error:
+        # Our misconfiguration, not the sender's fault: 503 so that Orbit keeps the
+        # event and retries once an operator has fixed ORBIT_WEBHOOK_SECRETS.
+        logger.error("orbit webhook secrets misconfigured: %s", error)
+        raise _Rejected(
+            503,
+            "not-configured",
+            "Temporarily unavailable",
+            "The endpoint cannot check signatures yet and did NOT accept the event. Retry "
+            f"the same delivery after {RETRY_AFTER_SECONDS} seconds, with backoff.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
+
+
+def _parse(text: str, context: _Context) -> BookingEvent:
+    try:
+        event = parse_event(text)
+    except InvalidEvent as error:
+        raise _Rejected(
+            400,
+            "invalid-event",
+            "Invalid event",
+            "The body is not a valid CloudEvent carrying an Orbit booking (contract v1). "
+            "Fix the fields listed in errors; do not retry the same body.",
+            errors=error.errors,
+        ) from None
+    context.booking_id = event.data.booking_id
+    context.event_id = _loggable(event.id)
+    context.version = str(event.data.version)
+    errors = semantic_errors(event)
+    if errors:
+        raise _Rejected(
+            422,
+            "semantically-invalid",
+            "Semantically invalid event",
+            "The event is well-formed but its content is not valid. Fix the fields listed "
+            "in errors in Orbit and send a new event; do not retry the same body.",
+            errors=errors,
+        )
+    return event
+
+
+def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
+    code = event.data.administration
+    profile = profiles.find(code)
+    if profile is None:
+        raise _Rejected(
+            422,
+            "unknown-administration",
+            "Unknown administration",
+            f"Administration {code} is not known to the integration. Check "
+            "data.administration; if the code is right, ask the integration team to add "
+            "the administration before sending its bookings.",
+            errors=[FieldError("data.administration", f"{code} has no profile")],
+        )
+    if profile.mode is Mode.OFF:
+        raise _Rejected(
+            409,
+            "administration-off",
+            "Integration not switched on",
+            f"The integration is not switched on for administration {code}, so its "
+            "bookings are not accepted yet. Do not retry this event; bookings are taken "
+            "from the administration's go-live on.",
+        )
+
+
+def _replay(earlier: idempotency.DeliveryRecord, digest: str, context: _Context) -> Accepted:
+    if earlier.body_digest != digest:
+        raise _Rejected(
+            422,
+            "webhook-id-reused",
+            "webhook-id reused",
+            "This webhook-id was already used for a different body. Every new event needs "
+            "a new webhook-id; only a retry of the very same delivery may reuse one.",
+            errors=[FieldError("webhook-id", "was already used for a different body")],
+        )
+    context.correlation_id = earlier.correlation_id  # the log line matches the answer
+    return _accepted(earlier, replayed=True)
+
+
+def _accepted(record: idempotency.DeliveryRecord, *, replayed: bool) -> Accepted:
+    return Accepted(
+        event_id=record.event_id,
+        booking_id=record.booking_id,
+        correlation_id=record.correlation_id,
+        version=record.version,
+        replayed=replayed,
+    )
+
+
+_LOGGABLE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_IDENTITY_LIKE = re.compile(r"\d{6}(?:\d{2})?[-+]?\d{4}")  # (yy)yymmdd[-+]nnnc
+
+
+def _loggable(value: str) -> str:
+    """Ids chosen by the sender go into log lines only when plainly harmless."""
+    if _LOGGABLE.match(value) and not _IDENTITY_LIKE.search(value):
+        return value
+    return "<unloggable>"
+
+
+def _log(status: int, reason: str, context: _Context, *, error_type: str = "") -> None:
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    logger.log(
+        level,
+        "orbit webhook status=%d reason=%s booking=%s event=%s version=%s correlation=%s%s",
+        status,
+        reason,
+        context.booking_id,
+        context.event_id,
+        context.version,
+        context.correlation_id,
+        f" error_type={error_type}" if error_type else "",
+    )
