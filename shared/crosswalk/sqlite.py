@@ -1,0 +1,370 @@
+"""The embedded table store: the crosswalk of the local run, in one SQLite file.
+
+Design, in short:
+
+* One SQLite table per store table, keyed ``(pk, rk)`` (WITHOUT ROWID, so the
+  primary key *is* the storage order and a partition reads as one range). Entity
+  data is a JSON object: it round-trips str, int, float and bool exactly.
+* ETags are versions. An insert starts at a random 62-bit number and every write
+  adds one, so a write always changes the etag, and an etag kept from a deleted
+  entity practically never matches a re-inserted one (odds below one in 10^15).
+  Each operation is a single statement that checks and bumps the version at once.
+* One connection shared by all threads behind a lock. SQLite allows one writer at a
+  time anyway; a Python lock queues writers in microseconds, where SQLite's own
+  busy handler would make them sleep in millisecond steps. (A ``:memory:`` database
+  also only exists inside a single connection.)
+* WAL journal with ``synchronous=NORMAL``: a committed write survives the process
+  being killed (``kill -9``), which is what the local run promises; only a power
+  loss may lose the last transactions. The busy timeout covers a second process
+  (e.g. an operator command) using the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from shared.crosswalk.keys import (
+    check_data,
+    check_etag,
+    check_key,
+    check_keys,
+    check_ops,
+    check_table_name,
+    prefix_upper_bound,
+)
+from shared.crosswalk.port import Entity, Op, OpKind, Value
+from shared.errors import (
+    ConcurrencyConflict,
+    EntityExists,
+    IntegrationError,
+    StoreError,
+    TransientError,
+)
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The statements of one table, built once (the table name is validated)."""
+
+    get: str
+    insert: str
+    upsert: str
+    update: str
+    delete: str
+    query_all: str
+    query_from: str
+    query_range: str
+    scan: str
+    scan_row_key: str
+    create: str
+
+
+# "{t}" stands for the quoted SQLite table name. Store table names pass
+# check_table_name (ASCII letters and digits only) before they get here, so
+# substituting them into SQL cannot inject anything.
+_TEMPLATES = _Sql(
+    get="SELECT version, data FROM {t} WHERE pk = ? AND rk = ?",
+    insert="INSERT INTO {t} (pk, rk, version, data) VALUES (?, ?, ?, ?)",
+    upsert=(
+        "INSERT INTO {t} (pk, rk, version, data) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (pk, rk) DO UPDATE SET data = excluded.data, version = version + 1 "
+        "RETURNING version"
+    ),
+    # ?4 is the expected version, or NULL for "whatever it is now".
+    update=(
+        "UPDATE {t} SET data = ?1, version = version + 1 "
+        "WHERE pk = ?2 AND rk = ?3 AND (?4 IS NULL OR version = ?4) RETURNING version"
+    ),
+    delete="DELETE FROM {t} WHERE pk = ?1 AND rk = ?2 AND (?3 IS NULL OR version = ?3)",
+    query_all="SELECT rk, version, data FROM {t} WHERE pk = ? ORDER BY rk",
+    query_from="SELECT rk, version, data FROM {t} WHERE pk = ? AND rk >= ? ORDER BY rk",
+    query_range="SELECT rk, version, data FROM {t} WHERE pk = ? AND rk >= ? AND rk < ? ORDER BY rk",
+    scan="SELECT pk, rk, version, data FROM {t} WHERE (pk, rk) > (?, ?) ORDER BY pk, rk LIMIT ?",
+    scan_row_key=(
+        "SELECT pk, rk, version, data FROM {t} WHERE rk = ? AND pk > ? ORDER BY pk LIMIT ?"
+    ),
+    create=(
+        "CREATE TABLE IF NOT EXISTS {t} (pk TEXT NOT NULL, rk TEXT NOT NULL, "
+        "version INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (pk, rk)) WITHOUT ROWID"
+    ),
+)
+
+
+def _statements(table: str) -> _Sql:
+    """The statements of one (validated) table name."""
+    quoted = f'"t_{table}"'
+
+    def fill(template: str) -> str:
+        return template.replace("{t}", quoted)
+
+    return _Sql(*(fill(getattr(_TEMPLATES, f.name)) for f in fields(_Sql)))
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
+_loads = json.loads
+
+
+def _new_version() -> int:
+    return random.getrandbits(62)
+
+
+def _expected_version(etag: str | None) -> int | None:
+    """The version an etag stands for; raises ConcurrencyConflict for a foreign etag."""
+    if etag is None:
+        return None
+    try:
+        return int(etag)
+    except ValueError:
+        raise ConcurrencyConflict("the etag does not belong to this store") from None
+
+
+class SqliteTableStore:
+    """``TableStore`` over one SQLite file (or ``":memory:"``); safe to share between threads.
+
+    Raises (every method): as ``TableStore``, plus ``StoreError`` for a table that
+    was never created and ``ValueError``/``TypeError`` for keys, names or values
+    that Azure Table storage would reject (see ``shared.crosswalk.keys``).
+    """
+
+    def __init__(
+        self, path: str | Path, *, busy_timeout_seconds: float = 10.0, scan_page_size: int = 500
+    ) -> None:
+        """Open (creating if needed) the database file.
+
+        A scan reads ``scan_page_size`` entities per lock acquisition, so a long scan
+        never holds up writers for long.
+
+        Raises:
+            TransientError: the file cannot be opened.
+        """
+        self._lock = threading.Lock()
+        try:
+            self._conn = sqlite3.connect(
+                str(path),
+                timeout=busy_timeout_seconds,
+                isolation_level=None,  # autocommit: one statement = one transaction
+                check_same_thread=False,  # shared between threads behind self._lock
+            )
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as error:
+            raise _store_error(error) from None
+        self._sql: dict[str, _Sql] = {}
+        self._page = scan_page_size
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    # --- TableStore ---
+
+    def create_tables(self, tables: Sequence[str]) -> None:
+        for table in tables:
+            check_table_name(table)
+        with self._lock:
+            for table in tables:
+                sql = _statements(table)
+                self._run(sql.create, ())
+                self._sql[table] = sql
+
+    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
+        sql = self._statements_of(table)
+        check_keys(partition_key, row_key)
+        with self._lock:
+            rows = self._run(sql.get, (partition_key, row_key)).fetchall()
+        if not rows:
+            return None
+        version, data = rows[0]
+        return Entity(partition_key, row_key, _loads(data), str(version))
+
+    def insert(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
+    ) -> Entity:
+        sql = self._statements_of(table)
+        check_keys(partition_key, row_key)
+        check_data(data)
+        with self._lock:
+            return self._insert(sql, partition_key, row_key, data)
+
+    def update(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], etag: str
+    ) -> Entity:
+        sql = self._statements_of(table)
+        check_keys(partition_key, row_key)
+        check_etag(etag)
+        check_data(data)
+        with self._lock:
+            return self._update(sql, partition_key, row_key, data, etag)
+
+    def upsert(
+        self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
+    ) -> Entity:
+        sql = self._statements_of(table)
+        check_keys(partition_key, row_key)
+        check_data(data)
+        with self._lock:
+            return self._upsert(sql, partition_key, row_key, data)
+
+    def delete(self, table: str, partition_key: str, row_key: str, etag: str | None = None) -> None:
+        sql = self._statements_of(table)
+        check_keys(partition_key, row_key)
+        check_etag(etag)
+        with self._lock:
+            self._delete(sql, partition_key, row_key, etag, must_exist=etag is not None)
+
+    def query(self, table: str, partition_key: str, row_key_prefix: str = "") -> list[Entity]:
+        sql = self._statements_of(table)
+        check_key("partition key", partition_key)
+        bound = prefix_upper_bound(row_key_prefix)
+        with self._lock:
+            if not row_key_prefix:
+                cursor = self._run(sql.query_all, (partition_key,))
+            elif bound is None:
+                cursor = self._run(sql.query_from, (partition_key, row_key_prefix))
+            else:
+                cursor = self._run(sql.query_range, (partition_key, row_key_prefix, bound))
+            rows = cursor.fetchall()
+        return [Entity(partition_key, rk, _loads(data), str(version)) for rk, version, data in rows]
+
+    def scan(self, table: str, row_key: str | None = None) -> Iterator[Entity]:
+        sql = self._statements_of(table)  # fail now, not at the first next()
+        if row_key is None:
+            return self._scan_all(sql)
+        check_key("row key", row_key)
+        return self._scan_row_key(sql, row_key)
+
+    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
+        """Apply all ops in one SQLite transaction; etags ARE checked (unlike Azurite).
+
+        As in an Azure entity-group transaction, an update or delete whose entity is
+        missing fails the whole transaction (ConcurrencyConflict), etag or not.
+        """
+        sql = self._statements_of(table)
+        check_key("partition key", partition_key)
+        check_ops(ops)
+        with self._lock:
+            self._run("BEGIN IMMEDIATE", ())
+            try:
+                results = [self._apply(sql, partition_key, op) for op in ops]
+                self._run("COMMIT", ())
+            except BaseException:
+                if self._conn.in_transaction:  # SQLite may have rolled back already
+                    self._conn.execute("ROLLBACK")
+                raise
+        return results
+
+    # --- one operation each; the caller holds self._lock ---
+
+    def _apply(self, sql: _Sql, partition_key: str, op: Op) -> Entity | None:
+        if op.kind is OpKind.INSERT:
+            return self._insert(sql, partition_key, op.row_key, op.data)
+        if op.kind is OpKind.UPSERT:
+            return self._upsert(sql, partition_key, op.row_key, op.data)
+        if op.kind is OpKind.UPDATE:
+            return self._update(sql, partition_key, op.row_key, op.data, op.etag)
+        self._delete(sql, partition_key, op.row_key, op.etag, must_exist=True)
+        return None
+
+    def _insert(
+        self, sql: _Sql, partition_key: str, row_key: str, data: Mapping[str, Value]
+    ) -> Entity:
+        version = _new_version()
+        try:
+            self._run(sql.insert, (partition_key, row_key, version, _dumps(data)))
+        except sqlite3.IntegrityError:
+            raise EntityExists("an entity with these keys already exists") from None
+        return Entity(partition_key, row_key, dict(data), str(version))
+
+    def _upsert(
+        self, sql: _Sql, partition_key: str, row_key: str, data: Mapping[str, Value]
+    ) -> Entity:
+        params = (partition_key, row_key, _new_version(), _dumps(data))
+        ((version,),) = self._run(sql.upsert, params).fetchall()
+        return Entity(partition_key, row_key, dict(data), str(version))
+
+    def _update(
+        self,
+        sql: _Sql,
+        partition_key: str,
+        row_key: str,
+        data: Mapping[str, Value],
+        etag: str | None,
+    ) -> Entity:
+        params = (_dumps(data), partition_key, row_key, _expected_version(etag))
+        rows = self._run(sql.update, params).fetchall()
+        if not rows:
+            raise ConcurrencyConflict("the entity changed or was deleted since it was read")
+        return Entity(partition_key, row_key, dict(data), str(rows[0][0]))
+
+    def _delete(
+        self, sql: _Sql, partition_key: str, row_key: str, etag: str | None, *, must_exist: bool
+    ) -> None:
+        params = (partition_key, row_key, _expected_version(etag))
+        deleted = self._run(sql.delete, params).rowcount
+        if deleted == 0 and must_exist:
+            raise ConcurrencyConflict("the entity changed or was deleted since it was read")
+
+    # --- scanning, a page per lock acquisition ---
+
+    def _scan_all(self, sql: _Sql) -> Iterator[Entity]:
+        after_pk, after_rk = "", ""
+        while True:
+            with self._lock:
+                rows = self._run(sql.scan, (after_pk, after_rk, self._page)).fetchall()
+            for pk, rk, version, data in rows:
+                yield Entity(pk, rk, _loads(data), str(version))
+            if len(rows) < self._page:
+                return
+            after_pk, after_rk = rows[-1][0], rows[-1][1]
+
+    def _scan_row_key(self, sql: _Sql, row_key: str) -> Iterator[Entity]:
+        after_pk = ""
+        while True:
+            with self._lock:
+                rows = self._run(sql.scan_row_key, (row_key, after_pk, self._page)).fetchall()
+            for pk, rk, version, data in rows:
+                yield Entity(pk, rk, _loads(data), str(version))
+            if len(rows) < self._page:
+                return
+            after_pk = rows[-1][0]
+
+    # --- plumbing ---
+
+    def _statements_of(self, table: str) -> _Sql:
+        """Raises StoreError when the table was never created (by this or another process)."""
+        sql = self._sql.get(table)
+        if sql is not None:
+            return sql
+        check_table_name(table)
+        with self._lock:
+            found = self._run(
+                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (f"t_{table}",)
+            ).fetchall()
+        if not found:
+            raise StoreError(f"table {table!r} does not exist; call create_tables first")
+        sql = self._sql[table] = _statements(table)
+        return sql
+
+    def _run(self, statement: str, params: Sequence[object]) -> sqlite3.Cursor:
+        """Execute one statement; maps SQLite's operational errors to TransientError."""
+        try:
+            return self._conn.execute(statement, params)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise _store_error(error) from None
+
+
+def _store_error(error: sqlite3.Error) -> IntegrationError:
+    """A busy, locked, full or unreadable database is worth retrying later."""
+    code = getattr(error, "sqlite_errorname", type(error).__name__)
+    if isinstance(error, sqlite3.OperationalError):
+        return TransientError(f"the local crosswalk database is unavailable ({code})")
+    return StoreError(f"the local crosswalk database failed ({code})")
