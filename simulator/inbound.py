@@ -1,0 +1,295 @@
+"""Turn the bytes of one MLLP frame into a checked, typed inbound message.
+
+Decoding follows MSH-18, so a message whose bytes do not match its declared
+character set is rejected instead of storing garbled Swedish names. Parsing uses
+python-hl7, a library independent of the integration's own renderer, so the two
+cannot share a misreading of the standard.
+
+Anything structurally wrong raises :class:`Rejected` (the simulator answers AR).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import hl7
+
+from shared.mllp.charset import UnsupportedCharset, codec_for, declared_charset
+
+ADT_TYPES = frozenset({"ADT^A05", "ADT^A08", "ADT^A38", "ADT^A14", "ADT^A27"})
+SIU_TYPES = frozenset({"SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"})
+SUPPORTED_TYPES = ADT_TYPES | SIU_TYPES
+
+# HL7 table 0357 (message error condition codes) used in ERR-3.
+REQUIRED_FIELD_MISSING = "101"
+DATA_TYPE_ERROR = "102"
+UNSUPPORTED_MESSAGE_TYPE = "200"
+UNKNOWN_KEY = "204"
+DUPLICATE_KEY = "205"
+APPLICATION_INTERNAL_ERROR = "207"
+
+
+@dataclass(frozen=True)
+class Header:
+    """The MSH fields an acknowledgment needs, read from raw bytes (never fails)."""
+
+    sending_application: str = ""
+    sending_facility: str = ""
+    receiving_application: str = ""
+    receiving_facility: str = ""
+    message_type: str = ""  # MSG.1^MSG.2, e.g. "ADT^A05"
+    control_id: str = ""
+    processing_id: str = ""
+    version: str = ""
+    charset: str = ""
+
+
+class Rejected(Exception):
+    """The message is structurally invalid; Millennium would answer AR."""
+
+    def __init__(self, header: Header, error_code: str, text: str) -> None:
+        super().__init__(text)
+        self.header = header
+        self.error_code = error_code
+        self.text = text
+
+
+@dataclass(frozen=True)
+class PatientData:
+    authority: str  # PID-3 CX.4: the OID of the identifier system
+    value: str  # PID-3 CX.1
+    family_name: str
+    given_name: str
+    protected: bool  # PD1-12 = Y
+
+
+@dataclass(frozen=True)
+class VisitData:
+    """PV1 (and PV2) as Millennium stores them on an encounter or pending admit."""
+
+    visit_number: str  # PV1-19 CX.1
+    patient_class: str  # PV1-2
+    location: str  # PV1-3 PL.1
+    facility: str  # PV1-3 PL.4
+    attending: str  # PV1-7 XCN.1
+    encounter_type: str  # PV1-18
+    admit_time: str  # PV1-44
+    expected_admit: str  # PV2-8
+    expected_length_of_stay: str  # PV2-11
+
+
+@dataclass(frozen=True)
+class ScheduleData:
+    """SCH and its resource segments, as Millennium stores an appointment."""
+
+    placer_id: str  # SCH-1 EI.1
+    reason: str  # SCH-7 CWE.1
+    start: str  # SCH-11 TQ.4
+    end: str  # SCH-11 TQ.5
+    duration: str  # SCH-11 TQ.3
+    status: str  # SCH-25
+    procedures: tuple[str, ...]  # AIS-3 CWE.1
+    locations: tuple[str, ...]  # AIL-3 PL.1
+    staff: tuple[str, ...]  # AIP-3 XCN.1
+
+
+@dataclass(frozen=True)
+class Inbound:
+    header: Header
+    fingerprint: str  # hash of the message without its "now" timestamps
+    patient: PatientData
+    visit: VisitData
+    schedule: ScheduleData | None  # SIU only
+
+    @property
+    def message_type(self) -> str:
+        return self.header.message_type
+
+    @property
+    def control_id(self) -> str:
+        return self.header.control_id
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """Every point of care the message names (PV1-3 and AIL-3)."""
+        extra = self.schedule.locations if self.schedule else ()
+        return tuple(code for code in (self.visit.location, *extra) if code)
+
+
+def read_inbound(block: bytes) -> Inbound:
+    """Decode, parse and check one frame's payload.
+
+    Raises:
+        Rejected: unparseable, undecodable, an unsupported message type, or a
+            required field (MSH-10, PID-3, PV1-19, SCH-1, SCH-11 start) missing.
+    """
+    header = read_header(block)
+    text = _decode(block, header)
+    try:
+        message = hl7.parse(text)
+    except Exception:  # python-hl7 raises several types for malformed input
+        raise Rejected(header, DATA_TYPE_ERROR, "message is not parseable HL7 v2") from None
+    _check_header(header)
+    inbound = Inbound(
+        header=header,
+        fingerprint=fingerprint(text),
+        patient=_patient(message, header),
+        visit=_visit(message, header),
+        schedule=_schedule(message, header) if header.message_type in SIU_TYPES else None,
+    )
+    return inbound
+
+
+def read_header(block: bytes) -> Header:
+    """Best-effort MSH fields from raw bytes, for acknowledging even a broken message."""
+    if not block.startswith(b"MSH") or len(block) < 8:
+        return Header()
+    separator = block[3:4]
+    component = block[4:5]
+    fields = block.split(b"\r", 1)[0].decode("latin-1").split(separator.decode("latin-1"))
+
+    def field(number: int) -> str:
+        # fields[0] is "MSH" and fields[1] is MSH-2, so MSH-n is fields[n - 1].
+        return fields[number - 1] if len(fields) >= number else ""
+
+    message_type = field(9).split(component.decode("latin-1"))
+    return Header(
+        sending_application=field(3),
+        sending_facility=field(4),
+        receiving_application=field(5),
+        receiving_facility=field(6),
+        message_type="^".join(message_type[:2]),
+        control_id=field(10).strip(),
+        processing_id=field(11),
+        version=field(12),
+        charset=declared_charset(block),
+    )
+
+
+def fingerprint(text: str) -> str:
+    """A hash of the message that ignores MSH-7 and EVN-2 ("now" at render time).
+
+    Two sends with the same MSH-10 and the same fingerprint are the same message
+    resent; a different fingerprint means MSH-10 was reused for another message.
+    """
+    segments = [segment for segment in text.replace("\n", "\r").split("\r") if segment]
+    normalised = []
+    for segment in segments:
+        fields = segment.split(segment[3:4]) if len(segment) > 3 else [segment]
+        if fields[0] == "MSH" and len(fields) > 6:
+            fields[6] = ""  # MSH-7 (MSH-1 is the separator, so MSH-n is fields[n - 1])
+        elif fields[0] == "EVN" and len(fields) > 2:
+            fields[2] = ""  # EVN-2
+        normalised.append("|".join(fields))
+    return hashlib.blake2b("\r".join(normalised).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _decode(block: bytes, header: Header) -> str:
+    if not block.startswith(b"MSH"):
+        raise Rejected(header, DATA_TYPE_ERROR, "message does not start with an MSH segment")
+    try:
+        codec = codec_for(header.charset)
+    except UnsupportedCharset as error:
+        raise Rejected(header, DATA_TYPE_ERROR, str(error)) from None
+    try:
+        return block.decode(codec)
+    except UnicodeDecodeError as error:
+        raise Rejected(
+            header,
+            DATA_TYPE_ERROR,
+            f"byte at offset {error.start} is not valid in the declared character set "
+            f"MSH-18 {header.charset!r}",
+        ) from None
+
+
+def _check_header(header: Header) -> None:
+    if not header.control_id:
+        raise Rejected(header, REQUIRED_FIELD_MISSING, "MSH-10 message control id is missing")
+    if header.message_type not in SUPPORTED_TYPES:
+        raise Rejected(
+            header,
+            UNSUPPORTED_MESSAGE_TYPE,
+            f"message type {header.message_type!r} is not supported by this interface",
+        )
+
+
+def _get(message: Any, path: str) -> str:
+    """A field by python-hl7 path ("PID.F3.R1.C1"); "" when absent."""
+    try:
+        return str(message[path]).strip()
+    except (KeyError, IndexError):
+        return ""
+
+
+def _required(message: Any, path: str, name: str, header: Header) -> str:
+    value = _get(message, path)
+    if not value:
+        raise Rejected(
+            header, REQUIRED_FIELD_MISSING, f"{name} is required in {header.message_type}"
+        )
+    return value
+
+
+def _patient(message: Any, header: Header) -> PatientData:
+    value = _required(message, "PID.F3.R1.C1", "PID-3 patient identifier", header)
+    # CX.4 is an HD: the OID may be sent as HD.1 or as HD.2 (with HD.3 "ISO").
+    authority = _get(message, "PID.F3.R1.C4.S2") or _get(message, "PID.F3.R1.C4.S1")
+    if not authority:
+        raise Rejected(
+            header, REQUIRED_FIELD_MISSING, "PID-3 assigning authority (CX.4) is required"
+        )
+    return PatientData(
+        authority=authority,
+        value=value,
+        family_name=_get(message, "PID.F5.R1.C1"),
+        given_name=_get(message, "PID.F5.R1.C2"),
+        protected=_get(message, "PD1.F12").upper() == "Y",
+    )
+
+
+def _visit(message: Any, header: Header) -> VisitData:
+    return VisitData(
+        visit_number=_required(message, "PV1.F19.R1.C1", "PV1-19 visit number", header),
+        patient_class=_get(message, "PV1.F2"),
+        location=_get(message, "PV1.F3.R1.C1"),
+        facility=_get(message, "PV1.F3.R1.C4"),
+        attending=_get(message, "PV1.F7.R1.C1"),
+        encounter_type=_get(message, "PV1.F18"),
+        admit_time=_get(message, "PV1.F44"),
+        expected_admit=_get(message, "PV2.F8"),
+        expected_length_of_stay=_get(message, "PV2.F11"),
+    )
+
+
+def _schedule(message: Any, header: Header) -> ScheduleData:
+    placer_id = _required(message, "SCH.F1.R1.C1", "SCH-1 placer appointment id", header)
+    start = _get(message, "SCH.F11.R1.C4")
+    if not start and header.message_type in ("SIU^S12", "SIU^S13"):
+        raise Rejected(
+            header,
+            REQUIRED_FIELD_MISSING,
+            f"SCH-11 start time is required in {header.message_type}",
+        )
+    return ScheduleData(
+        placer_id=placer_id,
+        reason=_get(message, "SCH.F7.R1.C1"),
+        start=start,
+        end=_get(message, "SCH.F11.R1.C5"),
+        duration=_get(message, "SCH.F11.R1.C3"),
+        status=_get(message, "SCH.F25.R1.C1"),
+        procedures=_each(message, "AIS", "F3.R1.C1"),
+        locations=_each(message, "AIL", "F3.R1.C1"),
+        staff=_each(message, "AIP", "F3.R1.C1"),
+    )
+
+
+def _each(message: Any, segment: str, path: str) -> tuple[str, ...]:
+    """One field from every repetition of a segment (AIS, AIL, AIP may repeat)."""
+    try:
+        count = len(message.segments(segment))
+    except KeyError:
+        return ()
+    values = (_get(message, f"{segment}{number}.{path}") for number in range(1, count + 1))
+    return tuple(value for value in values if value)
