@@ -74,6 +74,7 @@ class Profile(_Model):
     appointment_type: str = "SURGERY"  # SCH-7 identifier's coding system fallback / SCH-8
     filler_status: str = "Booked"  # SCH-25 while booked
     cancelled_status: str = "Cancelled"  # SCH-25 on S15
+    surgeon_role: str = "SURGEON"  # AIP-4 resource role of the surgeon
     ae_retry_limit: Annotated[int, Field(ge=0, le=20)] = 5
     locations: dict[str, Location]  # HSA-id → location
     launch: Launch = Launch()

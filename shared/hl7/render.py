@@ -1,0 +1,178 @@
+"""Render the HL7 v2.5.1 message for one transition (brief §5).
+
+Plain string building (hl7apy validates our output in the tests but is far too
+slow to render with). A message is a list of segments from
+:mod:`shared.hl7.segments`, joined with carriage returns, without MLLP framing.
+
+Protected identity (skyddade personuppgifter): PD1-12 is ``Y`` and the message
+carries the patient's identifier and name and nothing else about the person: no
+diagnosis (DG1). Address and phone are never sent for anyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TypeVar
+
+from shared.booking import AdmissionType
+from shared.hl7 import segments as seg
+from shared.hl7.er7 import SEGMENT_TERMINATOR
+from shared.profiles import Profile
+from shared.targets import AppointmentFacts, BedFacts, EncounterFacts, Facts, Trigger
+
+MESSAGE_STRUCTURE: dict[Trigger, str] = {
+    Trigger.A05: "ADT_A05",
+    Trigger.A08: "ADT_A01",
+    Trigger.A38: "ADT_A38",
+    Trigger.A14: "ADT_A05",
+    Trigger.A27: "ADT_A21",
+    Trigger.S12: "SIU_S12",
+    Trigger.S13: "SIU_S12",
+    Trigger.S14: "SIU_S12",
+    Trigger.S15: "SIU_S12",
+}
+"""The v2.5.1 abstract message structure (MSH-9.3) of each trigger."""
+
+APPOINTMENT_EVENT_REASON: dict[Trigger, tuple[str, str]] = {
+    Trigger.S12: ("BOOKED", "Booked in Orbit"),
+    Trigger.S13: ("RESCHEDULED", "Rescheduled in Orbit"),
+    Trigger.S14: ("MODIFIED", "Modified in Orbit"),
+    Trigger.S15: ("CANCELLED", "Cancelled in Orbit"),
+}
+"""SCH-6 event reason (code, text; coding system ``L``, local) per SIU trigger."""
+
+PROCESSING_IDS = frozenset({"P", "T", "D"})
+_CONTROL_ID = re.compile(r"^[A-Z0-9]{1,20}$")
+_F = TypeVar("_F", EncounterFacts, BedFacts, AppointmentFacts)
+
+
+def message_type_field(trigger: Trigger) -> str:
+    """MSH-9 for ``trigger``, e.g. ``ADT^A05^ADT_A05``."""
+    return f"{trigger.value}^{MESSAGE_STRUCTURE[trigger]}"
+
+
+def render_message(
+    trigger: Trigger,
+    facts: Facts,
+    profile: Profile,
+    *,
+    control_id: str,
+    sent_at: dt.datetime,
+    processing_id: str,
+) -> str:
+    """The message for ``trigger`` carrying ``facts``, segments joined by ``\\r``.
+
+    Raises:
+        UnmappedLocation: an HSA-id in ``facts`` has no location in ``profile``
+            (permanent; the text names the HSA-id, never the patient).
+        TypeError: ``facts`` is not the kind ``trigger`` carries (a bug).
+        ValueError: ``control_id`` is not 1-20 of ``[A-Z0-9]``, ``processing_id``
+            is not P/T/D, or a timestamp is naive (bugs).
+    """
+    if not _CONTROL_ID.match(control_id):
+        raise ValueError("control_id must be 1-20 characters of A-Z and 0-9")
+    if processing_id not in PROCESSING_IDS:
+        raise ValueError(f"processing_id must be one of {sorted(PROCESSING_IDS)}")
+    header = seg.msh(
+        profile,
+        message_type_field(trigger),
+        control_id=control_id,
+        sent_at=sent_at,
+        processing_id=processing_id,
+    )
+    body = _body(trigger, facts, profile, sent_at)
+    return SEGMENT_TERMINATOR.join([header, *body])
+
+
+def _body(trigger: Trigger, facts: Facts, profile: Profile, sent_at: dt.datetime) -> list[str]:
+    event = trigger.value[4:]  # "ADT^A05" -> "A05"
+    if trigger in (Trigger.A05, Trigger.A08, Trigger.A38):
+        return _encounter(event, _expect(facts, EncounterFacts, trigger), profile, sent_at)
+    if trigger in (Trigger.A14, Trigger.A27):
+        return _bed(event, _expect(facts, BedFacts, trigger), profile, sent_at)
+    return _appointment(trigger, _expect(facts, AppointmentFacts, trigger), profile)
+
+
+def _expect(facts: Facts, kind: type[_F], trigger: Trigger) -> _F:
+    if not isinstance(facts, kind):
+        raise TypeError(f"{trigger.value} carries {kind.__name__}, not {type(facts).__name__}")
+    return facts
+
+
+def _encounter(
+    event: str, facts: EncounterFacts, profile: Profile, sent_at: dt.datetime
+) -> list[str]:
+    """ADT^A05 / A08 / A38: the encounter (pre-admit) at its ward or operating unit."""
+    location = profile.location(facts.location_hsa_id)
+    return [
+        seg.evn(event, sent_at),
+        seg.pid(facts.patient),
+        seg.pd1(facts.patient),
+        seg.pv1(
+            profile,
+            patient_class=profile.patient_class.for_type(facts.admission_type),
+            encounter_type=profile.encounter_type.for_type(facts.admission_type),
+            booking_id=facts.booking_id,
+            location=seg.place(location, profile),
+            surgeon_hsa_id=facts.surgeon_hsa_id,
+            admit_at=facts.admit_at,
+        ),
+    ]
+
+
+def _bed(event: str, facts: BedFacts, profile: Profile, sent_at: dt.datetime) -> list[str]:
+    """ADT^A14 / A27: the pending admit (bed booking) on the ward."""
+    ward = profile.location(facts.ward_hsa_id)
+    return [
+        seg.evn(event, sent_at),
+        seg.pid(facts.patient),
+        seg.pd1(facts.patient),
+        seg.pv1(
+            profile,
+            # Only inpatients get a bed booking (shared.targets), so the class is fixed.
+            patient_class=profile.patient_class.for_type(AdmissionType.INPATIENT),
+            encounter_type=profile.encounter_type.for_type(AdmissionType.INPATIENT),
+            booking_id=facts.booking_id,
+            location=seg.place(ward, profile),
+            admit_at=facts.admit_at,
+        ),
+        seg.pv2_expected_stay(facts.admit_at, facts.expected_nights),
+    ]
+
+
+def _appointment(trigger: Trigger, facts: AppointmentFacts, profile: Profile) -> list[str]:
+    """SIU^S12..S15: the operation as an appointment with its resources."""
+    unit = profile.location(facts.unit_hsa_id)
+    procedure = seg.coded(facts.procedure_code, facts.procedure_text, seg.KVA_SYSTEM)
+    reason_code, reason_text = APPOINTMENT_EVENT_REASON[trigger]
+    minutes = seg.duration_minutes(facts.start, facts.end)
+    status = profile.cancelled_status if trigger is Trigger.S15 else profile.filler_status
+    lines = [
+        seg.sch(
+            booking_id=facts.booking_id,
+            event_reason=seg.coded(reason_code, reason_text, "L"),
+            procedure=procedure,
+            appointment_type=profile.appointment_type,
+            start=facts.start,
+            end=facts.end,
+            contact=seg.system_person(profile),
+            status=status,
+        ),
+        seg.pid(facts.patient),
+        seg.pd1(facts.patient),
+        seg.pv1(
+            profile,
+            patient_class=profile.patient_class.for_type(facts.admission_type),
+            encounter_type=profile.encounter_type.for_type(facts.admission_type),
+            booking_id=facts.booking_id,  # links the appointment to the encounter
+        ),
+    ]
+    if facts.diagnosis_code and not facts.patient.protected:
+        lines.append(seg.dg1(facts.diagnosis_code))
+    lines.append(seg.rgs())
+    lines.append(seg.ais(procedure, facts.start, minutes))
+    lines.append(seg.ail(seg.place(unit, profile, room=facts.theatre), facts.start, minutes))
+    if facts.surgeon_hsa_id:
+        lines.append(seg.aip(facts.surgeon_hsa_id, profile.surgeon_role, facts.start, minutes))
+    return lines
