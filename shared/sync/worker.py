@@ -35,10 +35,10 @@ from shared.errors import (
     InDoubtTooLong,
     MessageRejected,
     PermanentError,
-    UnencodableText,
 )
 from shared.hl7.ack import Ack
 from shared.hl7.control_id import control_id
+from shared.hl7.encoding import encode_message
 from shared.hl7.render import render_message
 from shared.messages import Kick, KickCause, kick_outbound
 from shared.profiles import Mode, Profile
@@ -171,14 +171,7 @@ def _record_intent(ctx: _Context, state: TargetState, step: Step) -> TargetState
             sent_at=now,
             processing_id=ctx.ports.processing_id,
         )
-        message.encode(ctx.profile.encoding)
-    except UnicodeEncodeError:
-        error = UnencodableText(
-            f"booking {ctx.booking_id}: {step.trigger} holds a character that MSH-18 charset "
-            f"{ctx.profile.charset} of profile {ctx.profile.code} cannot carry"
-        )
-        _block(ctx, state, error)
-        raise error from None
+        encode_message(message, ctx.profile)  # fails now, not at every resend
     except PermanentError as error:
         _block(ctx, state, error)
         raise
