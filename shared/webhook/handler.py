@@ -39,6 +39,7 @@ from shared.queue.port import MessageBus
 from shared.webhook import idempotency
 from shared.webhook.envelope import InvalidEvent, parse_event, semantic_errors
 from shared.webhook.media import (
+    MAX_BODY_BYTES,
     BodyNotUtf8,
     BodyTooLarge,
     UnsupportedMediaType,
@@ -232,13 +233,13 @@ def _check_transport(delivery: WebhookDelivery) -> str:
         check_size(delivery.headers.get("content-length"), delivery.body)
         check_media_type(delivery.headers.get("content-type"))
         return decode_utf8(delivery.body)
-    except BodyTooLarge as error:
+    except BodyTooLarge:
         raise _Rejected(
             413,
             "body-too-large",
             "Body too large",
-            f"The request body is too large: {error}. One booking snapshot is a few KiB; "
-            "send one event per request.",
+            f"The request body is over {MAX_BODY_BYTES} bytes (256 KiB). One booking "
+            "snapshot is a few KiB: send one event per request, without padding.",
         ) from None
     except UnsupportedMediaType as error:
         raise _Rejected(
@@ -312,7 +313,7 @@ def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
             f"Administration {code} is not known to the integration. Check "
             "data.administration; if the code is right, ask the integration team to add "
             "the administration before sending its bookings.",
-            errors=[FieldError("data.administration", f"{code} has no profile")],
+            errors=[FieldError("data.administration", f"{code} is not a known administration")],
         )
     if profile.mode is Mode.OFF:
         raise _Rejected(
