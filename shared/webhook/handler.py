@@ -110,6 +110,7 @@ class _Rejected(Exception):
     detail: str
     errors: Sequence[FieldError] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""  # for operators, in the log line only; never personal data
 
 
 @dataclass
@@ -141,7 +142,7 @@ def accept_delivery(
     try:
         accepted = _accept(delivery, context, secrets, store, bus, profiles, clock)
     except _Rejected as rejected:
-        _log(rejected.status, rejected.reason, context)
+        _log(rejected.status, rejected.reason, context, note=rejected.note)
         return problem(
             rejected.status,
             rejected.title,
@@ -263,7 +264,6 @@ def _check_signature(secrets: Sequence[str], delivery: WebhookDelivery) -> None:
     except SecretsNotConfigured as error:
         # Our misconfiguration, not the sender's fault: 503 so that Orbit keeps the
         # event and retries once an operator has fixed ORBIT_WEBHOOK_SECRETS.
-        logger.error("orbit webhook secrets misconfigured: %s", error)
         raise _Rejected(
             503,
             "not-configured",
@@ -271,6 +271,7 @@ def _check_signature(secrets: Sequence[str], delivery: WebhookDelivery) -> None:
             "The endpoint cannot check signatures yet and did NOT accept the event. Retry "
             f"the same delivery after {RETRY_AFTER_SECONDS} seconds, with backoff.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            note=f"fix ORBIT_WEBHOOK_SECRETS: {error}",
         ) from None
 
 
@@ -361,11 +362,13 @@ def _loggable(value: str) -> str:
     return "<unloggable>"
 
 
-def _log(status: int, reason: str, context: _Context, *, error_type: str = "") -> None:
+def _log(
+    status: int, reason: str, context: _Context, *, error_type: str = "", note: str = ""
+) -> None:
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     logger.log(
         level,
-        "orbit webhook status=%d reason=%s booking=%s event=%s version=%s correlation=%s%s",
+        "orbit webhook status=%d reason=%s booking=%s event=%s version=%s correlation=%s%s%s",
         status,
         reason,
         context.booking_id,
@@ -373,4 +376,5 @@ def _log(status: int, reason: str, context: _Context, *, error_type: str = "") -
         context.version,
         context.correlation_id,
         f" error_type={error_type}" if error_type else "",
+        f" note={note!r}" if note else "",
     )

@@ -278,12 +278,17 @@ def test_a_body_changed_after_signing_gets_401(world: World) -> None:
 
 
 def test_without_configured_secrets_the_event_is_not_accepted_and_orbit_retries(
-    world: World,
+    world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     world.services.settings = dataclasses.replace(world.services.settings, orbit_webhook_secrets=())
-    response = post(encode(event()))
+    with caplog.at_level(logging.INFO, logger="orbit.webhook"):
+        response = post(encode(event()))
     problem_of(response, 503)
     assert response.headers["Retry-After"]
+    (line,) = [r for r in caplog.records if r.name == "orbit.webhook"]
+    assert line.levelno == logging.ERROR
+    assert "reason=not-configured" in line.getMessage()
+    assert "ORBIT_WEBHOOK_SECRETS" in line.getMessage()
 
 
 # --- 400, 413, 415 ---------------------------------------------------------------------
