@@ -1,9 +1,9 @@
 """Turn the bytes of one MLLP frame into a checked, typed inbound message.
 
 Decoding follows MSH-18, so a message whose bytes do not match its declared
-character set is rejected instead of storing garbled Swedish names. Parsing uses
-python-hl7, a library independent of the integration's own renderer, so the two
-cannot share a misreading of the standard.
+character set is rejected instead of storing garbled Swedish names. Fields are
+read with the simulator's own :mod:`simulator.er7` reader, independent of the
+integration's renderer.
 
 Anything structurally wrong raises :class:`Rejected` (the simulator answers AR).
 """
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
-
-import hl7
 
 from shared.mllp.charset import UnsupportedCharset, codec_for, declared_charset
+from simulator.er7 import Er7Error, Er7Message
 
 ADT_TYPES = frozenset({"ADT^A05", "ADT^A08", "ADT^A38", "ADT^A14", "ADT^A27"})
 SIU_TYPES = frozenset({"SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"})
@@ -128,13 +126,15 @@ def read_inbound(block: bytes) -> Inbound:
     header = read_header(block)
     text = _decode(block, header)
     try:
-        message = hl7.parse(text)
-    except Exception:  # python-hl7 raises several types for malformed input
-        raise Rejected(header, DATA_TYPE_ERROR, "message is not parseable HL7 v2") from None
+        message = Er7Message(text)
+    except Er7Error as error:
+        raise Rejected(
+            header, DATA_TYPE_ERROR, f"message is not parseable HL7 v2: {error}"
+        ) from None
     _check_header(header)
     inbound = Inbound(
         header=header,
-        fingerprint=fingerprint(text),
+        fingerprint=fingerprint(message),
         patient=_patient(message, header),
         visit=_visit(message, header),
         schedule=_schedule(message, header) if header.message_type in SIU_TYPES else None,
@@ -168,22 +168,13 @@ def read_header(block: bytes) -> Header:
     )
 
 
-def fingerprint(text: str) -> str:
+def fingerprint(message: Er7Message) -> str:
     """A hash of the message that ignores MSH-7 and EVN-2 ("now" at render time).
 
     Two sends with the same MSH-10 and the same fingerprint are the same message
     resent; a different fingerprint means MSH-10 was reused for another message.
     """
-    segments = [segment for segment in text.replace("\n", "\r").split("\r") if segment]
-    normalised = []
-    for segment in segments:
-        fields = segment.split(segment[3:4]) if len(segment) > 3 else [segment]
-        if fields[0] == "MSH" and len(fields) > 6:
-            fields[6] = ""  # MSH-7 (MSH-1 is the separator, so MSH-n is fields[n - 1])
-        elif fields[0] == "EVN" and len(fields) > 2:
-            fields[2] = ""  # EVN-2
-        normalised.append("|".join(fields))
-    return hashlib.blake2b("\r".join(normalised).encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(message.text_without_times().encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _decode(block: bytes, header: Header) -> str:
@@ -215,16 +206,8 @@ def _check_header(header: Header) -> None:
         )
 
 
-def _get(message: Any, path: str) -> str:
-    """A field by python-hl7 path ("PID.F3.R1.C1"); "" when absent."""
-    try:
-        return str(message[path]).strip()
-    except (KeyError, IndexError):
-        return ""
-
-
-def _required(message: Any, path: str, name: str, header: Header) -> str:
-    value = _get(message, path)
+def _required(message: Er7Message, header: Header, name: str, segment: str, field: int) -> str:
+    value = message.get(segment, field)
     if not value:
         raise Rejected(
             header, REQUIRED_FIELD_MISSING, f"{name} is required in {header.message_type}"
@@ -232,10 +215,10 @@ def _required(message: Any, path: str, name: str, header: Header) -> str:
     return value
 
 
-def _patient(message: Any, header: Header) -> PatientData:
-    value = _required(message, "PID.F3.R1.C1", "PID-3 patient identifier", header)
+def _patient(message: Er7Message, header: Header) -> PatientData:
+    value = _required(message, header, "PID-3 patient identifier", "PID", 3)
     # CX.4 is an HD: the OID may be sent as HD.1 or as HD.2 (with HD.3 "ISO").
-    authority = _get(message, "PID.F3.R1.C4.S2") or _get(message, "PID.F3.R1.C4.S1")
+    authority = message.get("PID", 3, 4, 2) or message.get("PID", 3, 4, 1)
     if not authority:
         raise Rejected(
             header, REQUIRED_FIELD_MISSING, "PID-3 assigning authority (CX.4) is required"
@@ -243,29 +226,29 @@ def _patient(message: Any, header: Header) -> PatientData:
     return PatientData(
         authority=authority,
         value=value,
-        family_name=_get(message, "PID.F5.R1.C1"),
-        given_name=_get(message, "PID.F5.R1.C2"),
-        protected=_get(message, "PD1.F12").upper() == "Y",
+        family_name=message.get("PID", 5, 1),
+        given_name=message.get("PID", 5, 2),
+        protected=message.get("PD1", 12).upper() == "Y",
     )
 
 
-def _visit(message: Any, header: Header) -> VisitData:
+def _visit(message: Er7Message, header: Header) -> VisitData:
     return VisitData(
-        visit_number=_required(message, "PV1.F19.R1.C1", "PV1-19 visit number", header),
-        patient_class=_get(message, "PV1.F2"),
-        location=_get(message, "PV1.F3.R1.C1"),
-        facility=_get(message, "PV1.F3.R1.C4"),
-        attending=_get(message, "PV1.F7.R1.C1"),
-        encounter_type=_get(message, "PV1.F18"),
-        admit_time=_get(message, "PV1.F44"),
-        expected_admit=_get(message, "PV2.F8"),
-        expected_length_of_stay=_get(message, "PV2.F11"),
+        visit_number=_required(message, header, "PV1-19 visit number", "PV1", 19),
+        patient_class=message.get("PV1", 2),
+        location=message.get("PV1", 3, 1),
+        facility=message.get("PV1", 3, 4),
+        attending=message.get("PV1", 7, 1),
+        encounter_type=message.get("PV1", 18),
+        admit_time=message.get("PV1", 44),
+        expected_admit=message.get("PV2", 8),
+        expected_length_of_stay=message.get("PV2", 11),
     )
 
 
-def _schedule(message: Any, header: Header) -> ScheduleData:
-    placer_id = _required(message, "SCH.F1.R1.C1", "SCH-1 placer appointment id", header)
-    start = _get(message, "SCH.F11.R1.C4")
+def _schedule(message: Er7Message, header: Header) -> ScheduleData:
+    placer_id = _required(message, header, "SCH-1 placer appointment id", "SCH", 1)
+    start = message.get("SCH", 11, 4)
     if not start and header.message_type in ("SIU^S12", "SIU^S13"):
         raise Rejected(
             header,
@@ -274,22 +257,21 @@ def _schedule(message: Any, header: Header) -> ScheduleData:
         )
     return ScheduleData(
         placer_id=placer_id,
-        reason=_get(message, "SCH.F7.R1.C1"),
+        reason=message.get("SCH", 7, 1),
         start=start,
-        end=_get(message, "SCH.F11.R1.C5"),
-        duration=_get(message, "SCH.F11.R1.C3"),
-        status=_get(message, "SCH.F25.R1.C1"),
-        procedures=_each(message, "AIS", "F3.R1.C1"),
-        locations=_each(message, "AIL", "F3.R1.C1"),
-        staff=_each(message, "AIP", "F3.R1.C1"),
+        end=message.get("SCH", 11, 5),
+        duration=message.get("SCH", 11, 3),
+        status=message.get("SCH", 25, 1),
+        procedures=_each(message, "AIS", 3),
+        locations=_each(message, "AIL", 3),
+        staff=_each(message, "AIP", 3),
     )
 
 
-def _each(message: Any, segment: str, path: str) -> tuple[str, ...]:
-    """One field from every repetition of a segment (AIS, AIL, AIP may repeat)."""
-    try:
-        count = len(message.segments(segment))
-    except KeyError:
-        return ()
-    values = (_get(message, f"{segment}{number}.{path}") for number in range(1, count + 1))
+def _each(message: Er7Message, segment: str, field: int) -> tuple[str, ...]:
+    """Component 1 of one field from every occurrence of a segment (AIS, AIL, AIP repeat)."""
+    values = (
+        message.get(segment, field, occurrence=number)
+        for number in range(1, message.count(segment) + 1)
+    )
     return tuple(value for value in values if value)

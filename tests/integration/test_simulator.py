@@ -364,6 +364,12 @@ def test_swedish_names_are_stored_intact_in_either_charset(sim, client, charset,
     assert (person.family_name, person.given_name) == ("Åkerström-Öhman", "Renée")
 
 
+def test_escaped_delimiters_in_names_are_unescaped(sim, client):
+    send(client, adt("A05", "C1", "OB-1", PNR, family="Berg \\T\\ Dal", given="A\\S\\B\\E\\T\\"))
+    person = sim.state.persons[sim.state.encounters["OB-1"].person_id]
+    assert (person.family_name, person.given_name) == ("Berg & Dal", "A^B\\T\\")
+
+
 def test_the_ack_is_encoded_like_the_message(sim, client):
     text = adt("A05", "C1", "OB-1", PNR, charset=LATIN1)
     reply = client.send(text.encode("iso-8859-1"))
