@@ -1,0 +1,363 @@
+// One stamp of the Orbit -> Millennium integration for ONE hospital administration
+// (förvaltning), deployed into its own resource group at the administration's
+// go-live wave. Parameters per administration: infra/params/<CODE>.bicepparam.
+// What each parameter means and how a wave is rolled out: infra/README.md.
+
+targetScope = 'resourceGroup'
+
+// --- Who and when ---
+
+@description('Administration code, as in profiles/<CODE>.toml (SU, SAS, SKAS, NU, SIV).')
+@minLength(2)
+@maxLength(10)
+param administration string
+
+@description('Environment: prod sends MSH-11 = P, anything else T.')
+@allowed([
+  'dev'
+  'test'
+  'prod'
+])
+param environmentName string
+
+@description('Go-live wave (driftstart) the administration belongs to; 0 for developer stamps.')
+@minValue(0)
+@maxValue(20)
+param wave int
+
+@description('off: webhooks refused; jumpout: stage 1, snapshots kept, nothing sent; integrated: stage 2.')
+@allowed([
+  'off'
+  'jumpout'
+  'integrated'
+])
+param mode string
+
+@description('Azure region.')
+param location string = resourceGroup().location
+
+@description('Extra tags (cost centre and the like).')
+param tags object = {}
+
+// --- Millennium endpoints of this administration ---
+
+@description('Host of Millennium\'s inbound MLLP interface (on premises, through the hub).')
+param millenniumMllpHost string
+
+@description('Port of Millennium\'s inbound MLLP interface.')
+@minValue(1)
+@maxValue(65535)
+param millenniumMllpPort int
+
+@description('Wrap MLLP in TLS.')
+param millenniumMllpTls bool = true
+
+@description('Seconds to wait for an ACK before a send is in doubt.')
+@minValue(1)
+@maxValue(120)
+param millenniumMllpTimeoutSeconds int = 10
+
+@description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
+param millenniumFhirBaseUrl string
+
+// --- Network ---
+
+@description('Address space of the administration\'s spoke VNet.')
+param vnetAddressPrefix string
+
+@description('Subnet the app egresses from (at least /27).')
+param integrationSubnetPrefix string
+
+@description('Subnet for private endpoints.')
+param privateEndpointSubnetPrefix string
+
+@description('DNS servers of the hub, at least two (they resolve the on-premises names).')
+param dnsServers array
+
+@description('Resource id of the hub VNet to peer with; empty for none (developer stamps).')
+param hubVirtualNetworkId string = ''
+
+@description('CIDR ranges of Millennium\'s interface engine and FHIR endpoint.')
+param millenniumAddressPrefixes array
+
+@description('CIDR ranges allowed to call the app: Orbit\'s egress and VGR\'s client networks.')
+param allowedInboundAddressPrefixes array
+
+@description('True: Service Bus Premium and private endpoints; no public data-plane endpoints.')
+param privateNetworking bool = false
+
+// --- Operations ---
+
+@description('E-mail addresses the alerts go to.')
+param alertEmailAddresses array = []
+
+@description('Entra group (object id) that maintains the Key Vault secrets; empty for none.')
+param secretsOfficerGroupId string = ''
+
+@description('Published URL of docs/operations.md; alerts link to its anchors.')
+param runbookBaseUrl string = 'https://github.com/vgregion/orbit-millennium/blob/main/docs/operations.md'
+
+@description('Failed executions in percent that page.')
+@minValue(1)
+@maxValue(100)
+param failureRatePercent int = 5
+
+@description('Worst sync lag in minutes that pages.')
+@minValue(1)
+param syncLagThresholdMinutes int = 15
+
+@description('A work queue not empty for this long pages.')
+@allowed([
+  'PT15M'
+  'PT30M'
+  'PT1H'
+])
+param queueAgeWindow string = 'PT30M'
+
+@description('Days Log Analytics keeps data.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 90
+
+@description('Most instances the app may scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Instances kept warm for the webhook and the jump-out.')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyHttpInstances int = 1
+
+// --- Names ---
+
+var code = toLower(administration)
+var suffix = take(uniqueString(subscription().id, resourceGroup().id, administration, environmentName), 6)
+var baseName = 'orbitmil-${code}-${environmentName}'
+var allTags = union(tags, {
+  workload: 'orbit-millennium'
+  administration: administration
+  environment: environmentName
+  wave: string(wave)
+  mode: mode
+})
+
+// The crosswalk tables (names: shared/names.py, ALL_TABLES).
+var crosswalkTables = [
+  'bookings'
+  'deliveries'
+  'lookup'
+  'launches'
+]
+
+var deploymentContainer = 'app-package'
+var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f4feb48ff88'
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-${baseName}'
+    location: location
+    tags: allTags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    workspaceName: 'log-${baseName}'
+    appInsightsName: 'appi-${baseName}'
+    location: location
+    tags: allTags
+    retentionDays: logRetentionDays
+    appPrincipalId: identity.outputs.principalId
+  }
+}
+
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    name: baseName
+    location: location
+    tags: allTags
+    vnetAddressPrefix: vnetAddressPrefix
+    integrationSubnetPrefix: integrationSubnetPrefix
+    privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
+    dnsServers: dnsServers
+    hubVirtualNetworkId: hubVirtualNetworkId
+    millenniumAddressPrefixes: millenniumAddressPrefixes
+    millenniumMllpPort: millenniumMllpPort
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  params: {
+    name: 'sb-${baseName}-${suffix}'
+    location: location
+    tags: allTags
+    // Private endpoints exist only on Premium; Standard has everything else we use.
+    sku: privateNetworking ? 'Premium' : 'Standard'
+    privateNetworking: privateNetworking
+    appPrincipalId: identity.outputs.principalId
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module crosswalkStorage 'modules/storage.bicep' = {
+  name: 'storage-crosswalk'
+  params: {
+    name: take('stxw${code}${environmentName}${suffix}', 24)
+    location: location
+    tags: allTags
+    tableNames: crosswalkTables
+    appRoleIds: [
+      storageTableDataContributor
+    ]
+    appPrincipalId: identity.outputs.principalId
+    integrationSubnetId: network.outputs.integrationSubnetId
+    disablePublicNetworkAccess: privateNetworking
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module hostStorage 'modules/storage.bicep' = {
+  name: 'storage-host'
+  params: {
+    name: take('sthost${code}${environmentName}${suffix}', 24)
+    location: location
+    tags: allTags
+    containerNames: [
+      deploymentContainer
+    ]
+    // The Functions host keeps leases and keys in blobs and reads the package.
+    appRoleIds: [
+      storageBlobDataOwner
+    ]
+    appPrincipalId: identity.outputs.principalId
+    integrationSubnetId: network.outputs.integrationSubnetId
+    // Stays reachable for the platform's deployment upload; the firewall still denies.
+    disablePublicNetworkAccess: false
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: take('kv-${code}-${environmentName}-${suffix}', 24)
+    location: location
+    tags: allTags
+    integrationSubnetId: network.outputs.integrationSubnetId
+    disablePublicNetworkAccess: privateNetworking
+    appPrincipalId: identity.outputs.principalId
+    secretsOfficerGroupId: secretsOfficerGroupId
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module privateLink 'modules/private-link.bicep' = if (privateNetworking) {
+  name: 'private-link'
+  params: {
+    location: location
+    tags: allTags
+    vnetId: network.outputs.vnetId
+    subnetId: network.outputs.privateEndpointSubnetId
+    endpoints: [
+      {
+        name: '${baseName}-servicebus'
+        targetId: serviceBus.outputs.id
+        groupId: 'namespace'
+        zone: 'privatelink.servicebus.windows.net'
+      }
+      {
+        name: '${baseName}-crosswalk'
+        targetId: crosswalkStorage.outputs.id
+        groupId: 'table'
+        zone: 'privatelink.table.core.windows.net'
+      }
+      {
+        name: '${baseName}-host'
+        targetId: hostStorage.outputs.id
+        groupId: 'blob'
+        zone: 'privatelink.blob.core.windows.net'
+      }
+      {
+        name: '${baseName}-keyvault'
+        targetId: keyVault.outputs.id
+        groupId: 'vault'
+        zone: 'privatelink.vaultcore.azure.net'
+      }
+    ]
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    name: 'func-${baseName}-${suffix}'
+    location: location
+    tags: allTags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    integrationSubnetId: network.outputs.integrationSubnetId
+    hostStorageName: hostStorage.outputs.name
+    hostBlobEndpoint: hostStorage.outputs.blobEndpoint
+    deploymentContainerName: deploymentContainer
+    appInsightsName: monitoring.outputs.appInsightsName
+    workspaceId: monitoring.outputs.workspaceId
+    keyVaultUri: keyVault.outputs.uri
+    serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    crosswalkTableEndpoint: crosswalkStorage.outputs.tableEndpoint
+    millenniumMllpHost: millenniumMllpHost
+    millenniumMllpPort: millenniumMllpPort
+    millenniumMllpTls: millenniumMllpTls
+    millenniumMllpTimeoutSeconds: millenniumMllpTimeoutSeconds
+    millenniumFhirBaseUrl: millenniumFhirBaseUrl
+    hl7ProcessingId: environmentName == 'prod' ? 'P' : 'T'
+    maximumInstanceCount: maximumInstanceCount
+    alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    allowedInboundAddressPrefixes: allowedInboundAddressPrefixes
+  }
+  // The app resolves Key Vault references and opens Service Bus at start-up:
+  // its identity's roles and (when on) the private endpoints must exist first.
+  dependsOn: [
+    privateLink
+  ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    name: baseName
+    location: location
+    tags: allTags
+    appInsightsId: monitoring.outputs.appInsightsId
+    serviceBusId: serviceBus.outputs.id
+    alertEmailAddresses: alertEmailAddresses
+    runbookBaseUrl: runbookBaseUrl
+    failureRatePercent: failureRatePercent
+    syncLagThresholdMinutes: syncLagThresholdMinutes
+    queueAgeWindow: queueAgeWindow
+    syncEnabled: mode == 'integrated'
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    administration: administration
+    location: location
+    tags: allTags
+    appInsightsId: monitoring.outputs.appInsightsId
+    serviceBusId: serviceBus.outputs.id
+  }
+}
+
+output functionAppName string = functionApp.outputs.name
+output functionAppHostName string = functionApp.outputs.defaultHostName
+output keyVaultName string = keyVault.outputs.name
+output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+output mode string = mode
+output wave int = wave

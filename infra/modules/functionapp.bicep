@@ -1,0 +1,323 @@
+// The function app on a Flex Consumption plan, VNet-integrated, running as the
+// user-assigned identity, with every app setting the code reads (shared/names.py).
+//
+// Every connection is identity-based: host names and endpoints, never keys. Secrets
+// are Key Vault references, resolved by the platform with the same identity.
+
+@description('Function app name (also the host name prefix).')
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags put on every resource.')
+param tags object
+
+@description('Resource id of the user-assigned identity.')
+param identityId string
+
+@description('Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Subnet (delegated to Microsoft.App/environments) the app egresses from.')
+param integrationSubnetId string
+
+@description('Host storage account (Functions runtime and deployment package).')
+param hostStorageName string
+
+@description('Blob endpoint of the host storage account.')
+param hostBlobEndpoint string
+
+@description('Container in the host storage account that holds the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights component the app reports to.')
+param appInsightsName string
+
+@description('Log Analytics workspace for the platform logs.')
+param workspaceId string
+
+@description('URI of the Key Vault that holds the secrets (ends with a slash).')
+param keyVaultUri string
+
+@description('Host name of the Service Bus namespace.')
+param serviceBusFullyQualifiedNamespace string
+
+@description('Table endpoint of the crosswalk storage account.')
+param crosswalkTableEndpoint string
+
+@description('Host of Millennium\'s inbound MLLP interface.')
+param millenniumMllpHost string
+
+@description('Port of Millennium\'s inbound MLLP interface.')
+param millenniumMllpPort int
+
+@description('Wrap MLLP in TLS.')
+param millenniumMllpTls bool
+
+@description('Seconds to wait for an ACK before a send is in doubt.')
+param millenniumMllpTimeoutSeconds int
+
+@description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
+param millenniumFhirBaseUrl string
+
+@description('MSH-11 processing id: P in production, T elsewhere.')
+@allowed([
+  'P'
+  'T'
+])
+param hl7ProcessingId string
+
+@description('Most instances the app may scale out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Instances kept warm for the HTTP functions (webhook, launch); 0 allows a cold start.')
+@minValue(0)
+@maxValue(10)
+param alwaysReadyHttpInstances int
+
+@description('CIDR ranges allowed to call the app (Orbit egress, VGR client networks); empty allows all.')
+param allowedInboundAddressPrefixes array
+
+var inboundRules = [for (prefix, i) in allowedInboundAddressPrefixes: {
+  name: 'allow-${i}'
+  ipAddress: prefix
+  action: 'Allow'
+  priority: 100 + i
+}]
+
+var secretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/'
+
+/*
+  App settings as the name/value list siteConfig takes. Every name the code reads is
+  in shared/names.py; a test compares that list with the names here, both ways.
+*/
+var appSettings = [
+  // Functions host: identity-based host storage.
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: hostStorageName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  // Telemetry: Entra ID authenticated export (local auth is off on the component).
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: appInsights.properties.ConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  // Service Bus: triggers and senders share this identity-based connection.
+  {
+    name: 'ServiceBusConnection__fullyQualifiedNamespace'
+    value: serviceBusFullyQualifiedNamespace
+  }
+  {
+    name: 'ServiceBusConnection__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'ServiceBusConnection__clientId'
+    value: identityClientId
+  }
+  {
+    name: 'QUEUE_BACKEND'
+    value: 'servicebus'
+  }
+  {
+    name: 'CROSSWALK_BACKEND'
+    value: 'table'
+  }
+  {
+    name: 'CROSSWALK_TABLE_ENDPOINT'
+    value: crosswalkTableEndpoint
+  }
+  // Secrets: Key Vault references (latest version; rotation needs no deployment).
+  {
+    name: 'ORBIT_WEBHOOK_SECRETS'
+    value: '${secretReference}orbit-webhook-secrets/)'
+  }
+  {
+    name: 'LAUNCH_SECRETS_ORBIT'
+    value: '${secretReference}launch-secrets-orbit/)'
+  }
+  {
+    name: 'LAUNCH_SECRETS_MILLENNIUM'
+    value: '${secretReference}launch-secrets-millennium/)'
+  }
+  // Millennium endpoints of this administration.
+  {
+    name: 'MILLENNIUM_MLLP_HOST'
+    value: millenniumMllpHost
+  }
+  {
+    name: 'MILLENNIUM_MLLP_PORT'
+    value: string(millenniumMllpPort)
+  }
+  {
+    name: 'MILLENNIUM_MLLP_TLS'
+    value: millenniumMllpTls ? 'on' : 'off'
+  }
+  {
+    name: 'MILLENNIUM_MLLP_TIMEOUT_SECONDS'
+    value: string(millenniumMllpTimeoutSeconds)
+  }
+  {
+    name: 'MILLENNIUM_FHIR_BASE_URL'
+    value: millenniumFhirBaseUrl
+  }
+  {
+    name: 'ADMINISTRATION_PROFILES'
+    value: 'profiles'
+  }
+  {
+    name: 'HL7_PROCESSING_ID'
+    value: hl7ProcessingId
+  }
+]
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+/*
+  Flex Consumption, not Elastic Premium: both integrate with a VNet (MLLP must reach
+  the on-premises interface engine), but Flex reads its host storage and deployment
+  package with the managed identity, so the storage accounts keep shared-key access
+  off. Elastic Premium needs an Azure Files content share mounted with an account
+  key. Flex also scales each Service Bus function on its own and keeps the HTTP
+  functions warm with always-ready instances. See infra/README.md.
+*/
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${name}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+    // Instances spread over availability zones (Sweden Central has three).
+    zoneRedundant: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: Orbit's webhook and clinicians' browsers (jump-out) must reach the app; inbound is limited by ipSecurityRestrictions to allowedInboundAddressPrefixes.
+  // checkov:skip=CKV_AZURE_17: Orbit authenticates with Standard Webhooks signatures and browsers follow launch links; neither presents a client certificate.
+  // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; dead instances surface through the failure-rate and queue-age alerts.
+  // checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed worker count; the platform scales instances (maximumInstanceCount) and keeps alwaysReadyHttpInstances warm.
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: integrationSubnetId
+    keyVaultReferenceIdentity: identityId
+    clientCertEnabled: false
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: 2048
+        alwaysReady: alwaysReadyHttpInstances > 0 ? [
+          {
+            name: 'http'
+            instanceCount: alwaysReadyHttpInstances
+          }
+        ] : []
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+      ipSecurityRestrictions: inboundRules
+      ipSecurityRestrictionsDefaultAction: empty(allowedInboundAddressPrefixes) ? 'Allow' : 'Deny'
+      // Deployments come through the SCM site with Entra ID tokens (publishing
+      // credentials are off below), so it does not inherit the app's IP list.
+      scmIpSecurityRestrictionsUseMain: false
+      cors: {
+        allowedOrigins: []
+      }
+      appSettings: appSettings
+    }
+  }
+}
+
+// Publishing with user names and passwords is off: deployments use Entra ID.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: site
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+output id string = site.id
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

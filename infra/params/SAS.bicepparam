@@ -1,0 +1,43 @@
+// Södra Älvsborgs Sjukhus (SAS): go-live wave 1, mode 'integrated'.
+// Rollout plan values: the rollout team edits wave and mode here (reviewed like code).
+// Tenant-specific ids come from the pipeline's environment, never from this file.
+using '../main.bicep'
+
+param administration = 'SAS'
+param environmentName = 'prod'
+param wave = 1
+param mode = 'integrated'
+
+// Millennium endpoints (on premises, reached through the hub).
+param millenniumMllpHost = 'mllp-sas.millennium.vgr.internal'
+param millenniumMllpPort = 6662
+param millenniumMllpTls = true
+param millenniumMllpTimeoutSeconds = 10
+param millenniumFhirBaseUrl = 'https://fhir.millennium.vgr.internal/r4/sas'
+param millenniumAddressPrefixes = [
+  '10.100.20.0/24'
+]
+
+// Network: the administration's spoke, peered to the region's hub.
+param vnetAddressPrefix = '10.212.2.0/24'
+param integrationSubnetPrefix = '10.212.2.0/26'
+param privateEndpointSubnetPrefix = '10.212.2.64/27'
+param dnsServers = [
+  '10.210.0.4'
+  '10.210.0.5'
+]
+param hubVirtualNetworkId = readEnvironmentVariable('HUB_VNET_ID')
+// Private endpoints + Service Bus Premium where the security review asks for them.
+param privateNetworking = false
+// Orbit's egress range and VGR's client networks (documentation ranges until the
+// network team confirms the real ones before this wave's go-live).
+param allowedInboundAddressPrefixes = [
+  '192.0.2.0/24'
+  '198.51.100.0/24'
+]
+
+// Operations.
+param alertEmailAddresses = [
+  readEnvironmentVariable('ALERT_EMAIL')
+]
+param secretsOfficerGroupId = readEnvironmentVariable('SECRETS_OFFICER_GROUP_ID')

@@ -1,0 +1,98 @@
+"""Names of the custom metrics, their dimensions and the span names.
+
+This module is the one list shared by the code that emits telemetry (OpenTelemetry,
+exported to Application Insights) and the operators' views built on it: the alert
+rules' KQL in ``infra/alerts/`` and the workbook in ``infra/workbooks/``. A test
+checks that everything under ``infra/`` only names metrics defined here, so a
+rename cannot silently blank a chart or mute an alert.
+
+Metric names all start with ``orbitsync.`` so they are easy to find in
+``customMetrics`` and cannot clash with platform metrics. Dimension values never
+carry personal data: booking ids and HSA-ids stay out of metrics altogether (high
+cardinality); administrations, triggers, ACK codes and reasons are small fixed sets.
+"""
+
+from __future__ import annotations
+
+METRIC_PREFIX = "orbitsync."
+
+# --- Counters (add 1 per occurrence) ---
+EVENTS_RECEIVED = "orbitsync.events.received"
+"""Webhook deliveries that reached the handler (before any check)."""
+EVENTS_ACCEPTED = "orbitsync.events.accepted"
+"""Deliveries answered 202 (durably enqueued, or a repeat of an earlier delivery)."""
+EVENTS_REJECTED = "orbitsync.events.rejected"
+"""Deliveries answered 4xx/503; dimension ``status`` holds the HTTP status."""
+STALE_EVENTS_IGNORED = "orbitsync.events.stale_ignored"
+"""Events whose version was not newer than the stored snapshot (acknowledged, ignored)."""
+HL7_MESSAGES_SENT = "orbitsync.hl7.messages_sent"
+"""HL7 messages sent to Millennium; dimensions ``trigger`` (e.g. ADT^A05) and
+``ack_code`` (AA, AE, AR, or ``none`` when no ACK came back)."""
+IN_DOUBT_RESENDS = "orbitsync.hl7.in_doubt_resends"
+"""Resends of an in-doubt intent with the same MSH-10 (brief §3 principle 4)."""
+RETRIES_SCHEDULED = "orbitsync.sync.retries_scheduled"
+"""Fresh kick messages scheduled with backoff after a transient failure."""
+DEAD_LETTERED = "orbitsync.sync.dead_lettered"
+"""Messages parked on the dead-letters queue; dimension ``reason`` (see shared.errors)."""
+
+# --- Histograms (one value per observation) ---
+SYNC_LAG_MS = "orbitsync.sync.lag_ms"
+"""Milliseconds from the booking event's acceptance to the moment all of the
+booking's targets are confirmed (AA) for that version. Emitted once per converged
+version; dimension ``administration``."""
+
+COUNTERS: tuple[str, ...] = (
+    EVENTS_RECEIVED,
+    EVENTS_ACCEPTED,
+    EVENTS_REJECTED,
+    STALE_EVENTS_IGNORED,
+    HL7_MESSAGES_SENT,
+    IN_DOUBT_RESENDS,
+    RETRIES_SCHEDULED,
+    DEAD_LETTERED,
+)
+HISTOGRAMS: tuple[str, ...] = (SYNC_LAG_MS,)
+ALL_METRICS: tuple[str, ...] = (*COUNTERS, *HISTOGRAMS)
+
+# --- Dimensions (metric attributes; customDimensions keys in Application Insights) ---
+DIM_ADMINISTRATION = "administration"
+"""Administration code (SU, SAS, …); on every metric."""
+DIM_TARGET = "target"
+"""encounter, appointment or bed (shared.targets.Target)."""
+DIM_TRIGGER = "trigger"
+"""HL7 message type^trigger, e.g. ADT^A05 (shared.targets.Trigger)."""
+DIM_ACK_CODE = "ack_code"
+"""AA, AE, AR, or ``none`` (timeout / connection refused / MSA-2 mismatch)."""
+DIM_REASON = "reason"
+"""Dead-letter reason (the ``reason`` of a PermanentError subclass)."""
+DIM_STATUS = "status"
+"""HTTP status answered to a rejected webhook delivery."""
+
+ALL_DIMENSIONS: tuple[str, ...] = (
+    DIM_ADMINISTRATION,
+    DIM_TARGET,
+    DIM_TRIGGER,
+    DIM_ACK_CODE,
+    DIM_REASON,
+    DIM_STATUS,
+)
+
+ACK_NONE = "none"
+"""Value of ``ack_code`` when no usable ACK came back (the send is in doubt)."""
+
+# --- Span names (OpenTelemetry; the ``name`` column of requests/dependencies) ---
+SPAN_WEBHOOK_RECEIVE = "orbitsync.webhook.receive"
+SPAN_EVENT_STORE = "orbitsync.event.store"
+SPAN_SYNC_TARGET = "orbitsync.sync.target"
+SPAN_MLLP_SEND = "orbitsync.mllp.send"
+SPAN_LAUNCH_CREATE = "orbitsync.launch.create"
+SPAN_LAUNCH_FOLLOW = "orbitsync.launch.follow"
+
+ALL_SPANS: tuple[str, ...] = (
+    SPAN_WEBHOOK_RECEIVE,
+    SPAN_EVENT_STORE,
+    SPAN_SYNC_TARGET,
+    SPAN_MLLP_SEND,
+    SPAN_LAUNCH_CREATE,
+    SPAN_LAUNCH_FOLLOW,
+)
