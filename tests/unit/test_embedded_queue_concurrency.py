@@ -1,0 +1,126 @@
+"""The embedded queue under threads: one receiver per session at a time, sessions in
+parallel, every message exactly once and in order; waiting receivers wake on send."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from shared.queue.embedded import EmbeddedQueue
+from shared.queue.port import OutboundMessage
+
+Q = "sync-appointment"
+SESSIONS = 30
+PER_SESSION = 5
+THREADS = 6
+
+
+def kick(session: int, number: int) -> OutboundMessage:
+    return OutboundMessage(
+        queue=Q,
+        body=f"{session}:{number}".encode(),
+        session_id=f"booking-{session}",
+        message_id=f"booking-{session}:kick-{number}",
+    )
+
+
+class Observer:
+    """Records what the receivers did, and any overlap within one session."""
+
+    def __init__(self) -> None:
+        self.guard = threading.Lock()
+        self.holders: dict[str, int] = defaultdict(int)
+        self.overlaps_within_a_session = 0
+        self.most_sessions_at_once = 0
+        self.order: dict[str, list[int]] = defaultdict(list)
+        self.processed = 0
+
+    def start(self, session: str) -> None:
+        with self.guard:
+            self.holders[session] += 1
+            if self.holders[session] > 1:
+                self.overlaps_within_a_session += 1
+            busy = sum(1 for count in self.holders.values() if count)
+            self.most_sessions_at_once = max(self.most_sessions_at_once, busy)
+
+    def finish(self, session: str, number: int) -> None:
+        with self.guard:
+            self.holders[session] -= 1
+            self.order[session].append(number)
+            self.processed += 1
+
+
+def test_sessions_run_in_parallel_but_each_one_serially_and_in_order(tmp_path: Path) -> None:
+    queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
+    # Interleaved batches: each carries the next message of every session.
+    for number in range(PER_SESSION):
+        queue.send([kick(session, number) for session in range(SESSIONS)])
+    observer = Observer()
+    total = SESSIONS * PER_SESSION
+
+    def receiver() -> None:
+        while observer.processed < total:
+            for message in queue.receive(Q, wait=0.05):
+                observer.start(message.session_id)
+                time.sleep(0.002)  # the "work": lets other threads run meanwhile
+                observer.finish(message.session_id, int(message.body.split(b":")[1]))
+                queue.complete(message)
+
+    threads = [threading.Thread(target=receiver) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert observer.processed == total
+    assert observer.overlaps_within_a_session == 0
+    assert observer.most_sessions_at_once > 1
+    assert all(order == list(range(PER_SESSION)) for order in observer.order.values())
+    assert len(observer.order) == SESSIONS
+    assert queue.counts() == {}
+    queue.close()
+
+
+def test_a_waiting_receiver_wakes_when_another_thread_sends(tmp_path: Path) -> None:
+    queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
+    received: list[str] = []
+
+    def waiter() -> None:
+        received.extend(m.message_id for m in queue.receive(Q, wait=30))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.05)
+    queue.send([kick(1, 0)])
+    thread.join(timeout=30)
+
+    assert received == ["booking-1:kick-0"]
+    queue.close()
+
+
+def test_wait_for_message_reports_whether_something_happened(tmp_path: Path) -> None:
+    queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
+
+    assert queue.wait_for_message(Q, timeout=0.01) is False
+
+    timer = threading.Timer(0.05, lambda: queue.send([kick(1, 0)]))
+    timer.start()
+    assert queue.wait_for_message(Q, timeout=30) is True
+    timer.join()
+    queue.close()
+
+
+def test_a_receiver_in_another_instance_finds_messages_by_polling(tmp_path: Path) -> None:
+    path = tmp_path / "queue.sqlite3"
+    sender, receiver = EmbeddedQueue(path), EmbeddedQueue(path)
+    timer = threading.Timer(0.05, lambda: sender.send([kick(1, 0)]))
+    timer.start()
+
+    received = receiver.receive(Q, wait=30)
+
+    timer.join()
+    assert [m.message_id for m in received] == ["booking-1:kick-0"]
+    sender.close()
+    receiver.close()
