@@ -115,9 +115,10 @@ class LocalRun:
         from localrun.dispatcher import Dispatcher
         from localrun.http_host import HttpHost
 
-        self.dispatcher = Dispatcher(app, queue, threads_per_queue=self._threads_per_queue)
+        functions = app.get_functions()  # azure-functions allows one call per app
+        self.dispatcher = Dispatcher(functions, queue, threads_per_queue=self._threads_per_queue)
         self.dispatcher.start()
-        self.http = HttpHost(app, LOOPBACK, self.settings.host_port)
+        self.http = HttpHost(functions, LOOPBACK, self.settings.host_port)
         self.http.start()
 
     @property

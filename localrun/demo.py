@@ -117,7 +117,7 @@ def _report(
 ) -> None:
     state = httpx.get(f"{simulator_url}/state").json()
     quantiles = statistics.quantiles(latencies, n=100)
-    kinds = dict(Counter(e["type"].split(".")[3] for e in events))
+    kinds = dict(Counter(e["type"].split(".")[4] for e in events))
     print(f"\nReplayed {len(events)} Orbit events ({kinds})")
     print(f"Webhook answers: {dict(statuses)}")
     print(f"Webhook latency: p50 {quantiles[49]:.1f} ms, p99 {quantiles[98]:.1f} ms")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import azure.functions as func
-from azure.functions._servicebus import ServiceBusMessage
+from azure.functions.servicebus import ServiceBusMessage
 
 from shared.queue.embedded import EmbeddedQueue, LockLost, ReceivedMessage
 
@@ -32,10 +32,10 @@ class QueueTrigger:
     arg_name: str
 
 
-def queue_triggers(app: func.FunctionApp) -> list[QueueTrigger]:
-    """The Service Bus queue triggers of ``app``."""
+def queue_triggers(functions: list[Any]) -> list[QueueTrigger]:
+    """The Service Bus queue triggers among ``functions`` (from ``app.get_functions()``)."""
     triggers = []
-    for function in app.get_functions():
+    for function in functions:
         binding = function.get_trigger().get_dict_repr()
         if binding.get("type") != "serviceBusTrigger":
             continue
@@ -69,10 +69,10 @@ class Dispatcher:
     """Worker threads that receive from the embedded queue and call the triggers."""
 
     def __init__(
-        self, app: func.FunctionApp, queue: EmbeddedQueue, *, threads_per_queue: int = 4
+        self, functions: list[Any], queue: EmbeddedQueue, *, threads_per_queue: int = 4
     ) -> None:
         self._queue = queue
-        self._triggers = queue_triggers(app)
+        self._triggers = queue_triggers(functions)
         self._threads_per_queue = threads_per_queue
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

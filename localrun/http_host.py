@@ -34,10 +34,10 @@ class HttpRoute:
     arg_name: str
 
 
-def http_routes(app: func.FunctionApp) -> list[HttpRoute]:
-    """The HTTP-triggered functions of ``app`` with their compiled routes."""
+def http_routes(functions: list[Any]) -> list[HttpRoute]:
+    """The HTTP-triggered ``functions`` (from ``app.get_functions()``) with their routes."""
     routes = []
-    for function in app.get_functions():
+    for function in functions:
         trigger = function.get_trigger()
         binding = trigger.get_dict_repr()
         if binding.get("type") != "httpTrigger":
@@ -67,10 +67,10 @@ def _compile(template: str) -> re.Pattern[str]:
 
 
 class HttpHost:
-    """A threaded HTTP server on loopback for one FunctionApp."""
+    """A threaded HTTP server on loopback for a FunctionApp's HTTP triggers."""
 
-    def __init__(self, app: func.FunctionApp, host: str = "127.0.0.1", port: int = 7071) -> None:
-        self.routes = http_routes(app)
+    def __init__(self, functions: list[Any], host: str = "127.0.0.1", port: int = 7071) -> None:
+        self.routes = http_routes(functions)
         handler = _handler_class(self.routes)
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -93,6 +93,9 @@ class HttpHost:
 def _handler_class(routes: list[HttpRoute]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, the body waits for
+        # the client's delayed ACK (~40 ms) on every keep-alive request.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             self._dispatch()
