@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import json
 import os
 import secrets
@@ -43,6 +44,15 @@ def local_settings(environ: dict[str, str] | None = None) -> Settings:
         env["ORBIT_WEBHOOK_SECRETS"] = dev_webhook_secret(Path(settings.local_data_dir))
         settings = read_settings()
     return settings
+
+
+@functools.cache
+def app_functions() -> list[Any]:
+    """The function_app's functions; azure-functions allows one get_functions() per app,
+    and tests start several local runs in one process."""
+    from function_app import app
+
+    return list(app.get_functions())
 
 
 class LocalRun:
@@ -111,11 +121,10 @@ class LocalRun:
         return self.settings
 
     def _start_app(self, queue: Any) -> None:
-        from function_app import app
         from localrun.dispatcher import Dispatcher
         from localrun.http_host import HttpHost
 
-        functions = app.get_functions()  # azure-functions allows one call per app
+        functions = app_functions()
         self.dispatcher = Dispatcher(functions, queue, threads_per_queue=self._threads_per_queue)
         self.dispatcher.start()
         self.http = HttpHost(functions, LOOPBACK, self.settings.host_port)
