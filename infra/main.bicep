@@ -94,6 +94,9 @@ param alertEmailAddresses array = []
 @description('Entra group (object id) that maintains the Key Vault secrets; empty for none.')
 param secretsOfficerGroupId string = ''
 
+@description('Entra group (object id) of the operators: dead letters and crosswalk (read); empty for none.')
+param operatorsGroupId string = ''
+
 @description('Published URL of docs/operations.md; alerts link to its anchors.')
 param runbookBaseUrl string = 'https://github.com/vgregion/orbit-millennium/blob/main/docs/operations.md'
 
@@ -153,6 +156,7 @@ var crosswalkTables = [
 var deploymentContainer = 'app-package'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f4feb48ff88'
+var storageTableDataReader = '76199698-9eea-4c19-bc75-cec21354c6b6'
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -202,6 +206,7 @@ module serviceBus 'modules/servicebus.bicep' = {
     privateNetworking: privateNetworking
     appPrincipalId: identity.outputs.principalId
     workspaceId: monitoring.outputs.workspaceId
+    operatorsGroupId: operatorsGroupId
   }
 }
 
@@ -216,6 +221,11 @@ module crosswalkStorage 'modules/storage.bicep' = {
       storageTableDataContributor
     ]
     appPrincipalId: identity.outputs.principalId
+    // Operators read a booking's state and audit trail when they follow up an alert.
+    operatorsGroupId: operatorsGroupId
+    operatorRoleIds: [
+      storageTableDataReader
+    ]
     integrationSubnetId: network.outputs.integrationSubnetId
     disablePublicNetworkAccess: privateNetworking
     workspaceId: monitoring.outputs.workspaceId

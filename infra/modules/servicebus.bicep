@@ -28,6 +28,9 @@ param appPrincipalId string
 @description('Log Analytics workspace for operational logs and metrics.')
 param workspaceId string
 
+@description('Entra group (object id) of the operators who inspect and resubmit dead letters; empty for none.')
+param operatorsGroupId string
+
 /*
   Queue settings, chosen deliberately:
 
@@ -147,6 +150,21 @@ resource receiveRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for
   dependsOn: [
     queue
   ]
+}]
+
+// Operators peek dead letters (any queue's sub-queue and dead-letters) and resubmit
+// them to the queue they came from.
+resource operatorRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in (empty(operatorsGroupId) ? [] : [
+  dataSender
+  dataReceiver
+]): {
+  name: guid(namespace.id, operatorsGroupId, roleId)
+  scope: namespace
+  properties: {
+    principalId: operatorsGroupId
+    principalType: 'Group'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+  }
 }]
 
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {

@@ -36,6 +36,12 @@ param appRoleIds array
 @description('Principal id of the app identity.')
 param appPrincipalId string
 
+@description('Entra group (object id) of the operators; empty for none.')
+param operatorsGroupId string = ''
+
+@description('Built-in role definition ids (GUIDs) the operators group gets on this account.')
+param operatorRoleIds array = []
+
 @description('Subnet the app egresses from (admitted by the firewall through its service endpoint).')
 param integrationSubnetId string
 
@@ -133,6 +139,16 @@ resource appRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for rol
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+  }
+}]
+
+resource operatorRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in (empty(operatorsGroupId) ? [] : operatorRoleIds): {
+  name: guid(account.id, operatorsGroupId, roleId)
+  scope: account
+  properties: {
+    principalId: operatorsGroupId
+    principalType: 'Group'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
   }
 }]

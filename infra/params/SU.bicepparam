@@ -41,3 +41,4 @@ param alertEmailAddresses = [
   readEnvironmentVariable('ALERT_EMAIL')
 ]
 param secretsOfficerGroupId = readEnvironmentVariable('SECRETS_OFFICER_GROUP_ID')
+param operatorsGroupId = readEnvironmentVariable('OPERATORS_GROUP_ID')

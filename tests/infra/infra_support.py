@@ -167,8 +167,14 @@ def checkov_executable() -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
         pip = CHECKOV_VENV / "bin" / "pip"
         subprocess.run(
-            [str(pip), "install", "--quiet", "--disable-pip-version-check", "-r",
-             str(CHECKOV_REQUIREMENTS)],
+            [
+                str(pip),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                str(CHECKOV_REQUIREMENTS),
+            ],
             check=True,
         )
     return executable
@@ -194,8 +200,7 @@ def run_checkov() -> CheckovRun:
         "BC_SKIP_MAPPING": "TRUE",
     }
     completed = subprocess.run(
-        [str(executable), "--framework", "bicep", "--skip-download",
-         "-d", "infra/", "-o", "json"],
+        [str(executable), "--framework", "bicep", "--skip-download", "-d", "infra/", "-o", "json"],
         cwd=REPO,
         env=environment,
         capture_output=True,
