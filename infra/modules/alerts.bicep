@@ -66,7 +66,8 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   location: 'global'
   tags: tags
   properties: {
-    groupShortName: take('om-${name}', 12)
+    // At most 12 characters: 'orbitmil-su-prod' becomes 'omsu-prod'.
+    groupShortName: take(replace(name, 'orbitmil-', 'om'), 12)
     enabled: true
     emailReceivers: [for (address, i) in alertEmailAddresses: {
       name: 'operations-${i}'

@@ -35,9 +35,6 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
       name: 'PerGB2018'
     }
     retentionInDays: retentionDays
-    features: {
-      disableLocalAuth: true
-    }
   }
 }
 
