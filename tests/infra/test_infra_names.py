@@ -35,7 +35,8 @@ PLATFORM_SETTINGS = {
 }
 """Settings the platform reads (host, extensions, exporter), not the project's code."""
 
-SECRET_SETTINGS = {"ORBIT_WEBHOOK_SECRETS", "LAUNCH_SECRETS_ORBIT", "LAUNCH_SECRETS_MILLENNIUM"}
+SECRET_SETTINGS = {name for name in names.SETTINGS if "SECRET" in name}
+"""ORBIT_WEBHOOK_SECRETS, LAUNCH_SECRETS_*, and any secret setting added later."""
 
 
 def _app_settings() -> dict[str, Any]:
@@ -74,6 +75,7 @@ def test_azure_backends_are_selected() -> None:
 
 def test_secrets_are_key_vault_references_never_values() -> None:
     settings = _app_settings()
+    assert len(SECRET_SETTINGS) >= 3
     for name in SECRET_SETTINGS:
         value = _literal(settings[name])
         assert value.startswith("@Microsoft.KeyVault(SecretUri="), name
