@@ -136,3 +136,9 @@ def test_bicepparam_reader_rejects_expressions(tmp_path: Path) -> None:
     path.write_text("using '../main.bicep'\nparam wave = 1 + 1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unsupported value"):
         read_bicepparam(path)
+
+
+def test_infra_readme_explains_every_parameter_of_main() -> None:
+    readme = (INFRA / "README.md").read_text(encoding="utf-8")
+    undocumented = [name for name in parsed(MAIN_BICEP)["parameters"] if f"`{name}`" not in readme]
+    assert not undocumented, f"add to the parameter table in infra/README.md: {undocumented}"
