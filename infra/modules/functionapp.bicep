@@ -180,6 +180,8 @@ var appSettings = [
     name: 'MILLENNIUM_FHIR_BASE_URL'
     value: millenniumFhirBaseUrl
   }
+  // The package's profiles/ folder. Relative: the app must resolve it against its
+  // own folder, not the worker's working directory.
   {
     name: 'ADMINISTRATION_PROFILES'
     value: 'profiles'
