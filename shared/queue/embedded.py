@@ -20,11 +20,13 @@ active and scheduled messages; ``sessions`` holds one row per session that has
 messages, with its lock and the time it is next due (see ``_SCHEMA``). A receive
 takes the first due session from an index, so it never scans locked sessions or
 other sessions' messages. A message costs three small commits (send, receive,
-complete); ``receive(max_sessions=…)`` and ``complete_many`` share one commit
-among many messages when there is a backlog.
+complete), and a commit costs about one page write per b-tree it touches.
 
 Threads of one process share one connection behind a lock (SQLite would make them
-sleep-poll each other otherwise); processes are serialised by SQLite's file lock.
+sleep-poll each other otherwise), and operations that threads submit while another
+commits are committed together (``_GroupCommit``). ``receive(max_sessions=…)`` and
+``complete_many`` share one commit among many messages explicitly. Processes are
+serialised by SQLite's file lock (an operator tool may open the file meanwhile).
 """
 
 from __future__ import annotations
@@ -37,11 +39,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from shared.errors import IntegrationError, QueueUnavailable
 from shared.queue.port import DeadLetter, OutboundMessage
@@ -51,6 +53,8 @@ MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
 
 MAX_ID_LENGTH = 128
 """Service Bus rejects longer MessageIds and SessionIds; we fail the same way locally."""
+
+T = TypeVar("T")
 
 _RESUBMIT_MARK = "|resubmit:"
 _CROSS_PROCESS_POLL = 0.25
@@ -214,6 +218,7 @@ class EmbeddedQueue:
         self._token_prefix = uuid.uuid4().hex[:16]
         self._token_counter = itertools.count(1)
         self._db = _open(Path(path))
+        self._commits = _GroupCommit(self._write)
 
     def close(self) -> None:
         """Close the file; the queue object cannot be used afterwards."""
@@ -237,21 +242,25 @@ class EmbeddedQueue:
         """Store the batch atomically; duplicates (by queue + message id) are dropped.
 
         Raises:
-            ValueError: a message id or session id is empty or longer than 128 characters.
+            ValueError: a message id or session id is empty or longer than 128
+                characters, or a property is not a string.
             QueueUnavailable: the file could not be written; nothing was stored.
         """
         if not messages:
             return
-        for message in messages:
-            _check_ids(message.message_id, message.session_id)
-        now = self._clock()
-        with self._write() as db:
+        # Checked and encoded before the transaction, which other threads may share.
+        prepared = [_prepare(message) for message in messages]
+
+        def store(db: sqlite3.Connection) -> None:
+            now = self._clock()
             self._prune_recent_ids(db, now)
-            sequence = _reserve_sequence_numbers(db, len(messages))
-            for seq, message in zip(sequence, messages, strict=True):
+            sequence = _reserve_sequence_numbers(db, len(prepared))
+            for seq, message in zip(sequence, prepared, strict=True):
                 if self._is_new_message_id(db, message.queue, message.message_id, now):
-                    _insert_message(db, message, seq, now, _visible_at(message, now))
-        self._wake(message.queue for message in messages)
+                    _insert_message(db, message, seq, now)
+
+        self._commits.run(store)
+        self._wake(message.queue for message in prepared)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Park ``letter`` in its source queue's dead-letter sub-queue.
@@ -344,9 +353,10 @@ class EmbeddedQueue:
         Raises:
             QueueUnavailable: the file could not be written; nothing was completed.
         """
-        now = self._clock()
-        lost: list[ReceivedMessage] = []
-        with self._write() as db:
+
+        def settle(db: sqlite3.Connection) -> list[ReceivedMessage]:
+            now = self._clock()
+            lost: list[ReceivedMessage] = []
             for message in messages:
                 deleted = db.execute(
                     "DELETE FROM messages WHERE queue = ? AND session_id = ? AND seq = ?"
@@ -359,6 +369,9 @@ class EmbeddedQueue:
                     lost.append(message)
                 else:
                     _release_session_if_idle(db, message.queue, message.session_id, now)
+            return lost
+
+        lost = self._commits.run(settle)
         self._wake(message.queue for message in messages)
         return lost
 
@@ -370,8 +383,9 @@ class EmbeddedQueue:
             LockLost: the session lock expired or the message was already settled.
             QueueUnavailable: the file could not be written.
         """
-        now = self._clock()
-        with self._write() as db:
+
+        def give_back(db: sqlite3.Connection) -> bool:
+            now = self._clock()
             row = db.execute(
                 "UPDATE messages SET lock_token = NULL"
                 " WHERE queue = ? AND session_id = ? AND seq = ? AND lock_token = ?"
@@ -380,12 +394,16 @@ class EmbeddedQueue:
                 _lock_args(message, now),
             ).fetchone()
             if row is None:
-                raise LockLost(f"message {message.sequence_number} on {message.queue}")
+                return False
             if row[0] >= self._max_delivery_count:
                 self._dead_letter_exhausted(
                     db, message.queue, message.session_id, message.sequence_number, now
                 )
             _release_session_if_idle(db, message.queue, message.session_id, now)
+            return True
+
+        if not self._commits.run(give_back):
+            raise LockLost(f"message {message.sequence_number} on {message.queue}")
         self._wake([message.queue])
 
     def renew_lock(self, message: ReceivedMessage) -> None:
@@ -447,16 +465,12 @@ class EmbeddedQueue:
             if row is None:
                 raise DeadLetterNotFound(f"dead letter {letter_id}")
             queue, session_id, message_id, body, properties = row
-            message = OutboundMessage(
-                queue=queue,
-                body=body,
-                session_id=session_id,
-                message_id=resubmitted_message_id(message_id),
-                properties=json.loads(properties),
+            message = _Prepared(
+                queue, session_id, resubmitted_message_id(message_id), body, properties, None
             )
             self._is_new_message_id(db, queue, message.message_id, now)
             (seq,) = _reserve_sequence_numbers(db, 1)
-            _insert_message(db, message, seq, now, now)
+            _insert_message(db, message, seq, now)
         self._wake([queue])
 
     def purge_dead_letter(self, letter_id: int) -> None:
@@ -521,16 +535,19 @@ class EmbeddedQueue:
     def _receive_now(
         self, queue: str, max_messages: int, max_sessions: int
     ) -> list[ReceivedMessage]:
-        now = self._clock()
-        received: list[ReceivedMessage] = []
-        with self._write() as db:
+
+        def take(db: sqlite3.Connection) -> list[ReceivedMessage]:
+            now = self._clock()
+            received: list[ReceivedMessage] = []
             for _ in range(max_sessions):
                 locked = self._lock_next_session(db, queue, now)
                 if locked is None:
                     break
                 session_id, token = locked
                 received += _take_messages(db, queue, session_id, token, now, max_messages)
-        return received
+            return received
+
+        return self._commits.run(take)
 
     def _lock_next_session(
         self, db: sqlite3.Connection, queue: str, now: float
@@ -673,6 +690,56 @@ class EmbeddedQueue:
                 condition.notify_all()
 
 
+class _GroupCommit:
+    """Runs the write operations of concurrent threads in shared transactions.
+
+    A commit is what a message costs (its page writes and file locks), so while one
+    thread commits, the operations other threads submit meanwhile are queued and the
+    next thread to get the lock runs them all in one transaction ("group commit").
+    Each caller still returns only after its operation is committed. An operation
+    must not raise on purpose (return a result instead): an exception rolls back the
+    whole group and is raised in every caller of it.
+    """
+
+    def __init__(self, write: Callable[[], AbstractContextManager[sqlite3.Connection]]) -> None:
+        self._write = write
+        self._pending: list[_Operation[Any]] = []
+        self._pending_guard = threading.Lock()
+        self._leader = threading.Lock()
+
+    def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        item = _Operation(operation)
+        with self._pending_guard:
+            self._pending.append(item)
+        with self._leader:
+            if not item.done:  # nobody took it along yet: lead a group
+                with self._pending_guard:
+                    group, self._pending = self._pending, []
+                self._commit(group)
+        if item.error is not None:
+            raise item.error
+        return cast(T, item.result)
+
+    def _commit(self, group: list[_Operation[Any]]) -> None:
+        try:
+            with self._write() as db:
+                for item in group:
+                    item.result = item.operation(db)
+        except BaseException as error:
+            for item in group:
+                item.error = error
+        for item in group:
+            item.done = True
+
+
+class _Operation(Generic[T]):
+    def __init__(self, operation: Callable[[sqlite3.Connection], T]) -> None:
+        self.operation = operation
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
 def _lock_args(message: ReceivedMessage, now: float) -> tuple[object, ...]:
     """Parameters of 'this message is locked by this receiver, and the lock holds'."""
     return (
@@ -721,9 +788,36 @@ def _reserve_sequence_numbers(db: sqlite3.Connection, count: int) -> range:
     return range(last - count + 1, last + 1)
 
 
-def _insert_message(
-    db: sqlite3.Connection, message: OutboundMessage, seq: int, now: float, visible_at: float
-) -> None:
+@dataclass(frozen=True)
+class _Prepared:
+    """A message checked and encoded for storage."""
+
+    queue: str
+    session_id: str
+    message_id: str
+    body: bytes
+    properties: str
+    scheduled_at: float | None
+
+
+def _prepare(message: OutboundMessage) -> _Prepared:
+    """Raises: ValueError: an id is empty or too long, or a property is not a string."""
+    _check_ids(message.message_id, message.session_id)
+    if not all(isinstance(v, str) for v in message.properties.values()):
+        raise ValueError("application properties must be strings")
+    scheduled_at = None if message.scheduled_at is None else _timestamp(message.scheduled_at)
+    return _Prepared(
+        queue=message.queue,
+        session_id=message.session_id,
+        message_id=message.message_id,
+        body=bytes(message.body),
+        properties=_dump_properties(message.properties),
+        scheduled_at=scheduled_at,
+    )
+
+
+def _insert_message(db: sqlite3.Connection, message: _Prepared, seq: int, now: float) -> None:
+    visible_at = now if message.scheduled_at is None else message.scheduled_at
     db.execute(
         "INSERT INTO messages (queue, session_id, seq, message_id, body, properties,"
         " enqueued_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -733,7 +827,7 @@ def _insert_message(
             seq,
             message.message_id,
             message.body,
-            _dump_properties(message.properties),
+            message.properties,
             now,
             visible_at,
         ),
@@ -829,14 +923,9 @@ def _check_ids(message_id: str, session_id: str) -> None:
             raise ValueError(f"{label} must be 1..{MAX_ID_LENGTH} characters, got {len(value)}")
 
 
-def _visible_at(message: OutboundMessage, now: float) -> float:
-    """When the message may be received; a naive ``scheduled_at`` is taken as UTC."""
-    when = message.scheduled_at
-    if when is None:
-        return now
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
+def _timestamp(when: dt.datetime) -> float:
+    """A naive time is taken as UTC (``datetime.timestamp`` would take local time)."""
+    return (when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when).timestamp()
 
 
 def _dump_properties(properties: Mapping[str, str]) -> str:

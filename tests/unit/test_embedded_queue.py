@@ -147,6 +147,13 @@ def test_ids_longer_than_service_bus_allows_are_refused(queue: EmbeddedQueue) ->
     assert queue.counts() == {}
 
 
+def test_non_string_properties_are_refused(queue: EmbeddedQueue) -> None:
+    bad = OutboundMessage(Q, b"x", "s", "m1", properties={"attempt": 3})  # type: ignore[dict-item]
+
+    with pytest.raises(ValueError, match="properties"):
+        queue.send([bad])
+
+
 def test_a_batch_with_one_invalid_message_stores_nothing(queue: EmbeddedQueue) -> None:
     with pytest.raises(ValueError):
         queue.send([msg("good"), msg("x" * 200)])

@@ -124,3 +124,32 @@ def test_a_receiver_in_another_instance_finds_messages_by_polling(tmp_path: Path
     assert [m.message_id for m in received] == ["booking-1:kick-0"]
     sender.close()
     receiver.close()
+
+
+def test_concurrent_senders_each_get_their_batch_stored_whole(tmp_path: Path) -> None:
+    # Sends from several threads share transactions (group commit); each must still
+    # be stored completely and be visible once its send returned.
+    queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
+    seen_after_return: list[bool] = []
+
+    def sender(thread: int) -> None:
+        for batch in range(50):
+            session = thread * 1000 + batch
+            queue.send([kick(session, number) for number in range(3)])
+            seen_after_return.append(queue.next_due(Q) is not None)
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert all(seen_after_return) and len(seen_after_return) == 400
+    per_session: dict[str, int] = defaultdict(int)
+    while received := queue.receive(Q, max_messages=10, max_sessions=50):
+        for message in received:
+            per_session[message.session_id] += 1
+        assert not queue.complete_many(received)
+    assert len(per_session) == 400
+    assert set(per_session.values()) == {3}
+    queue.close()
