@@ -30,7 +30,7 @@ typecheck: $(VENV)/.installed
 	$(PY) -m mypy .
 
 test: setup lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
 	$(PY) -m bench

@@ -9,14 +9,17 @@ snapshot and kicks the three targets. In ``jumpout`` mode the snapshot is kept
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from shared.crosswalk.repository import AuditRecord, StoredSnapshot
+from shared.booking import BookingSnapshot
+from shared.crosswalk.repository import AuditRecord, StoredSnapshot, TargetState
 from shared.errors import ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
+from shared.sync.plan import Wait, plan
 from shared.sync.ports import SyncPorts
-from shared.targets import Target
+from shared.targets import Target, desired_facts
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +43,56 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
     if result is IntakeResult.STALE:
         return result
     if profile.mode is Mode.INTEGRATED:
+        targets = targets_with_work(snapshot, ports.crosswalk.load_targets(snapshot.booking_id))
         kick_targets(
             ports,
             snapshot.booking_id,
             KickCause.EVENT,
             f"v{snapshot.version}",
             event.correlation_id,
+            targets,
         )
     return result
 
 
+def targets_with_work(
+    snapshot: BookingSnapshot, states: Mapping[Target, TargetState]
+) -> list[Target]:
+    """The targets whose worker can act now. A target that must wait for another is
+    left out: that other target's worker kicks it after its own change."""
+    confirmed = {target: state.confirmed for target, state in states.items()}
+    return [
+        target
+        for target in Target
+        if states[target].intent is not None
+        or states[target].blocked is not None
+        or not isinstance(plan(target, desired_facts(snapshot, target), confirmed), Wait)
+    ]
+
+
 def kick_targets(
-    ports: SyncPorts, booking_id: str, cause: KickCause, note: str, correlation_id: str = ""
+    ports: SyncPorts,
+    booking_id: str,
+    cause: KickCause,
+    note: str,
+    correlation_id: str = "",
+    targets: Iterable[Target] = tuple(Target),
 ) -> None:
+    """Send one kick per target (nothing when ``targets`` is empty)."""
     kicks = [
         kick_outbound(
             Kick(
                 booking_id=booking_id,
-                target=t,
+                target=target,
                 cause=cause,
                 note=note,
                 correlation_id=correlation_id,
             )
         )
-        for t in Target
+        for target in targets
     ]
-    ports.bus.send(kicks)
+    if kicks:
+        ports.bus.send(kicks)
 
 
 def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:

@@ -197,3 +197,23 @@ def test_jumpout_mode_keeps_the_snapshot_and_sends_nothing():
     assert sync_target(kick, world.ports) is SyncOutcome.SHADOW
     assert world.crosswalk.load_snapshot("OB-2026-000123") is not None
     assert world.millennium.sent == []
+
+
+def test_intake_kicks_only_targets_that_can_act_now():
+    from shared.messages import TARGET_OF_QUEUE
+
+    def kicked(world: World) -> list[Target]:
+        return [TARGET_OF_QUEUE[m.queue] for m in world.bus.sent if m.queue in TARGET_OF_QUEUE]
+
+    world = World()
+    world.event()
+    assert kicked(world) == [Target.ENCOUNTER]  # the others wait for the encounter
+    world.pump.run()
+    world.bus.sent.clear()
+    world.pump.delivered = 0
+    world.event(version=2, status="cancelled")
+    assert sorted(kicked(world)) == [Target.APPOINTMENT, Target.BED]  # removed first
+
+    first_seen_cancelled = World()
+    first_seen_cancelled.event(status="cancelled")
+    assert kicked(first_seen_cancelled) == []
