@@ -17,7 +17,7 @@ from shared.crosswalk.repository import AuditRecord, StoredSnapshot, TargetState
 from shared.errors import ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
-from shared.sync.plan import Wait, plan
+from shared.sync.plan import Step, plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Target, desired_facts
 
@@ -58,15 +58,16 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
 def targets_with_work(
     snapshot: BookingSnapshot, states: Mapping[Target, TargetState]
 ) -> list[Target]:
-    """The targets whose worker can act now. A target that must wait for another is
-    left out: that other target's worker kicks it after its own change."""
+    """The targets whose worker has something to send now. A target that is in sync
+    is left out, and so is one that must wait for another: that other target's
+    worker kicks it after its own change."""
     confirmed = {target: state.confirmed for target, state in states.items()}
     return [
         target
         for target in Target
         if states[target].intent is not None
         or states[target].blocked is not None
-        or not isinstance(plan(target, desired_facts(snapshot, target), confirmed), Wait)
+        or isinstance(plan(target, desired_facts(snapshot, target), confirmed), Step)
     ]
 
 
