@@ -40,6 +40,7 @@ def _print_banner(run: LocalRun) -> None:
     if run.simulator is not None:
         print(f"Simulator state:      http://127.0.0.1:{run.simulator.http_port}/state")
     print(f"Data folder:          {settings.local_data_dir}")
+    assert run.services is not None
     codes = ", ".join(run.services.profiles.codes())
     print(f"Profiles:             {settings.profiles_dir} ({codes})")
     print("Webhook secret:       in ORBIT_WEBHOOK_SECRETS or <data folder>/dev-secrets.json")

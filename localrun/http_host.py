@@ -181,6 +181,7 @@ def _content_type(response: func.HttpResponse) -> str:
     explicit = response.headers.get("Content-Type") or response.headers.get("content-type")
     if explicit:
         return str(explicit)
-    if response.mimetype.startswith("text/"):
-        return f"{response.mimetype}; charset={response.charset}"
-    return response.mimetype
+    mimetype = str(response.mimetype)
+    if mimetype.startswith("text/"):
+        return f"{mimetype}; charset={response.charset}"
+    return mimetype

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.hl7.ack import Ack
+
+if TYPE_CHECKING:
+    from shared.mllp.client import MllpClient
 
 
 class MillenniumLink(Protocol):
@@ -41,8 +44,8 @@ class MllpLink:
 
         return exchange(self._client(), message, encoding)
 
-    def _client(self):  # type: ignore[no-untyped-def]
-        client = getattr(self._local, "client", None)
+    def _client(self) -> MllpClient:
+        client: MllpClient | None = getattr(self._local, "client", None)
         if client is None:
             from shared.mllp.client import MllpClient
 

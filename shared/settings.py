@@ -41,6 +41,12 @@ class Settings:
     local_data_dir: str
     service_bus_namespace: str
     app_insights_connection_string: str
+    # The jump-out's FHIR client and lookup cache (defaults keep older callers working).
+    fhir_token_url: str = ""
+    fhir_client_id: str = ""
+    fhir_client_credential: str = ""
+    fhir_scope: str = ""
+    launch_lookup_key: str = ""
 
 
 def _text(name: str, default: str = "") -> str:
@@ -85,6 +91,13 @@ def _choice(name: str, default: str, allowed: set[str]) -> str:
     return value
 
 
+def _project_path(value: str) -> str:
+    """A relative path is taken from the project folder, not the working directory
+    (the Functions host starts the worker from a folder of its own)."""
+    path = Path(value)
+    return str(path if path.is_absolute() else _PROJECT_ROOT / path)
+
+
 def read_settings() -> Settings:
     """Read every setting from the environment.
 
@@ -102,14 +115,19 @@ def read_settings() -> Settings:
         mllp_timeout_seconds=_float("MILLENNIUM_MLLP_TIMEOUT_SECONDS", 10.0),
         fhir_base_url=_text("MILLENNIUM_FHIR_BASE_URL"),
         simulator=_switch("SIMULATOR", True),
-        profiles_dir=_text("ADMINISTRATION_PROFILES") or str(_PROJECT_ROOT / "profiles"),
+        profiles_dir=_project_path(_text("ADMINISTRATION_PROFILES") or "profiles"),
         processing_id=_choice("HL7_PROCESSING_ID", "T", {"P", "T", "D"}),
         queue_backend=_choice("QUEUE_BACKEND", "embedded", {"embedded", "servicebus"}),
         crosswalk_backend=_choice("CROSSWALK_BACKEND", "sqlite", {"sqlite", "table"}),
         table_endpoint=_text("CROSSWALK_TABLE_ENDPOINT"),
-        local_data_dir=_text("LOCAL_DATA_DIR") or str(_PROJECT_ROOT / ".local"),
+        local_data_dir=_project_path(_text("LOCAL_DATA_DIR") or ".local"),
         service_bus_namespace=_text(SETTING_SERVICE_BUS_NAMESPACE),
         app_insights_connection_string=_text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        fhir_token_url=_text("MILLENNIUM_FHIR_TOKEN_URL"),
+        fhir_client_id=_text("MILLENNIUM_FHIR_CLIENT_ID"),
+        fhir_client_credential=_text("MILLENNIUM_FHIR_CLIENT_CREDENTIAL"),
+        fhir_scope=_text("MILLENNIUM_FHIR_SCOPE"),
+        launch_lookup_key=_text("LAUNCH_LOOKUP_KEY"),
     )
 
 

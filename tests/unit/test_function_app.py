@@ -50,7 +50,8 @@ def _probe() -> dict:
         text=True,
         check=True,
     )
-    return json.loads(out.stdout)
+    probe: dict = json.loads(out.stdout)
+    return probe
 
 
 def test_registered_functions_are_exactly_the_expected_set():

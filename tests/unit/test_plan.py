@@ -6,12 +6,18 @@ import datetime as dt
 
 from shared.sync.plan import Step, Wait, plan
 from shared.targets import Facts, Target, Trigger, desired_facts
-from tests.builders import CET, SU_OTHER_WARD, make_patient, make_snapshot
+from tests.builders import CET, SU_OTHER_WARD, make_facts, make_patient, make_snapshot
 
 BOOKED = make_snapshot()
-ENC = desired_facts(BOOKED, Target.ENCOUNTER)
-APPT = desired_facts(BOOKED, Target.APPOINTMENT)
-BED = desired_facts(BOOKED, Target.BED)
+ENC = make_facts(Target.ENCOUNTER)
+APPT = make_facts(Target.APPOINTMENT)
+BED = make_facts(Target.BED)
+
+
+def want(snapshot, target: Target) -> Facts:
+    facts = desired_facts(snapshot, target)
+    assert facts is not None
+    return facts
 
 
 def confirmed(enc: Facts | None = None, appt: Facts | None = None, bed: Facts | None = None):
@@ -37,7 +43,7 @@ def test_in_sync_plans_nothing():
 
 
 def test_reschedule_sends_s13_and_other_change_sends_s14():
-    moved = desired_facts(
+    moved = want(
         make_snapshot(
             version=2,
             planned_start=dt.datetime(2026, 12, 2, 8, tzinfo=CET),
@@ -45,7 +51,7 @@ def test_reschedule_sends_s13_and_other_change_sends_s14():
         ),
         Target.APPOINTMENT,
     )
-    other_theatre = desired_facts(make_snapshot(version=2, theatre="SAL 7"), Target.APPOINTMENT)
+    other_theatre = want(make_snapshot(version=2, theatre="SAL 7"), Target.APPOINTMENT)
     state = confirmed(ENC, APPT, BED)
     assert plan(Target.APPOINTMENT, moved, state) == Step(Trigger.S13, moved, moved)
     assert plan(Target.APPOINTMENT, other_theatre, state) == Step(
@@ -58,8 +64,8 @@ def test_ward_change_updates_encounter_and_rebooks_bed_by_cancel_then_create():
         version=2,
         admission={"type": "inpatient", "ward": {"hsa_id": SU_OTHER_WARD}, "expected_nights": 3},
     )
-    new_enc = desired_facts(snapshot, Target.ENCOUNTER)
-    new_bed = desired_facts(snapshot, Target.BED)
+    new_enc = want(snapshot, Target.ENCOUNTER)
+    new_bed = want(snapshot, Target.BED)
     state = confirmed(ENC, APPT, BED)
     assert plan(Target.ENCOUNTER, new_enc, state) == Step(Trigger.A08, new_enc, new_enc)
     assert plan(Target.BED, new_bed, state) == Step(Trigger.A27, BED, None)
@@ -87,8 +93,8 @@ def test_cancel_removes_dependents_before_encounter():
 
 def test_patient_correction_removes_under_old_patient_then_creates_under_new():
     corrected = make_snapshot(version=2, patient=make_patient(7, family_name="Ödman"))
-    new_enc = desired_facts(corrected, Target.ENCOUNTER)
-    new_appt = desired_facts(corrected, Target.APPOINTMENT)
+    new_enc = want(corrected, Target.ENCOUNTER)
+    new_appt = want(corrected, Target.APPOINTMENT)
     state = confirmed(ENC, APPT, BED)
     # dependents go first, under the old patient
     assert plan(Target.APPOINTMENT, new_appt, state) == Step(Trigger.S15, APPT, None)
@@ -102,7 +108,7 @@ def test_patient_correction_removes_under_old_patient_then_creates_under_new():
 
 def test_name_correction_is_an_update_not_a_new_patient():
     renamed = make_snapshot(version=2, patient=make_patient(1, family_name="Berg"))
-    new_enc = desired_facts(renamed, Target.ENCOUNTER)
+    new_enc = want(renamed, Target.ENCOUNTER)
     assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC, APPT, BED)) == Step(
         Trigger.A08, new_enc, new_enc
     )

@@ -117,7 +117,8 @@ def test_in_doubt_send_is_resent_with_the_same_control_id():
     assert first.control_id == second.control_id
     assert first.message == second.message
     retries = [m for m in world.bus.sent if m.scheduled_at is not None]
-    assert len(retries) == 1 and retries[0].scheduled_at > NOW
+    assert len(retries) == 1
+    assert retries[0].scheduled_at is not None and retries[0].scheduled_at > NOW
 
 
 def test_crash_after_recording_intent_resends_same_message_on_next_kick():
