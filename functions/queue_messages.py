@@ -11,13 +11,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
 
 import azure.functions as func
 
-from shared.errors import PermanentError, TransientError
+from shared import telemetry
+from shared.crosswalk.repository import AuditRecord, Crosswalk
+from shared.errors import IntegrationError, PermanentError, TransientError
+from shared.messages import TARGET_OF_QUEUE
 from shared.queue.port import DeadLetter, OutboundMessage
 from shared.services import Services, get_services
 
@@ -33,13 +37,40 @@ def settle(message: func.ServiceBusMessage, queue: str, handler: Handler) -> Non
     """Run ``handler`` on the message body and settle the message by its outcome."""
     services = get_services()
     body = message.get_body()
-    try:
-        handler(body, services)
-    except PermanentError as error:
-        services.bus.dead_letter(_dead_letter(message, queue, body, error))
-        log.warning("dead-lettered %s message %s: %s", queue, message.message_id, error.reason)
-    except TransientError as error:
-        _retry_later(message, queue, body, services, error)
+    properties = _string_properties(message)
+    with telemetry.consumer_span(
+        queue,
+        properties,
+        booking_id=message.session_id or "",
+        message_id=message.message_id or "",
+    ):
+        try:
+            handler(body, services)
+        except PermanentError as error:
+            services.bus.dead_letter(_dead_letter(message, queue, body, error))
+            telemetry.dead_lettered(error.reason)
+            _audit_dead_letter(services, message, queue, error)
+            log.warning("dead-lettered %s message %s: %s", queue, message.message_id, error.reason)
+        except TransientError as error:
+            _retry_later(message, queue, body, services, error)
+
+
+def _audit_dead_letter(
+    services: Services, message: func.ServiceBusMessage, queue: str, error: PermanentError
+) -> None:
+    """Note the dead letter in the booking's audit trail, so the per-booking trace
+    (tools.ops) shows it without reading the dead-letter queue. Best effort: the
+    dead letter itself is what matters, and it is already parked."""
+    record = AuditRecord(
+        kind="dead-lettered",
+        at=services.clock(),
+        target=target.value if (target := TARGET_OF_QUEUE.get(queue)) else "",
+        reason=error.reason,
+        detail=queue,
+        extra={"messageId": message.message_id or ""},
+    )
+    with contextlib.suppress(IntegrationError):
+        Crosswalk(services.store).audit(message.session_id or "-", record)
 
 
 def _dead_letter(

@@ -22,7 +22,8 @@ EVENTS_RECEIVED = "orbitsync.events.received"
 EVENTS_ACCEPTED = "orbitsync.events.accepted"
 """Deliveries answered 202 (durably enqueued, or a repeat of an earlier delivery)."""
 EVENTS_REJECTED = "orbitsync.events.rejected"
-"""Deliveries answered 4xx/503; dimension ``status`` holds the HTTP status."""
+"""Deliveries answered 4xx/5xx; dimensions ``status`` (the HTTP status) and ``reason``
+(the problem type's last part, e.g. ``invalid-signature``)."""
 STALE_EVENTS_IGNORED = "orbitsync.events.stale_ignored"
 """Events whose version was not newer than the stored snapshot (acknowledged, ignored)."""
 HL7_MESSAGES_SENT = "orbitsync.hl7.messages_sent"
@@ -64,7 +65,8 @@ DIM_TRIGGER = "trigger"
 DIM_ACK_CODE = "ack_code"
 """AA, AE, AR, or ``none`` (timeout / connection refused / MSA-2 mismatch)."""
 DIM_REASON = "reason"
-"""Dead-letter reason (the ``reason`` of a PermanentError subclass)."""
+"""Dead-letter reason (the ``reason`` of a PermanentError subclass), or on
+``events.rejected`` why the delivery was refused."""
 DIM_STATUS = "status"
 """HTTP status answered to a rejected webhook delivery."""
 
@@ -96,3 +98,55 @@ ALL_SPANS: tuple[str, ...] = (
     SPAN_LAUNCH_CREATE,
     SPAN_LAUNCH_FOLLOW,
 )
+
+# --- Span and log attributes (customDimensions of requests, dependencies and traces) ---
+# Structured log lines and spans carry the same keys, so one KQL filter finds both.
+ATTR_BOOKING_ID = "booking_id"
+"""Orbit booking id: the key to everything about one booking (never personal data)."""
+ATTR_ADMINISTRATION = DIM_ADMINISTRATION
+ATTR_TARGET = DIM_TARGET
+ATTR_TRIGGER = DIM_TRIGGER
+ATTR_ACK_CODE = DIM_ACK_CODE
+ATTR_REASON = DIM_REASON
+ATTR_STATUS = DIM_STATUS
+ATTR_CONTROL_ID = "control_id"
+"""MSH-10 of the HL7 message (deterministic, see shared/hl7/control_id.py)."""
+ATTR_ATTEMPT = "attempt"
+"""How many times this MSH-10 has been sent (1 = first send; more = in-doubt resends)."""
+ATTR_EVENT_ID = "event_id"
+ATTR_VERSION = "version"
+ATTR_CORRELATION_ID = "correlation_id"
+ATTR_QUEUE = "queue"
+ATTR_MESSAGE_ID = "message_id"
+ATTR_CAUSE = "cause"
+"""Why a kick was sent: event, dependency, retry, resubmit, go-live."""
+ATTR_ERROR_TYPE = "error_type"
+"""Class name of the error that failed a span (never the error's text)."""
+ATTR_LAG_MS = "lag_ms"
+
+ALL_ATTRIBUTES: tuple[str, ...] = (
+    ATTR_BOOKING_ID,
+    ATTR_ADMINISTRATION,
+    ATTR_TARGET,
+    ATTR_TRIGGER,
+    ATTR_ACK_CODE,
+    ATTR_REASON,
+    ATTR_STATUS,
+    ATTR_CONTROL_ID,
+    ATTR_ATTEMPT,
+    ATTR_EVENT_ID,
+    ATTR_VERSION,
+    ATTR_CORRELATION_ID,
+    ATTR_QUEUE,
+    ATTR_MESSAGE_ID,
+    ATTR_CAUSE,
+    ATTR_ERROR_TYPE,
+    ATTR_LAG_MS,
+)
+
+TRACE_PARENT_PROPERTY = "traceparent"
+"""Service Bus application property carrying the W3C trace context (as the SDK names it)."""
+
+LOGGER_NAME = "orbitsync"
+"""Loggers under this name are exported by the Azure Monitor distro (structured lines
+with the attributes above); the Functions host collects every other log line itself."""

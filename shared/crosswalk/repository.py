@@ -7,7 +7,9 @@ id, which is never personal data):
 * rows ``target|encounter``, ``target|appointment``, ``target|bed``: the
   confirmed Millennium facts, the in-doubt intent, retry and blocked state;
 * rows ``audit|<time>|<n>``: what happened (event ids, versions, HL7 control ids,
-  ACK codes, reasons) with no personal data.
+  ACK codes, reasons) with no personal data;
+* rows ``converged|<version>``: when every target first held what that snapshot
+  version asks for, and the sync lag (written once per version).
 
 Every update is conditional on the ETag read (optimistic concurrency).
 """
@@ -30,6 +32,7 @@ from shared.targets import FACTS_MODEL, Facts, Target, Trigger
 SNAPSHOT_ROW = "snapshot"
 TARGET_PREFIX = "target|"
 AUDIT_PREFIX = "audit|"
+CONVERGED_PREFIX = "converged|"
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,23 @@ class Crosswalk:
 
     def audit_trail(self, booking_id: str) -> list[dict[str, Value]]:
         return [dict(e.data) for e in self._store.query(TABLE_BOOKINGS, booking_id, AUDIT_PREFIX)]
+
+    # --- convergence ----------------------------------------------------------------
+    def mark_converged(self, booking_id: str, version: int, at: dt.datetime, lag_ms: int) -> bool:
+        """Record that ``version`` converged; False if it was already recorded (so the
+        sync lag is reported once per version however many workers notice)."""
+        row_key = f"{CONVERGED_PREFIX}{version:010d}"
+        data: dict[str, Value] = {"version": version, "at": at.isoformat(), "lagMs": lag_ms}
+        try:
+            self._store.insert(TABLE_BOOKINGS, booking_id, row_key, data)
+        except EntityExists:
+            return False
+        return True
+
+    def convergences(self, booking_id: str) -> list[dict[str, Value]]:
+        """The recorded convergences of the booking, oldest version first."""
+        rows = self._store.query(TABLE_BOOKINGS, booking_id, CONVERGED_PREFIX)
+        return [dict(e.data) for e in rows]
 
     def booking_ids(self) -> list[str]:
         """Every booking with a snapshot (for go-live and operator tools)."""

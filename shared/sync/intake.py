@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from shared import telemetry
 from shared.booking import BookingSnapshot
 from shared.crosswalk.repository import AuditRecord, StoredSnapshot, TargetState
 from shared.errors import ConcurrencyConflict, EntityExists
@@ -39,6 +40,9 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
     """
     snapshot = event.snapshot
     profile = ports.profiles.get(snapshot.administration)
+    telemetry.annotate(
+        administration=profile.code, version=snapshot.version, event_id=event.event_id
+    )
     result = _store_newest(event, ports)
     if result is IntakeResult.STALE:
         return result
@@ -88,7 +92,8 @@ def kick_targets(
                 cause=cause,
                 note=note,
                 correlation_id=correlation_id,
-            )
+            ),
+            properties=telemetry.trace_properties(),
         )
         for target in targets
     ]
@@ -102,6 +107,7 @@ def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:
         previous = ports.crosswalk.load_snapshot(snapshot.booking_id)
         if previous is not None and previous.version > snapshot.version:
             _audit(event, ports, "event-stale", f"stored version is {previous.version}")
+            telemetry.stale_event_ignored(previous.version)
             log.info(
                 "stale event ignored: booking %s v%s (stored v%s)",
                 snapshot.booking_id,

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from shared import telemetry
 from shared.crosswalk.repository import (
     AuditRecord,
     Blocked,
@@ -43,6 +44,7 @@ from shared.hl7.render import render_message
 from shared.messages import Kick, KickCause, kick_outbound
 from shared.profiles import Mode, Profile
 from shared.redaction import redact
+from shared.sync.convergence import note_if_converged
 from shared.sync.plan import Step, Wait, plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Facts, Target, desired_facts
@@ -91,6 +93,12 @@ def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
     if stored is None:
         return SyncOutcome.NO_BOOKING
     profile = ports.profiles.get(stored.snapshot.administration)
+    telemetry.annotate(
+        administration=profile.code,
+        target=kick.target.value,
+        cause=kick.cause.value,
+        version=stored.version,
+    )
     if profile.mode is not Mode.INTEGRATED:
         return SyncOutcome.SHADOW
     ctx = _Context(kick, stored, profile, desired_facts(stored.snapshot, kick.target), ports)
@@ -116,6 +124,7 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
     if state.intent is None:
         decision = plan(ctx.target, ctx.desired, {t: s.confirmed for t, s in states.items()})
         if decision is None:
+            note_if_converged(ctx.ports, ctx.stored, states)
             return _settle(ctx, state)
         if isinstance(decision, Wait):
             return SyncOutcome.WAITING
@@ -189,7 +198,11 @@ def _record_intent(ctx: _Context, state: TargetState, step: Step) -> TargetState
 
 def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | None:
     try:
-        ack = ctx.ports.millennium.exchange(intent.message, encoding=intent.encoding)
+        with telemetry.mllp_exchange(
+            intent.trigger, intent.control_id, intent.attempts + 1
+        ) as sent:
+            ack = ctx.ports.millennium.exchange(intent.message, encoding=intent.encoding)
+            sent.acknowledged(ack.code)
     except InDoubtError as error:
         return _in_doubt(ctx, state, intent, error)
     _audit(ctx, "ack", intent, ack_code=ack.code)
@@ -198,12 +211,12 @@ def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | No
         return None
     if ack.code in {"AE", "CE"}:
         return _application_error(ctx, state, intent, ack)
-    error = MessageRejected(
+    rejected = MessageRejected(
         f"Millennium rejected {intent.trigger} (MSH-10 {intent.control_id}) for booking "
         f"{ctx.booking_id} with {ack.code}: {redact(ack.error_text) or 'no error text'}"
     )
-    _block(ctx, replace(state, intent=None), error)
-    raise error
+    _block(ctx, replace(state, intent=None), rejected)
+    raise rejected
 
 
 def _confirm(ctx: _Context, state: TargetState, intent: Intent) -> None:
@@ -310,6 +323,7 @@ def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
 def _schedule_retry(ctx: _Context, attempt: int, note: str) -> None:
     delay = ctx.ports.retry.delay(attempt, ctx.booking_id)
     _kick(ctx, ctx.target, KickCause.RETRY, note, at=ctx.ports.clock() + delay)
+    telemetry.retry_scheduled(attempt, delay)
     log.info(
         "retry %s booking %s in %.1fs (attempt %s)",
         ctx.target,
@@ -327,7 +341,9 @@ def _kick(ctx: _Context, target: Target, cause: KickCause, note: str, at=None) -
         note=note,
         correlation_id=ctx.kick.correlation_id,
     )
-    ctx.ports.bus.send([kick_outbound(kick, scheduled_at=at)])
+    ctx.ports.bus.send(
+        [kick_outbound(kick, scheduled_at=at, properties=telemetry.trace_properties())]
+    )
 
 
 def _audit(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from shared import telemetry
 from shared.booking import BookingEvent
 from shared.crosswalk.port import TableStore
 from shared.errors import TransientError
@@ -137,30 +138,32 @@ def accept_delivery(
     clock: Callable[[], dt.datetime],
     new_id: Callable[[], str] = new_correlation_id,
 ) -> WebhookResult:
-    """Handle one delivery; never raises (every outcome is a response)."""
-    context = _Context(correlation_id=new_id())
-    try:
-        accepted = _accept(delivery, context, secrets, store, bus, profiles, clock)
-    except _Rejected as rejected:
-        _log(rejected.status, rejected.reason, context, note=rejected.note)
-        return problem(
-            rejected.status,
-            rejected.title,
-            rejected.detail,
-            type_suffix=rejected.reason,
-            errors=rejected.errors,
-            headers=rejected.headers,
-            correlation_id=context.correlation_id,
-        )
-    except TransientError as error:  # QueueUnavailable is one
-        _log(503, "dependency-unavailable", context, error_type=type(error).__name__)
-        return unavailable(context.correlation_id)
-    except Exception as error:
-        # The exception's text may hold body values, so only its type is logged.
-        _log(500, "unexpected-error", context, error_type=type(error).__name__)
-        return internal_error(context.correlation_id)
-    _log(202, "replayed" if accepted.replayed else "accepted", context)
-    return accepted
+    """Handle one delivery; never raises (every outcome is a response). The delivery's
+    span is the root of the booking change's trace."""
+    with telemetry.webhook_span():
+        context = _Context(correlation_id=new_id())
+        try:
+            accepted = _accept(delivery, context, secrets, store, bus, profiles, clock)
+        except _Rejected as rejected:
+            _log(rejected.status, rejected.reason, context, note=rejected.note)
+            return problem(
+                rejected.status,
+                rejected.title,
+                rejected.detail,
+                type_suffix=rejected.reason,
+                errors=rejected.errors,
+                headers=rejected.headers,
+                correlation_id=context.correlation_id,
+            )
+        except TransientError as error:  # QueueUnavailable is one
+            _log(503, "dependency-unavailable", context, error_type=type(error).__name__)
+            return unavailable(context.correlation_id)
+        except Exception as error:
+            # The exception's text may hold body values, so only its type is logged.
+            _log(500, "unexpected-error", context, error_type=type(error).__name__)
+            return internal_error(context.correlation_id)
+        _log(202, "replayed" if accepted.replayed else "accepted", context)
+        return accepted
 
 
 def unavailable(correlation_id: str) -> ProblemResponse:
@@ -215,7 +218,7 @@ def _accept(
         received_at=clock(),
         snapshot=event.data,
     )
-    bus.send([event_outbound(message)])
+    bus.send([event_outbound(message, telemetry.trace_properties())])
     record = idempotency.DeliveryRecord(
         event_id=event.id,
         booking_id=event.data.booking_id,
@@ -290,6 +293,9 @@ def _parse(text: str, context: _Context) -> BookingEvent:
     context.booking_id = event.data.booking_id
     context.event_id = _loggable(event.id)
     context.version = str(event.data.version)
+    telemetry.annotate(
+        booking_id=context.booking_id, event_id=context.event_id, version=event.data.version
+    )
     errors = semantic_errors(event)
     if errors:
         raise _Rejected(
@@ -316,6 +322,7 @@ def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
             "the administration before sending its bookings.",
             errors=[FieldError("data.administration", f"{code} is not a known administration")],
         )
+    telemetry.annotate(administration=profile.code)
     if profile.mode is Mode.OFF:
         raise _Rejected(
             409,
@@ -365,6 +372,7 @@ def _loggable(value: str) -> str:
 def _log(
     status: int, reason: str, context: _Context, *, error_type: str = "", note: str = ""
 ) -> None:
+    telemetry.webhook_answered(status, reason, context.correlation_id)
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     logger.log(
         level,

@@ -1,0 +1,70 @@
+"""The OpenTelemetry API objects behind ``shared.telemetry``: tracer, counters, histogram.
+
+Imported on first use only (never by ``function_app``). Everything here is the
+*API*: with no SDK configured the calls are no-ops; the SDK providers come from
+``configure_azure_monitor`` in Azure, or from a test via ``use_providers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.propagate import extract, inject
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from shared import telemetry_names as names
+
+_KINDS = {"server": SpanKind.SERVER, "consumer": SpanKind.CONSUMER, "client": SpanKind.CLIENT}
+
+
+class Instruments:
+    """One tracer and one instrument per metric name, from the given or global providers."""
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        tracers = tracer_provider or trace.get_tracer_provider()
+        meters = meter_provider or metrics.get_meter_provider()
+        self._tracer = tracers.get_tracer(names.LOGGER_NAME)
+        meter = meters.get_meter(names.LOGGER_NAME)
+        self._counters = {name: meter.create_counter(name, unit="1") for name in names.COUNTERS}
+        self._lag = meter.create_histogram(names.SYNC_LAG_MS, unit="ms")
+
+    def span(
+        self,
+        name: str,
+        kind: str,
+        parent: Mapping[str, str] | None,
+        attributes: Mapping[str, str | int | float | bool],
+    ) -> AbstractContextManager[Span]:
+        """Start a current span; ``parent`` is a carrier (message properties) to continue
+        the trace from, or None for a child of the current span. Exceptions are not
+        recorded with their text (it might hold data); ``fail`` notes the type."""
+        context = extract(dict(parent)) if parent is not None else None
+        return self._tracer.start_as_current_span(
+            name,
+            context=context,
+            kind=_KINDS[kind],
+            attributes=dict(attributes),
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    def add(self, metric: str, attributes: Mapping[str, str]) -> None:
+        self._counters[metric].add(1, dict(attributes))
+
+    def record_lag(self, milliseconds: int, attributes: Mapping[str, str]) -> None:
+        self._lag.record(milliseconds, dict(attributes))
+
+    def carrier(self) -> dict[str, str]:
+        """The current span's W3C trace context (``traceparent``), empty without one."""
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        return carrier
+
+    @staticmethod
+    def fail(span: Span, why: str) -> None:
+        """Mark ``span`` failed, with a short code (an error type or reason), never a text."""
+        span.set_status(Status(StatusCode.ERROR, why))
+        span.set_attribute(names.ATTR_ERROR_TYPE, why)
