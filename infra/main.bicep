@@ -60,6 +60,15 @@ param millenniumMllpTimeoutSeconds int = 10
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
 
+@description('OAuth2 token endpoint of Millennium\'s FHIR API; agree it with Cerner before the jump-out goes live.')
+param millenniumFhirTokenUrl string = ''
+
+@description('OAuth2 client id of the app at Millennium\'s FHIR API (its secret is in Key Vault).')
+param millenniumFhirClientId string = ''
+
+@description('OAuth2 scopes for the jump-out\'s lookups.')
+param millenniumFhirScope string = 'system/Patient.read system/Encounter.read'
+
 // --- Network ---
 
 @description('Address space of the administration\'s spoke VNet.')
@@ -325,6 +334,9 @@ module functionApp 'modules/functionapp.bicep' = {
     millenniumMllpTls: millenniumMllpTls
     millenniumMllpTimeoutSeconds: millenniumMllpTimeoutSeconds
     millenniumFhirBaseUrl: millenniumFhirBaseUrl
+    millenniumFhirTokenUrl: millenniumFhirTokenUrl
+    millenniumFhirClientId: millenniumFhirClientId
+    millenniumFhirScope: millenniumFhirScope
     hl7ProcessingId: environmentName == 'prod' ? 'P' : 'T'
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyHttpInstances: alwaysReadyHttpInstances

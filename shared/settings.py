@@ -44,9 +44,9 @@ class Settings:
     # The jump-out's FHIR client and lookup cache (defaults keep older callers working).
     fhir_token_url: str = ""
     fhir_client_id: str = ""
-    fhir_client_credential: str = ""
+    fhir_secret: str = ""
     fhir_scope: str = ""
-    launch_lookup_key: str = ""
+    launch_lookup_secret: str = ""
 
 
 def _text(name: str, default: str = "") -> str:
@@ -125,9 +125,9 @@ def read_settings() -> Settings:
         app_insights_connection_string=_text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         fhir_token_url=_text("MILLENNIUM_FHIR_TOKEN_URL"),
         fhir_client_id=_text("MILLENNIUM_FHIR_CLIENT_ID"),
-        fhir_client_credential=_text("MILLENNIUM_FHIR_CLIENT_CREDENTIAL"),
+        fhir_secret=_text("MILLENNIUM_FHIR_SECRET"),
         fhir_scope=_text("MILLENNIUM_FHIR_SCOPE"),
-        launch_lookup_key=_text("LAUNCH_LOOKUP_KEY"),
+        launch_lookup_secret=_text("LAUNCH_LOOKUP_SECRET"),
     )
 
 

@@ -61,6 +61,15 @@ param millenniumMllpTimeoutSeconds int
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
 
+@description('OAuth2 token endpoint of Millennium\'s FHIR API (client credentials grant).')
+param millenniumFhirTokenUrl string
+
+@description('OAuth2 client id of this app at Millennium\'s FHIR API (not a secret).')
+param millenniumFhirClientId string
+
+@description('OAuth2 scopes the app asks Millennium\'s FHIR API for.')
+param millenniumFhirScope string
+
 @description('MSH-11 processing id: P in production, T elsewhere.')
 @allowed([
   'P'
@@ -159,6 +168,14 @@ var appSettings = [
     name: 'LAUNCH_SECRETS_MILLENNIUM'
     value: '${secretReference}launch-secrets-millennium/)'
   }
+  {
+    name: 'LAUNCH_LOOKUP_SECRET'
+    value: '${secretReference}launch-lookup-secret/)'
+  }
+  {
+    name: 'MILLENNIUM_FHIR_SECRET'
+    value: '${secretReference}millennium-fhir-secret/)'
+  }
   // Millennium endpoints of this administration.
   {
     name: 'MILLENNIUM_MLLP_HOST'
@@ -179,6 +196,18 @@ var appSettings = [
   {
     name: 'MILLENNIUM_FHIR_BASE_URL'
     value: millenniumFhirBaseUrl
+  }
+  {
+    name: 'MILLENNIUM_FHIR_TOKEN_URL'
+    value: millenniumFhirTokenUrl
+  }
+  {
+    name: 'MILLENNIUM_FHIR_CLIENT_ID'
+    value: millenniumFhirClientId
+  }
+  {
+    name: 'MILLENNIUM_FHIR_SCOPE'
+    value: millenniumFhirScope
   }
   // The package's profiles/ folder. Relative: the app must resolve it against its
   // own folder, not the worker's working directory.
