@@ -340,6 +340,27 @@ def test_a_naive_scheduled_time_is_taken_as_utc(queue: EmbeddedQueue, clock: Fak
     assert receive_one(queue).message_id == "m1"
 
 
+def test_has_work_sees_ready_and_locked_messages_and_optionally_scheduled(
+    queue: EmbeddedQueue, clock: FakeClock
+) -> None:
+    assert not queue.has_work(Q, include_scheduled=True)
+
+    queue.send([msg("later", "A", scheduled_at=at(120))])
+    assert not queue.has_work(Q)
+    assert queue.has_work(Q, include_scheduled=True)
+
+    queue.send([msg("now", "B")])
+    assert queue.has_work(Q)
+    held = receive_one(queue)
+    assert queue.has_work(Q)  # in flight counts as work
+    assert not queue.has_work(OTHER_Q)
+
+    queue.complete(held)
+    assert not queue.has_work(Q)
+    clock.advance(120)
+    assert queue.has_work(Q)
+
+
 def test_next_due_is_none_without_messages_and_zero_when_ready(queue: EmbeddedQueue) -> None:
     assert queue.next_due() is None
     queue.send([msg("m1")])
@@ -453,7 +474,7 @@ def test_expired_locks_count_deliveries_up_to_the_dead_letter(
     assert (letter.reason, letter.delivery_count) == (MAX_DELIVERY_COUNT_EXCEEDED, 3)
 
 
-def test_operator_views_show_dead_letters_from_expired_locks_without_a_receive(
+def test_the_dead_letter_view_shows_letters_from_expired_locks_without_a_receive(
     queue: EmbeddedQueue, clock: FakeClock
 ) -> None:
     queue.send([msg("m1")])
@@ -461,6 +482,7 @@ def test_operator_views_show_dead_letters_from_expired_locks_without_a_receive(
         receive_one(queue)
         clock.advance(31)
 
+    assert [p.reason for p in queue.dead_letters(Q)] == [MAX_DELIVERY_COUNT_EXCEEDED]
     assert queue.counts() == {Q: QueueCounts(dead_lettered=1)}
 
 
