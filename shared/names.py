@@ -53,6 +53,7 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_FHIR_SECRET": "OAuth2 client secret for the FHIR API (Key Vault).",
     "MILLENNIUM_FHIR_SCOPE": "OAuth2 scope(s) asked for, e.g. 'system/Patient.read'.",
     "LAUNCH_LOOKUP_SECRET": "HMAC key for the jump-out's lookup cache keys (Key Vault).",
+    "OPS_ADMIN_SECRETS": "Space-separated operators' keys for the ops endpoints (Key Vault).",
     "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
     "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090).",
     "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",

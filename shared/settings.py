@@ -47,6 +47,8 @@ class Settings:
     fhir_secret: str = ""
     fhir_scope: str = ""
     launch_lookup_secret: str = ""
+    # The operators' keys for the ops endpoints (booking trace); empty: switched off.
+    ops_admin_secrets: tuple[str, ...] = ()
 
 
 def _text(name: str, default: str = "") -> str:
@@ -128,6 +130,7 @@ def read_settings() -> Settings:
         fhir_secret=_text("MILLENNIUM_FHIR_SECRET"),
         fhir_scope=_text("MILLENNIUM_FHIR_SCOPE"),
         launch_lookup_secret=_text("LAUNCH_LOOKUP_SECRET"),
+        ops_admin_secrets=tuple(_text("OPS_ADMIN_SECRETS").split()),
     )
 
 

@@ -176,6 +176,10 @@ var appSettings = [
     name: 'MILLENNIUM_FHIR_SECRET'
     value: '${secretReference}millennium-fhir-secret/)'
   }
+  {
+    name: 'OPS_ADMIN_SECRETS'
+    value: '${secretReference}ops-admin-secrets/)'
+  }
   // Millennium endpoints of this administration.
   {
     name: 'MILLENNIUM_MLLP_HOST'

@@ -1,0 +1,1 @@
+"""Operators' views: the per-booking trace and the key that guards it."""

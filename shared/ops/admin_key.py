@@ -1,0 +1,39 @@
+"""The operators' key for the ops HTTP endpoints and for showing patient data.
+
+The local host checks no function keys, and a function key alone is one more
+shared secret nobody rotates; so the ops endpoints also require a key from the
+setting ``OPS_ADMIN_SECRETS`` (space-separated, a Key Vault reference in Azure, so
+it can be rotated: any listed key is accepted). Without the setting the
+endpoints answer 503: they are never open.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+
+ADMIN_KEY_HEADER = "x-ops-key"
+"""Request header that carries the operators' key."""
+ADMIN_KEY_ENV = "ORBITSYNC_OPS_KEY"
+"""Environment variable the CLI reads the operator's key from (never a command-line
+argument: those end up in shell history and process lists)."""
+
+
+def configured_keys() -> tuple[str, ...]:
+    """The keys in ``OPS_ADMIN_SECRETS`` (read on first use, like every setting).
+
+    Raises:
+        SettingsError: some setting is malformed.
+    """
+    from shared.settings import get_settings
+
+    return get_settings().ops_admin_secrets
+
+
+def is_authorised(presented: str | None, keys: Sequence[str]) -> bool:
+    """Whether ``presented`` is one of ``keys``, compared in constant time."""
+    if not presented or not keys:
+        return False
+    given = presented.strip().encode()
+    matches = [hmac.compare_digest(given, key.encode()) for key in keys]
+    return any(matches)

@@ -1,0 +1,104 @@
+"""The plain handler behind ``GET /api/ops/bookings/{bookingId}`` (the booking trace).
+
+Why ``ops`` and not ``admin`` in the route: the Functions host reserves routes and
+function names that start with ``admin`` for its own admin API and refuses to
+load such a function.
+
+Access: the function itself is ``auth_level=FUNCTION`` in Azure (a function key),
+and this handler also requires the operators' key (``x-ops-key`` header, setting
+``OPS_ADMIN_SECRETS``), because the local host checks no function keys. Patient
+data only with ``?showPatient=true``, and that access goes into the booking's
+audit trail. Answers are ``no-store``: a trace is not something to cache.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from shared.crosswalk.repository import Crosswalk
+from shared.deadletters.port import DeadLetterStore
+from shared.ops.admin_key import ADMIN_KEY_HEADER, is_authorised
+from shared.ops.booking_trace import booking_trace
+from shared.problems import problem
+
+BOOKING_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def booking_trace_answer(
+    booking_id: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    *,
+    keys: Sequence[str],
+    crosswalk: Crosswalk,
+    dead_letters: DeadLetterStore | None,
+    clock: Callable[[], dt.datetime],
+) -> Answer:
+    """Answer one request; never raises for anything the caller sent.
+
+    Raises:
+        TransientError: the crosswalk or the queue is unreachable (the trigger answers 503).
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if not keys:
+        return _problem(
+            503,
+            "Not configured",
+            "The ops endpoints are switched off until OPS_ADMIN_SECRETS holds at least "
+            "one key. Ask the integration team to set it (Key Vault secret "
+            "ops-admin-secrets).",
+            "not-configured",
+        )
+    if not is_authorised(lowered.get(ADMIN_KEY_HEADER), keys):
+        return _problem(
+            401,
+            "Operators' key required",
+            f"Send one of the operators' keys in the {ADMIN_KEY_HEADER} header.",
+            "unauthorised",
+        )
+    if not BOOKING_ID.match(booking_id):
+        return _problem(
+            400,
+            "Invalid booking id",
+            "Use the Orbit booking id as it appears in alerts and logs, e.g. OB-2026-000123.",
+            "invalid-booking-id",
+        )
+    show_patient = query.get("showPatient", "").lower() == "true"
+    parked = dead_letters.letters() if dead_letters is not None else None
+    trace = booking_trace(
+        booking_id,
+        crosswalk,
+        parked=parked,
+        show_patient=show_patient,
+        accessed_by="ops-api",
+        clock=clock,
+    )
+    if trace is None:
+        return _problem(
+            404,
+            "Booking not known",
+            f"The integration has no event or record of booking {booking_id}. Check the id; "
+            "if Orbit says it sent the booking, look for rejected webhook deliveries "
+            "(docs/operations.md, 'Where is booking X').",
+            "unknown-booking",
+        )
+    body = json.dumps(trace, ensure_ascii=False, indent=2).encode()
+    return Answer(200, body, headers=NO_STORE)
+
+
+def _problem(status: int, title: str, detail: str, reason: str) -> Answer:
+    answer = problem(status, title, detail, type_suffix=reason, headers=NO_STORE)
+    return Answer(status, answer.body(), answer.content_type, dict(answer.headers))
