@@ -16,6 +16,7 @@ EXPECTED_FUNCTIONS = {
     "sync_encounter": ("serviceBusTrigger", "sync-encounter"),
     "sync_appointment": ("serviceBusTrigger", "sync-appointment"),
     "sync_bed": ("serviceBusTrigger", "sync-bed"),
+    "ops_booking_trace": ("httpTrigger", "ops/bookings/{bookingId}"),
 }
 
 _PROBE = """
@@ -34,6 +35,9 @@ print(json.dumps({
     "azure_sdks": sorted(
         m for m in sys.modules
         if m.startswith(("azure.servicebus", "azure.data", "azure.identity"))
+    ),
+    "telemetry_modules": sorted(
+        m for m in sys.modules if m.startswith(("opentelemetry", "azure.monitor"))
     ),
 }))
 """
@@ -71,3 +75,9 @@ def test_import_reads_no_settings_builds_no_services_and_loads_no_azure_sdk():
     assert probe["services_built"] is False
     assert probe["settings_read"] is False
     assert probe["azure_sdks"] == []
+
+
+def test_import_loads_no_opentelemetry_and_no_azure_monitor_exporter():
+    # shared.telemetry imports the OpenTelemetry API on first use and the distro only
+    # when APPLICATIONINSIGHTS_CONNECTION_STRING is set: cold start pays for neither.
+    assert _probe()["telemetry_modules"] == []
