@@ -6,6 +6,7 @@ error in Azure silently drops every function.
 
 import azure.functions as func
 
+from functions.launch import bp as launch
 from functions.ops import bp as ops
 from functions.orbit_webhook import bp as orbit_webhook
 from functions.sync_workers import bp as sync_workers
@@ -14,3 +15,4 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orbit_webhook)
 app.register_functions(sync_workers)
 app.register_functions(ops)
+app.register_functions(launch)

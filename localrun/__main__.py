@@ -44,6 +44,7 @@ def _print_banner(run: LocalRun) -> None:
     codes = ", ".join(run.services.profiles.codes())
     print(f"Profiles:             {settings.profiles_dir} ({codes})")
     print("Webhook secret:       in ORBIT_WEBHOOK_SECRETS or <data folder>/dev-secrets.json")
+    print("Launch secrets:       LAUNCH_SECRETS_ORBIT / _MILLENNIUM, or the same file")
     print("Stop with Ctrl-C.", flush=True)
 
 

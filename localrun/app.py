@@ -22,26 +22,47 @@ LOOPBACK = "127.0.0.1"
 DEFAULT_SIMULATOR_HTTP_PORT = 8090
 
 
-def dev_webhook_secret(data_dir: Path) -> str:
-    """A local-only webhook secret, made once and kept in the data folder."""
+DEV_SECRET_SETTINGS = (
+    "ORBIT_WEBHOOK_SECRETS",
+    "LAUNCH_SECRETS_ORBIT",
+    "LAUNCH_SECRETS_MILLENNIUM",
+    "LAUNCH_LOOKUP_SECRET",
+)
+"""Secret settings the local run makes up when they are not set."""
+
+
+def dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Local-only secrets, made once and kept in ``<data folder>/dev-secrets.json``
+    (a file from an older run gets the missing ones added)."""
     path = data_dir / "dev-secrets.json"
-    if path.exists():
-        return str(json.loads(path.read_text())["ORBIT_WEBHOOK_SECRETS"])
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"ORBIT_WEBHOOK_SECRETS": secret}))
-    return secret
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in DEV_SECRET_SETTINGS if name not in stored]
+    if missing:
+        for name in missing:
+            stored[name] = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+    return stored
+
+
+def dev_webhook_secret(data_dir: Path) -> str:
+    """The local-only webhook secret (see `dev_secrets`)."""
+    return dev_secrets(data_dir)["ORBIT_WEBHOOK_SECRETS"]
 
 
 def local_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Settings for the local run: embedded backends, loopback, a dev secret."""
+    """Settings for the local run: embedded backends, loopback, dev secrets for
+    every secret setting that is not set."""
     env = os.environ if environ is None else environ
     env.setdefault("QUEUE_BACKEND", "embedded")
     env.setdefault("CROSSWALK_BACKEND", "sqlite")
     reset_settings()
     settings = read_settings()
-    if not settings.orbit_webhook_secrets:
-        env["ORBIT_WEBHOOK_SECRETS"] = dev_webhook_secret(Path(settings.local_data_dir))
+    unset = [name for name in DEV_SECRET_SETTINGS if not env.get(name, "").strip()]
+    if unset:
+        made_up = dev_secrets(Path(settings.local_data_dir))
+        for name in unset:
+            env[name] = made_up[name]
         settings = read_settings()
     return settings
 
@@ -116,7 +137,11 @@ class LocalRun:
             LOOPBACK, mllp_port=self.settings.mllp_port, http_port=self._simulator_http_port
         )
         self.settings = dataclasses.replace(
-            self.settings, mllp_host=LOOPBACK, mllp_port=self.simulator.mllp_port
+            self.settings,
+            mllp_host=LOOPBACK,
+            mllp_port=self.simulator.mllp_port,
+            # The jump-out asks the simulator's FHIR API, without a token.
+            fhir_base_url=self.settings.fhir_base_url or f"{self.simulator.http_url}/fhir",
         )
         return self.settings
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.crosswalk.port import TableStore
 from shared.crosswalk.repository import Crosswalk
@@ -21,6 +22,9 @@ from shared.queue.port import MessageBus
 from shared.settings import Settings, get_settings
 from shared.sync.policy import RetryPolicy
 from shared.sync.ports import SyncPorts
+
+if TYPE_CHECKING:  # the FHIR adapter pulls in httpx: only the launch endpoint needs it
+    from shared.launch.fhir import MillenniumFhir
 
 
 def utc_now() -> dt.datetime:
@@ -36,6 +40,7 @@ class Services:
     millennium: MillenniumLink
     clock: Callable[[], dt.datetime] = field(default=utc_now)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    fhir: MillenniumFhir | None = None  # built on the first launch (shared.launch.wiring)
 
     def sync_ports(self) -> SyncPorts:
         """The ports the sync handlers take."""

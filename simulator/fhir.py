@@ -1,8 +1,13 @@
-"""A minimal FHIR R4 Patient endpoint over the simulator's persons.
+"""A minimal FHIR R4 API over the simulator's persons and encounters.
 
-Enough for the jump-out's lookup: ``Patient?identifier=<system>|<value>`` answers
-a ``searchset`` Bundle whose Patient ids are Millennium person ids. Identifier
-systems are OID URIs (``urn:oid:1.2.752.129.2.1.3.1``); a plain OID is accepted too.
+Enough for the jump-out's lookups:
+
+* ``Patient?identifier=<system>|<value>`` answers a ``searchset`` Bundle whose
+  Patient ids are Millennium person ids. Identifier systems are OID URIs
+  (``urn:oid:1.2.752.129.2.1.3.1``); a plain OID is accepted too.
+* ``Encounter?identifier=[<system>|]<visit number>`` and ``Encounter/<id>``: the
+  encounter ids Millennium assigned, with the visit number (PV1-19) as an
+  identifier of system ``ORBIT`` and the person as ``subject``.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.inbound import PatientData
-from simulator.state import MillenniumState, Person
+from simulator.state import Encounter, MillenniumState, Person
 
 OID_PREFIX = "urn:oid:"
+VISIT_NUMBER_SYSTEM = "ORBIT"
+"""How the simulated Millennium names the visit number's system (PV1-19's CX.4)."""
 CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 
 
@@ -60,6 +67,63 @@ def search_patients(state: MillenniumState, identifier: str, base_url: str) -> d
                 "search": {"mode": "match"},
             }
             for person in matches
+        ],
+    }
+
+
+def encounter_resource(encounter: Encounter) -> dict[str, Any]:
+    return {
+        "resourceType": "Encounter",
+        "id": encounter.encounter_id,
+        "status": "planned",
+        "identifier": [
+            {
+                "type": {"text": "Visit Number"},
+                "system": VISIT_NUMBER_SYSTEM,
+                "value": encounter.visit_number,
+            }
+        ],
+        "class": {"code": encounter.patient_class},
+        "subject": {"reference": f"Patient/{encounter.person_id}"},
+    }
+
+
+def search_encounters(state: MillenniumState, identifier: str, base_url: str) -> dict[str, Any]:
+    """A searchset Bundle of the encounters whose visit number is ``identifier``
+    (``system|value`` or ``value``; only the ``ORBIT`` system has visit numbers).
+
+    Raises:
+        FhirError: the parameter is empty.
+    """
+    system, separator, value = identifier.partition("|")
+    if not separator:
+        system, value = "", identifier
+    if not value:
+        raise FhirError("the identifier parameter needs a value: identifier=[<system>|]<value>")
+    encounter = state.encounters.get(value)
+    matches = [encounter] if encounter and system in ("", VISIT_NUMBER_SYSTEM) else []
+    resources = [(e.encounter_id, encounter_resource(e)) for e in matches]
+    return _bundle("Encounter", resources, base_url)
+
+
+def find_encounter(state: MillenniumState, encounter_id: str) -> Encounter | None:
+    return next((e for e in state.encounters.values() if e.encounter_id == encounter_id), None)
+
+
+def _bundle(
+    resource_type: str, resources: list[tuple[str, dict[str, Any]]], base_url: str
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [
+            {
+                "fullUrl": f"{base_url}/{resource_type}/{resource_id}",
+                "resource": resource,
+                "search": {"mode": "match"},
+            }
+            for resource_id, resource in resources
         ],
     }
 

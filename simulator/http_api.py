@@ -12,6 +12,10 @@ nothing is logged (request lines would carry identifiers in FHIR search URLs).
     GET  /fhir/Patient?identifier=system|value     searchset Bundle
     GET  /fhir/Patient/{id}                        one Patient
     POST /fhir/_seed                               register a Patient without HL7
+    GET  /fhir/Encounter?identifier=[system|]visit searchset Bundle (by visit number)
+    GET  /fhir/Encounter/{id}                      one Encounter
+    GET  /millennium/launch?person=&encounter=     jump-out landing page (chart)
+    GET  /orbit/booking/{bookingId}                jump-out landing page (booking)
 """
 
 from __future__ import annotations
@@ -25,12 +29,16 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from simulator.fhir import (
     FhirError,
+    encounter_resource,
+    find_encounter,
     operation_outcome,
     patient_resource,
+    search_encounters,
     search_patients,
     seed_patient,
 )
 from simulator.millennium import Millennium
+from simulator.pages import millennium_chart, orbit_booking
 from simulator.state import MillenniumState
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -73,6 +81,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._search_patients(query)
         elif path.startswith("/fhir/Patient/"):
             self._read_patient(unquote(path.removeprefix("/fhir/Patient/")))
+        elif path == "/fhir/Encounter":
+            self._search_encounters(query)
+        elif path.startswith("/fhir/Encounter/"):
+            self._read_encounter(unquote(path.removeprefix("/fhir/Encounter/")))
+        elif path == "/millennium/launch":
+            person, encounter = _first(query, "person"), _first(query, "encounter")
+            self._html(*millennium.with_state(lambda s: millennium_chart(s, person, encounter)))
+        elif path.startswith("/orbit/booking/"):
+            booking_id = unquote(path.removeprefix("/orbit/booking/"))
+            self._html(*millennium.with_state(lambda s: orbit_booking(s, booking_id)))
         else:
             self._not_found(path)
 
@@ -149,6 +167,28 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._json(HTTPStatus.OK, patient_resource(person), FHIR_JSON)
 
+    def _search_encounters(self, query: dict[str, list[str]]) -> None:
+        identifier = _first(query, "identifier")
+        base_url = f"http://{self.headers.get('Host', 'localhost')}/fhir"
+        try:
+            bundle = self.server.millennium.with_state(
+                lambda state: search_encounters(state, identifier, base_url)
+            )
+        except FhirError as error:
+            self._json(HTTPStatus.BAD_REQUEST, operation_outcome(str(error)), FHIR_JSON)
+            return
+        self._json(HTTPStatus.OK, bundle, FHIR_JSON)
+
+    def _read_encounter(self, encounter_id: str) -> None:
+        encounter = self.server.millennium.with_state(
+            lambda state: find_encounter(state, encounter_id)
+        )
+        if encounter is None:
+            outcome = operation_outcome(f"no Encounter with id {encounter_id}", "not-found")
+            self._json(HTTPStatus.NOT_FOUND, outcome, FHIR_JSON)
+            return
+        self._json(HTTPStatus.OK, encounter_resource(encounter), FHIR_JSON)
+
     def _seed(self, body: Any) -> None:
         try:
             person, created = self.server.millennium.with_state(
@@ -192,8 +232,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _html(self, status: int, page: str) -> None:
+        data = page.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
 
 _INVALID = object()
+
+
+def _first(query: dict[str, list[str]], name: str) -> str:
+    return query.get(name, [""])[0]
 
 
 def _plain(record: Any) -> dict[str, Any] | None:

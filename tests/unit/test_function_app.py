@@ -17,6 +17,8 @@ EXPECTED_FUNCTIONS = {
     "sync_appointment": ("serviceBusTrigger", "sync-appointment"),
     "sync_bed": ("serviceBusTrigger", "sync-bed"),
     "ops_booking_trace": ("httpTrigger", "ops/bookings/{bookingId}"),
+    "launch_create": ("httpTrigger", "launch"),
+    "launch_follow": ("httpTrigger", "launch/{code}"),
 }
 
 _PROBE = """
