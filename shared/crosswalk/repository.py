@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -194,6 +194,13 @@ class Crosswalk:
     def booking_ids(self) -> list[str]:
         """Every booking with a snapshot (for go-live and operator tools)."""
         return [e.partition_key for e in self._store.scan(TABLE_BOOKINGS, row_key=SNAPSHOT_ROW)]
+
+    def snapshots_of(self, administration: str) -> Iterator[StoredSnapshot]:
+        """Every stored snapshot of one administration (for the go-live), read in one
+        scan; other administrations' rows are skipped before their JSON is parsed."""
+        for entity in self._store.scan(TABLE_BOOKINGS, row_key=SNAPSHOT_ROW):
+            if entity.data.get("administration") == administration:
+                yield _snapshot_from(entity)
 
 
 # --- (de)serialisation ------------------------------------------------------------

@@ -13,6 +13,7 @@ import httpx
 from localrun.app import LocalRun
 from shared.identity import ASSIGNING_AUTHORITY_OID, IdentifierSystem
 from shared.profiles import Launch, Mode, Profiles
+from shared.services import Services
 from shared.webhook.signature import sign
 
 USER = "SE2321000131-P000000000777"
@@ -26,8 +27,9 @@ def aim_launch_at_simulator(run: LocalRun, **modes: Mode) -> None:
         millennium_url=f"{simulator}/millennium/launch?person={{personId}}&encounter={{encounterId}}",
         orbit_url=f"{simulator}/orbit/booking/{{bookingId}}",
     )
-    profiles = run.services.profiles
-    run.services.profiles = Profiles(
+    services = running(run)
+    profiles = services.profiles
+    services.profiles = Profiles(
         {
             code: profiles.get(code).model_copy(
                 update={"launch": launch, "mode": modes.get(code, profiles.get(code).mode)}
@@ -39,10 +41,15 @@ def aim_launch_at_simulator(run: LocalRun, **modes: Mode) -> None:
 
 def set_mode(run: LocalRun, code: str, mode: Mode) -> None:
     """Switch one administration's mode, as a deployed profile change would."""
-    profiles = run.services.profiles
-    changed = {c: profiles.get(c) for c in profiles.codes()}
+    services = running(run)
+    changed = {c: services.profiles.get(c) for c in services.profiles.codes()}
     changed[code] = changed[code].model_copy(update={"mode": mode})
-    run.services.profiles = Profiles(changed)
+    services.profiles = Profiles(changed)
+
+
+def running(run: LocalRun) -> Services:
+    assert run.services is not None, "start the local run first"
+    return run.services
 
 
 def launch_body(value: str, *, target: str = "millennium", **extra: Any) -> dict[str, Any]:

@@ -4,12 +4,9 @@ refused; nothing identifying in URLs or logs."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
-from shared.crosswalk.repository import Crosswalk
 from shared.profiles import Mode
 from tests.builders import make_patient, make_snapshot, synthetic_personnummer
 from tests.e2e.harness import wait_converged
@@ -28,9 +25,7 @@ def scan_for(data: list[str], captured_logs, capfd, *urls: str) -> None:
     assert captured_logs.lines, "no log line was captured: the scan would prove nothing"
 
 
-def test_a_signed_launch_redirects_once_to_millennium_then_is_gone(
-    local_run, captured_logs, capfd
-):
+def test_a_signed_launch_redirects_once_to_millennium_then_is_gone(local_run, captured_logs, capfd):
     aim_launch_at_simulator(local_run)
     simulator = local_run.simulator.http_url
     value = synthetic_personnummer(7)
@@ -98,13 +93,3 @@ def test_an_administration_switched_off_refuses_launches(local_run):
     )
     assert response.status_code == 409
     assert value not in response.text
-
-
-def wait_stored(local_run, booking_ids: list[str], timeout: float = 15.0) -> None:
-    crosswalk = Crosswalk(local_run.services.store)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(crosswalk.load_snapshot(booking) for booking in booking_ids):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the intake did not store the snapshots in time")

@@ -1,0 +1,197 @@
+"""Go-live of an administration: bring its shadowed bookings into Millennium.
+
+In ``jumpout`` mode the intake keeps every booking's snapshot but sends nothing.
+When the administration switches to ``integrated`` (profile ``mode`` and the
+stamp's ``mode`` parameter, in one reviewed change, deployed), this command
+kicks every stored booking that is booked and not yet over, so Millennium gets
+its encounters, appointments and bed bookings without anyone registering them
+by hand. Bookings already over, and cancelled ones, are left alone.
+
+    python -m shared.golive SU --dry-run    # what would be sent; sends nothing
+    python -m shared.golive SU              # send
+
+It refuses unless the administration's mode is ``integrated``, and it is safe to
+repeat: a kick only says "this booking may be out of sync" and the workers send
+what closes the gap, so a second run sends nothing for bookings already in sync
+(and duplicate detection drops a repeated kick within its window anyway).
+
+The report names booking ids, planned dates and counts per target, no personal
+data; for a protected identity (skyddad identitet) not even the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from shared.booking import BookingSnapshot, BookingStatus
+from shared.crosswalk.repository import TargetState
+from shared.errors import UnknownAdministration
+from shared.messages import KickCause
+from shared.profiles import Mode
+from shared.sync.intake import kick_targets, targets_with_work
+from shared.sync.ports import SyncPorts
+from shared.targets import Target, desired_facts
+
+PROTECTED_DATE = "(protected)"
+
+
+class GoLiveRefused(Exception):
+    """The administration is not in ``integrated`` mode; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class GoLiveBooking:
+    booking_id: str
+    planned_date: str  # yyyy-mm-dd of the planned start, or PROTECTED_DATE
+    targets: tuple[Target, ...]  # what Millennium still lacks or holds differently
+
+
+@dataclass(frozen=True)
+class GoLiveReport:
+    administration: str
+    dry_run: bool
+    bookings: tuple[GoLiveBooking, ...] = ()
+    in_sync: int = 0  # booked, not over, nothing to send
+    over: int = 0  # booked but already over: left alone
+    cancelled: int = 0
+    kicked: int = 0  # bookings kicked (0 in a dry run)
+
+    def per_target(self) -> dict[Target, int]:
+        counts = Counter(target for booking in self.bookings for target in booking.targets)
+        return {target: counts[target] for target in Target}
+
+    def text(self) -> str:
+        verb = "would send" if self.dry_run else "sent"
+        lines = [
+            f"Go-live {self.administration}{' (dry run: nothing sent)' if self.dry_run else ''}",
+            f"bookings to bring into Millennium: {len(self.bookings)}",
+        ]
+        lines += [f"  {target.value}: {count}" for target, count in self.per_target().items()]
+        lines += [
+            f"already in sync: {self.in_sync}; over: {self.over}; cancelled: {self.cancelled}",
+            "",
+            f"{'booking':<24} {'planned':<12} {verb}",
+        ]
+        lines += [
+            f"{b.booking_id:<24} {b.planned_date:<12} {', '.join(t.value for t in b.targets)}"
+            for b in self.bookings
+        ]
+        if not self.dry_run:
+            lines.append(f"kicked: {self.kicked} bookings")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Tally:
+    bookings: list[GoLiveBooking] = field(default_factory=list)
+    in_sync: int = 0
+    over: int = 0
+    cancelled: int = 0
+    kicked: int = 0
+
+
+def go_live(administration: str, ports: SyncPorts, *, dry_run: bool) -> GoLiveReport:
+    """Kick (or, dry, list) every booked, not yet over booking of ``administration``.
+
+    Raises:
+        GoLiveRefused: the administration is not integrated.
+        UnknownAdministration: no profile for it.
+        TransientError: the crosswalk or the bus cannot be reached (repeat the run).
+    """
+    profile = ports.profiles.get(administration)
+    if profile.mode is not Mode.INTEGRATED:
+        raise GoLiveRefused(
+            f"administration {administration} is in mode {profile.mode.value}; set mode = "
+            f'"integrated" in profiles/{administration}.toml and mode in its .bicepparam, '
+            "deploy, then run the go-live again"
+        )
+    now = ports.clock()
+    tally = _Tally()
+    for stored in ports.crosswalk.snapshots_of(administration):
+        _consider(stored.snapshot, now, ports, tally, dry_run=dry_run)
+    tally.bookings.sort(key=lambda booking: (booking.planned_date, booking.booking_id))
+    return GoLiveReport(
+        administration=administration,
+        dry_run=dry_run,
+        bookings=tuple(tally.bookings),
+        in_sync=tally.in_sync,
+        over=tally.over,
+        cancelled=tally.cancelled,
+        kicked=tally.kicked,
+    )
+
+
+def _consider(
+    snapshot: BookingSnapshot, now: dt.datetime, ports: SyncPorts, tally: _Tally, *, dry_run: bool
+) -> None:
+    if snapshot.status is BookingStatus.CANCELLED:
+        tally.cancelled += 1
+        return
+    # "Not yet over" rather than "not yet started": an operation under way at the
+    # switch still needs its encounter in Millennium to be documented.
+    if snapshot.planned_end <= now:
+        tally.over += 1
+        return
+    states = ports.crosswalk.load_targets(snapshot.booking_id)
+    missing = _targets_out_of_sync(snapshot, states)
+    if not missing:
+        tally.in_sync += 1
+        return
+    tally.bookings.append(GoLiveBooking(snapshot.booking_id, _planned_date(snapshot), missing))
+    if dry_run:
+        return
+    # Only targets that can act now: the encounter's worker kicks the others after A05.
+    kick_targets(
+        ports,
+        snapshot.booking_id,
+        KickCause.GO_LIVE,
+        f"v{snapshot.version}",
+        targets=targets_with_work(snapshot, states),
+    )
+    tally.kicked += 1
+
+
+def _targets_out_of_sync(
+    snapshot: BookingSnapshot, states: Mapping[Target, TargetState]
+) -> tuple[Target, ...]:
+    return tuple(
+        target
+        for target in Target
+        if desired_facts(snapshot, target) != states[target].confirmed
+        or states[target].intent is not None
+    )
+
+
+def _planned_date(snapshot: BookingSnapshot) -> str:
+    if snapshot.patient.protected_identity:
+        return PROTECTED_DATE  # brief §4: a protected booking's time stays out of reports
+    return snapshot.planned_start.date().isoformat()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; builds the app's services from the settings (environment)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.golive",
+        description="Bring an administration's stored future bookings into Millennium.",
+    )
+    parser.add_argument("administration", help="administration code, e.g. SU")
+    parser.add_argument("--dry-run", action="store_true", help="report only; send nothing")
+    args = parser.parse_args(argv)
+    from shared.services import get_services
+
+    try:
+        report = go_live(args.administration, get_services().sync_ports(), dry_run=args.dry_run)
+    except (GoLiveRefused, UnknownAdministration) as refused:
+        print(f"refused: {refused}", file=sys.stderr)
+        return 2
+    print(report.text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
