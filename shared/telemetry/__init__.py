@@ -159,7 +159,7 @@ def _work_span(
         try:
             yield work
         except BaseException as error:
-            otel.fail(span, type(error).__name__)
+            otel.fail(span, type(error).__name__, error_type=type(error).__name__)
             raise
         finally:
             _current_work.reset(token)

@@ -64,7 +64,9 @@ class Instruments:
         return carrier
 
     @staticmethod
-    def fail(span: Span, why: str) -> None:
-        """Mark ``span`` failed, with a short code (an error type or reason), never a text."""
+    def fail(span: Span, why: str, *, error_type: str = "") -> None:
+        """Mark ``span`` failed with a short code (a reason or an ACK code), never a
+        text; ``error_type`` names the exception class when one ended it."""
         span.set_status(Status(StatusCode.ERROR, why))
-        span.set_attribute(names.ATTR_ERROR_TYPE, why)
+        if error_type:
+            span.set_attribute(names.ATTR_ERROR_TYPE, error_type)

@@ -1,0 +1,1 @@
+"""Command-line tools for operators (run with ``python -m tools.<name>``)."""

@@ -1,0 +1,225 @@
+"""``python -m tools.ops``: the operator's command line.
+
+    python -m tools.ops booking OB-2026-000123 [--json] [--show-patient]
+    python -m tools.ops deadletters list [--json]
+    python -m tools.ops deadletters show ID [--json]
+    python -m tools.ops deadletters resubmit ID [ID ...] | --reason REASON
+    python -m tools.ops deadletters purge ID [ID ...] | --reason REASON [--yes]
+
+``--show-patient`` needs the operators' key in the environment variable
+``ORBITSYNC_OPS_KEY`` (one of ``OPS_ADMIN_SECRETS``) and is written to the
+booking's audit trail. Exit codes: 0 done, 1 nothing found / not done, 2 usage
+or refused, 3 a backend could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TextIO
+
+from shared.deadletters.operations import (
+    find_letter,
+    group_by_reason,
+    purge_letters,
+    resubmit_letters,
+    with_reason,
+)
+from shared.deadletters.port import Letter, LetterNotFound
+from shared.errors import TransientError
+from shared.ops.admin_key import ADMIN_KEY_ENV, is_authorised
+from shared.ops.booking_trace import booking_trace
+from shared.settings import SettingsError, read_settings
+from tools.ops.backends import Backends, open_backends
+from tools.ops.render import letter_json, letter_text, letters_text, trace_text
+
+EXIT_OK, EXIT_NOTHING, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+Confirm = Callable[[str], str]
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    confirm: Confirm = input,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run one command; returns the exit code (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    stdout = out or sys.stdout
+    env = os.environ if environ is None else environ
+    try:
+        settings = read_settings()
+        backends = open_backends(settings)
+    except (SettingsError, ValueError) as error:
+        print(f"Cannot start: {error}", file=stdout)
+        return EXIT_REFUSED
+    except TransientError as error:
+        print(f"Cannot reach the backends: {error}", file=stdout)
+        return EXIT_UNAVAILABLE
+    try:
+        if args.command == "booking":
+            return _booking(args, backends, stdout, settings.ops_admin_secrets, env)
+        return _deadletters(args, backends, stdout, confirm)
+    except TransientError as error:
+        print(f"Cannot reach the backends: {error}. Nothing more was changed.", file=stdout)
+        return EXIT_UNAVAILABLE
+    finally:
+        backends.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tools.ops", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    booking = commands.add_parser("booking", help="where is booking X: its whole trace")
+    booking.add_argument("booking_id")
+    booking.add_argument("--json", action="store_true", help="print JSON instead of text")
+    booking.add_argument(
+        "--show-patient",
+        action="store_true",
+        help=f"include the patient (needs the operators' key in {ADMIN_KEY_ENV}; audited)",
+    )
+    letters = commands.add_parser("deadletters", help="list, show, resubmit or purge")
+    actions = letters.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="dead letters grouped by reason")
+    listing.add_argument("--json", action="store_true")
+    show = actions.add_parser("show", help="one dead letter in full")
+    show.add_argument("letter_id")
+    show.add_argument("--json", action="store_true")
+    for name, text in (("resubmit", "send back to work after a fix"), ("purge", "delete")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("letter_ids", nargs="*", metavar="ID")
+        action.add_argument("--reason", help="every dead letter with this reason")
+        if name == "purge":
+            action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def _booking(
+    args: argparse.Namespace,
+    backends: Backends,
+    out: TextIO,
+    keys: Sequence[str],
+    env: Mapping[str, str],
+) -> int:
+    if args.show_patient and not is_authorised(env.get(ADMIN_KEY_ENV), keys):
+        print(
+            f"--show-patient needs one of the operators' keys (OPS_ADMIN_SECRETS) in "
+            f"{ADMIN_KEY_ENV}. Without it the trace shows no personal data.",
+            file=out,
+        )
+        return EXIT_REFUSED
+    trace = booking_trace(
+        args.booking_id,
+        backends.crosswalk,
+        parked=backends.dead_letters.letters(),
+        show_patient=args.show_patient,
+        accessed_by="cli",
+        clock=backends.clock,
+    )
+    if trace is None:
+        print(
+            f"Booking {args.booking_id} is not known to the integration (no event, no "
+            "record). Check the id; if Orbit sent it, look for rejected webhook "
+            "deliveries (docs/operations.md, 'Where is booking X').",
+            file=out,
+        )
+        return EXIT_NOTHING
+    print(
+        json.dumps(trace, ensure_ascii=False, indent=2) if args.json else trace_text(trace),
+        file=out,
+    )
+    return EXIT_OK
+
+
+def _deadletters(
+    args: argparse.Namespace, backends: Backends, out: TextIO, confirm: Confirm
+) -> int:
+    letters = backends.dead_letters.letters()
+    if args.action == "list":
+        if args.json:
+            print(json.dumps([letter_json(x) for x in letters], indent=2), file=out)
+        else:
+            print(letters_text(group_by_reason(letters)), file=out)
+        return EXIT_OK
+    try:
+        if args.action == "show":
+            letter = find_letter(letters, args.letter_id)
+            text = json.dumps(letter_json(letter), indent=2) if args.json else letter_text(letter)
+            print(text, file=out)
+            return EXIT_OK
+        chosen = _choose(letters, args.letter_ids, args.reason)
+    except (LetterNotFound, ValueError) as error:
+        print(str(error), file=out)
+        return EXIT_NOTHING if isinstance(error, LetterNotFound) else EXIT_REFUSED
+    if not chosen:
+        print(f"No dead letters with reason {args.reason!r}.", file=out)
+        return EXIT_NOTHING
+    if args.action == "resubmit":
+        return _resubmit(chosen, backends, out)
+    return _purge(chosen, backends, out, confirm, assume_yes=args.yes)
+
+
+def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -> list[Letter]:
+    """The letters named by id, or all of a reason (exactly one of the two).
+
+    Raises:
+        ValueError: both or neither were given.
+        LetterNotFound: an id is not listed.
+    """
+    if bool(ids) == bool(reason):
+        raise ValueError("Name dead letters by ID, or give --reason REASON (not both).")
+    if reason:
+        return with_reason(letters, reason)
+    return [find_letter(letters, letter_id) for letter_id in ids]
+
+
+def _resubmit(chosen: Sequence[Letter], backends: Backends, out: TextIO) -> int:
+    done = resubmit_letters(
+        backends.dead_letters, chosen, crosswalk=backends.crosswalk, clock=backends.clock
+    )
+    for letter in chosen:
+        state = "resubmitted" if letter.id in done else "already gone"
+        print(
+            f"{state}: {letter.id} ({letter.reason}) → {letter.source_queue}, "
+            f"booking {letter.booking_id}",
+            file=out,
+        )
+    print(
+        f"{len(done)} of {len(chosen)} resubmitted. Check a booking with: "
+        "python -m tools.ops booking <id>",
+        file=out,
+    )
+    return EXIT_OK if done else EXIT_NOTHING
+
+
+def _purge(
+    chosen: Sequence[Letter], backends: Backends, out: TextIO, confirm: Confirm, *, assume_yes: bool
+) -> int:
+    reasons = ", ".join(sorted({letter.reason for letter in chosen}))
+    if not assume_yes:
+        print(
+            f"Purge deletes {len(chosen)} dead letter(s) ({reasons}) for good; the bookings "
+            "stay blocked until Orbit sends a new version.",
+            file=out,
+        )
+        try:
+            answer = confirm("Type 'yes' to purge: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("Nothing purged.", file=out)
+            return EXIT_REFUSED
+    done = purge_letters(
+        backends.dead_letters, chosen, crosswalk=backends.crosswalk, clock=backends.clock
+    )
+    print(f"{len(done)} of {len(chosen)} purged.", file=out)
+    return EXIT_OK if done else EXIT_NOTHING
+
+
+if __name__ == "__main__":
+    sys.exit(main())
