@@ -15,7 +15,7 @@ import httpx
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -51,7 +51,7 @@ class Capture:
     metrics: InMemoryMetricReader
     logs: RecordHandler
 
-    def finished(self) -> list[ReadableSpan]:
+    def finished(self) -> list[Any]:  # ReadableSpan; Any spares Optional checks in asserts
         return list(self.spans.get_finished_spans())
 
     def points(self, metric: str) -> list[Any]:
@@ -89,7 +89,7 @@ def capture(local_run) -> Iterator[Capture]:
     meter_provider.shutdown()
 
 
-def _eventually(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+def _eventually(check, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -133,7 +133,7 @@ def test_one_connected_trace_from_the_webhook_to_every_ack(local_run, orbit, cap
     assert _eventually(lambda: capture.points(names.SYNC_LAG_MS)), "no sync lag recorded"
 
     spans = [s for s in capture.finished() if s.attributes.get("booking_id") == BOOKING]
-    by_name: dict[str, list[ReadableSpan]] = {}
+    by_name: dict[str, list[Any]] = {}
     for span in spans:
         by_name.setdefault(span.name, []).append(span)
     (webhook,) = by_name[names.SPAN_WEBHOOK_RECEIVE]

@@ -203,7 +203,7 @@ def test_the_span_processor_masks_identity_numbers_everywhere_in_a_span():
         span.set_attribute("count", 197001011234)  # a number, not text: left alone
         span.add_event("error", {"text": f"ERR {IDENTITY}"})
         span.set_status(StatusCode.ERROR, f"rejected {IDENTITY}")
-    [exported] = spans.get_finished_spans()
+    exported: Any = spans.get_finished_spans()[0]
     text = repr(
         (exported.name, dict(exported.attributes), exported.events, exported.status.description)
     )
@@ -227,7 +227,7 @@ def test_the_log_processor_masks_identity_numbers_in_body_and_attributes():
     logger.addHandler(LoggingHandler(logger_provider=provider))
     logger.warning("Millennium said %s", IDENTITY, extra={"detail": f"pid {DASHED}", "n": 3})
     provider.shutdown()
-    [record] = logs.get_finished_logs()
+    record: Any = logs.get_finished_logs()[0]
     body = record.log_record.body
     attributes = dict(record.log_record.attributes)
     assert body == "Millennium said [redacted]"
