@@ -89,7 +89,8 @@ def test_a_converged_booking_shows_events_messages_and_lag_without_personal_data
     encounter = trace["targets"]["encounter"]
     assert encounter["state"] == "in sync" and encounter["patient"] == "same as snapshot"
     assert encounter["desired"] == encounter["confirmed"]
-    assert encounter["desired"]["location_hsa_id"] == snapshot.admission.ward.hsa_id
+    ward = snapshot.admission.ward
+    assert ward is not None and encounter["desired"]["location_hsa_id"] == ward.hsa_id
     assert "patient" not in encounter["desired"]
     text = json.dumps(trace, ensure_ascii=False)
     assert not [datum for datum in personal(snapshot) if datum in text]
@@ -161,7 +162,8 @@ def test_protected_identity_hides_location_time_and_descriptions():
     assert encounter["blocked"]["description"] == HIDDEN_PROTECTED
     assert trace["deadLetters"]["parked"][0]["description"] == HIDDEN_PROTECTED
     text = json.dumps(trace, ensure_ascii=False)
-    assert snapshot.admission.ward.hsa_id not in text and "SU-KIR1" not in text
+    ward = snapshot.admission.ward
+    assert ward is not None and ward.hsa_id not in text and "SU-KIR1" not in text
     assert trace["snapshot"]["protectedIdentity"] is True
 
 
