@@ -123,6 +123,9 @@ ATTR_CAUSE = "cause"
 ATTR_ERROR_TYPE = "error_type"
 """Class name of the error that failed a span (never the error's text)."""
 ATTR_LAG_MS = "lag_ms"
+ATTR_HTTP_STATUS = "http.response.status_code"
+"""OpenTelemetry's name for the answer's status: the exporter turns it into the
+``resultCode`` of the webhook's row in ``requests`` (the failure-rate alert skips 4xx)."""
 
 ALL_ATTRIBUTES: tuple[str, ...] = (
     ATTR_BOOKING_ID,
@@ -142,6 +145,7 @@ ALL_ATTRIBUTES: tuple[str, ...] = (
     ATTR_CAUSE,
     ATTR_ERROR_TYPE,
     ATTR_LAG_MS,
+    ATTR_HTTP_STATUS,
 )
 
 TRACE_PARENT_PROPERTY = "traceparent"

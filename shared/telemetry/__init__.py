@@ -178,7 +178,13 @@ def webhook_answered(status: int, reason: str, correlation_id: str) -> None:
     else:
         rejected = {**dimensions, names.DIM_STATUS: str(status), names.DIM_REASON: reason}
         otel.add(names.EVENTS_REJECTED, rejected)
-    annotate(status=status, reason=reason, correlation_id=correlation_id)
+    outcome: dict[str, AttributeValue] = {
+        names.ATTR_STATUS: status,
+        names.ATTR_HTTP_STATUS: status,
+        names.ATTR_REASON: reason,
+        names.ATTR_CORRELATION_ID: correlation_id,
+    }
+    annotate(**outcome)
     work = _current_work.get()
     if work is not None and status >= 500:
         otel.fail(work.span, reason)
@@ -257,14 +263,15 @@ def retry_scheduled(attempt: int, delay: dt.timedelta) -> None:
 
 
 def dead_lettered(reason: str) -> None:
-    """The current message was parked on the dead letters with ``reason``."""
+    """The current message was parked on the dead letters with ``reason``. Its span
+    is not marked failed: the function handled it (the host completes the message),
+    and the failure-rate alert must not page twice for what the dead-letter alert
+    already reports."""
     otel = _otel()
     dimensions = _dimensions(names.DIM_ADMINISTRATION, names.DIM_TARGET)
     otel.add(names.DEAD_LETTERED, {**dimensions, names.DIM_REASON: reason})
     annotate(reason=reason)
-    work = _current_work.get()
-    if work is not None:
-        otel.fail(work.span, reason)
+    _span_event("dead-lettered", reason=reason)
     fields = {**_dimensions(names.ATTR_BOOKING_ID, names.ATTR_QUEUE), **dimensions}
     log.warning(
         "dead-lettered booking=%s queue=%s reason=%s",

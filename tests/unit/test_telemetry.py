@@ -169,8 +169,10 @@ def test_dead_letters_and_convergence_are_recorded_with_their_dimensions(sdk, ca
     }
     assert lag.sum == 1234 and dict(lag.attributes) == {"administration": "SU"}
     [worker] = sdk.finished(names.SPAN_SYNC_TARGET)
-    assert worker.status.status_code is StatusCode.ERROR
-    assert [e.name for e in worker.events] == ["converged"]
+    # Handled, not failed: the failure-rate alert must not page for a dead letter.
+    assert worker.status.status_code is not StatusCode.ERROR
+    assert worker.attributes["reason"] == "rejected-by-millennium"
+    assert [e.name for e in worker.events] == ["dead-lettered", "converged"]
     dead_line = next(r for r in caplog.records if r.getMessage().startswith("dead-lettered"))
     assert dead_line.booking_id == "OB-3" and dead_line.reason == "rejected-by-millennium"
 
