@@ -57,6 +57,9 @@ class SimulatorHttpServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SimulatorHttpServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client's
+    # next request waits for the delayed ACK (~40 ms) — the FHIR lookups felt it.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence request logging: FHIR search URLs carry patient identifiers."""
