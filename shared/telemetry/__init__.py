@@ -22,8 +22,8 @@ Why it is built this way:
   ``function_app`` loads no OpenTelemetry module at all (cold start).
 * Export is switched on lazily, on first use, and only when
   ``APPLICATIONINSIGHTS_CONNECTION_STRING`` is set (``shared.telemetry.export``);
-  never at import and never in tests. Without it the API's no-op providers make
-  every call here nearly free.
+  never at import and never in tests. Without it (and without providers from a
+  test) every call here returns at once (``instruments.Disabled``).
 * Values are ids, codes and counts only; a redacting processor
   (``shared.telemetry.redacting``) masks anything that still looks like a
   personal identity number before export, as a second line of defence.
@@ -93,10 +93,10 @@ def _otel() -> Instruments:
         with _lock:
             if _instruments is None:
                 from shared.telemetry.export import configure_export_if_asked
-                from shared.telemetry.instruments import Instruments
+                from shared.telemetry.instruments import global_instruments
 
                 configure_export_if_asked()
-                _instruments = Instruments()
+                _instruments = global_instruments()
             instruments = _instruments
     return instruments
 

@@ -26,6 +26,7 @@ from shared import telemetry_names as names
 from shared.identity import IdentifierSystem, with_check_digit
 from shared.settings import reset_settings
 from shared.telemetry import export
+from shared.telemetry.instruments import Disabled
 from shared.telemetry.redacting import RedactingLogRecordProcessor, RedactingSpanProcessor
 
 IDENTITY = with_check_digit(IdentifierSystem.PERSONNUMMER, "19850412123")
@@ -107,11 +108,12 @@ def test_outside_a_unit_of_work_nothing_is_propagated_or_counted_with_booking_fi
     assert dict(retry.attributes) == {}
 
 
-def test_without_an_sdk_the_api_is_a_no_op():
-    telemetry.use_providers()  # back to the global (no-op) providers
+def test_without_an_sdk_every_call_returns_at_once():
+    telemetry.use_providers()  # back to the global providers: the API's placeholders
     with telemetry.webhook_span():
         assert telemetry.trace_properties() == {}
         telemetry.webhook_answered(202, "accepted", "c")
+    assert isinstance(telemetry._otel(), Disabled)
 
 
 # --- metrics and span outcomes ---------------------------------------------------------
