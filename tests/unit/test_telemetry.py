@@ -5,7 +5,9 @@ processors, and when export to Application Insights is switched on."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +26,14 @@ from opentelemetry.trace import StatusCode
 from shared import telemetry
 from shared import telemetry_names as names
 from shared.identity import IdentifierSystem, with_check_digit
+from shared.profiles import Mode
 from shared.settings import reset_settings
 from shared.telemetry import export
 from shared.telemetry.instruments import Disabled
 from shared.telemetry.redacting import RedactingLogRecordProcessor, RedactingSpanProcessor
+from tests.builders import make_snapshot
 
+NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 IDENTITY = with_check_digit(IdentifierSystem.PERSONNUMMER, "19850412123")
 DASHED = f"{IDENTITY[2:8]}-{IDENTITY[8:]}"  # the 10-digit form with a separator
 
@@ -290,3 +295,85 @@ def test_a_failing_configuration_never_stops_the_app(monkeypatch, caplog):
     assert export.configure_export_if_asked() is False
     assert "RuntimeError" in caplog.text and "no network" not in caplog.text
     reset_settings()
+
+
+# --- through the real webhook handler and intake -----------------------------------------
+
+
+def _ports_and_store() -> tuple[Any, Any, Any]:
+    from shared.crosswalk.repository import Crosswalk
+    from shared.crosswalk.sqlite import SqliteTableStore
+    from shared.names import ALL_TABLES
+    from shared.sync.policy import RetryPolicy
+    from shared.sync.ports import SyncPorts
+    from tests.fakes import RecordingBus, make_profiles
+    from tests.sync_fakes import ScriptedMillennium
+
+    store = SqliteTableStore(":memory:")
+    store.create_tables(ALL_TABLES)
+    bus = RecordingBus()
+    ports = SyncPorts(
+        crosswalk=Crosswalk(store),
+        bus=bus,
+        profiles=make_profiles(SU=Mode.INTEGRATED),
+        millennium=ScriptedMillennium(),
+        clock=lambda: NOW,
+        retry=RetryPolicy(),
+        processing_id="T",
+    )
+    return ports, store, bus
+
+
+def test_the_webhook_handler_counts_and_puts_its_trace_context_on_the_event(sdk):
+    from shared.webhook.handler import WebhookDelivery, accept_delivery
+    from shared.webhook.signature import new_secret, sign
+    from tests.e2e.harness import event_of
+
+    ports, store, bus = _ports_and_store()
+    secret = new_secret()
+    body = json.dumps(event_of(make_snapshot())).encode()
+    signed = {**sign(secret, "msg_1", int(time.time()), body), "content-type": "application/json"}
+    deliveries = [
+        WebhookDelivery.of(signed, body),
+        WebhookDelivery.of({**signed, "webhook-signature": "v1,AAAA"}, body),
+    ]
+    for delivery in deliveries:
+        accept_delivery(
+            delivery,
+            secrets=[secret],
+            store=store,
+            bus=bus,
+            profiles=ports.profiles,
+            clock=lambda: NOW,
+        )
+    [accepted] = sdk.points(names.EVENTS_ACCEPTED)
+    [rejected] = sdk.points(names.EVENTS_REJECTED)
+    assert dict(accepted.attributes) == {"administration": "SU"}
+    assert rejected.attributes["status"] == "401"
+    webhook = next(
+        s for s in sdk.finished(names.SPAN_WEBHOOK_RECEIVE) if s.attributes["status"] == 202
+    )
+    assert webhook.attributes["booking_id"] == make_snapshot().booking_id
+    [event] = bus.sent
+    trace_id = f"{webhook.context.trace_id:032x}"
+    assert event.properties[names.TRACE_PARENT_PROPERTY].split("-")[1] == trace_id
+
+
+def test_intake_counts_a_stale_event(sdk):
+    from shared.messages import EventMessage
+    from shared.sync.intake import store_event
+
+    ports, _, _ = _ports_and_store()
+    for version in (2, 1):
+        event = EventMessage(
+            event_id=f"e{version}",
+            event_type="se.vgr.orbit.booking.updated.v1",
+            webhook_id="w",
+            correlation_id="c",
+            received_at=NOW,
+            snapshot=make_snapshot(version=version),
+        )
+        with telemetry.consumer_span("orbit-events", {}, booking_id="OB", message_id="m"):
+            store_event(event, ports)
+    [stale] = sdk.points(names.STALE_EVENTS_IGNORED)
+    assert stale.value == 1 and dict(stale.attributes) == {"administration": "SU"}
