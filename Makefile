@@ -26,10 +26,11 @@ $(CHECKOV_VENV)/.installed: tests/infra/requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
-# Debian's Chromium for the jump-out's real-browser test.
+# Debian's Chromium and its driver for the jump-out's real-browser test (Selenium).
 browser:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 run: $(VENV)/.installed
 	$(PY) -m localrun

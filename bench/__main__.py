@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench import hl7_render, import_time, pipeline
+from bench import hl7_render, import_time, launch, pipeline
 
 
 def main() -> None:
     import_time.main(["--write"])
     hl7_render.main([])
     pipeline.main(["--write"])
+    launch.main(["--write"])
 
 
 if __name__ == "__main__":

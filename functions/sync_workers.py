@@ -25,7 +25,7 @@ from shared.sync.intake import store_event
 from shared.sync.worker import sync_target
 from shared.targets import Target
 
-bp = func.Blueprint()
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
 def handle_event(body: bytes, services: Services) -> object:

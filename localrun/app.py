@@ -20,6 +20,9 @@ from shared.sync.policy import RetryPolicy
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_SIMULATOR_HTTP_PORT = 8090
+# As the Service Bus queues are configured in infra/modules/servicebus.bicep.
+LOCK_DURATION_SECONDS = 60.0
+MAX_DELIVERY_COUNT = 5
 
 
 DEV_SECRET_SETTINGS = (
@@ -107,7 +110,11 @@ class LocalRun:
         data_dir = Path(self.settings.local_data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         settings = self._start_simulator()
-        queue = EmbeddedQueue(data_dir / "queue.sqlite3")
+        queue = EmbeddedQueue(
+            data_dir / "queue.sqlite3",
+            lock_duration=LOCK_DURATION_SECONDS,
+            max_delivery_count=MAX_DELIVERY_COUNT,
+        )
         store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
         store.create_tables(ALL_TABLES)
         link = MllpLink(

@@ -84,7 +84,8 @@ class TargetState:
     confirmed_version: int = 0
     seq: int = 0  # increments on every confirmation: names dependency kicks
     intent: Intent | None = None
-    ae_attempts: int = 0
+    ae_attempts: int = 0  # AE answers since the last AA or resubmit (the retry limit)
+    refusals: int = 0  # AE/AR answers since the last AA; never reset by a resubmit
     retries: int = 0
     blocked: Blocked | None = None
     etag: str | None = None
@@ -245,6 +246,7 @@ def _target_data(state: TargetState) -> dict[str, Value]:
         "seq": state.seq,
         "intent": _intent_json(state.intent),
         "aeAttempts": state.ae_attempts,
+        "refusals": state.refusals,
         "retries": state.retries,
         "blocked": _blocked_json(state.blocked),
     }
@@ -260,6 +262,7 @@ def _target_from(entity: Entity) -> TargetState:
         seq=int(data.get("seq", 0)),
         intent=_intent_from(target, str(data.get("intent", ""))),
         ae_attempts=int(data.get("aeAttempts", 0)),
+        refusals=int(data.get("refusals", 0)),
         retries=int(data.get("retries", 0)),
         blocked=_blocked_from(str(data.get("blocked", ""))),
         etag=entity.etag,

@@ -169,7 +169,13 @@ def _record_intent(ctx: _Context, state: TargetState, step: Step) -> TargetState
     """Render the step's message and record it as in doubt before it is sent."""
     now = ctx.ports.clock()
     cid = control_id(
-        ctx.booking_id, ctx.target, step.trigger, ctx.stored.version, state.ae_attempts
+        # A message Millennium refused is never sent again under the same MSH-10, even
+        # after an operator's resubmit: a receiver may remember refused control ids.
+        ctx.booking_id,
+        ctx.target,
+        step.trigger,
+        ctx.stored.version,
+        state.refusals,
     )
     try:
         message = render_message(
@@ -215,7 +221,7 @@ def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | No
         f"Millennium rejected {intent.trigger} (MSH-10 {intent.control_id}) for booking "
         f"{ctx.booking_id} with {ack.code}: {redact(ack.error_text) or 'no error text'}"
     )
-    _block(ctx, replace(state, intent=None), rejected)
+    _block(ctx, replace(state, intent=None, refusals=state.refusals + 1), rejected)
     raise rejected
 
 
@@ -227,6 +233,7 @@ def _confirm(ctx: _Context, state: TargetState, intent: Intent) -> None:
         seq=state.seq + 1,
         intent=None,
         ae_attempts=0,
+        refusals=0,
         retries=0,
         blocked=None,
     )
@@ -289,9 +296,19 @@ def _application_error(ctx: _Context, state: TargetState, intent: Intent, ack: A
             f"{ctx.booking_id} (last MSH-10 {intent.control_id}): "
             f"{redact(ack.error_text) or 'no error text'}"
         )
-        _block(ctx, replace(state, intent=None, ae_attempts=attempts), error)
+        _block(
+            ctx,
+            replace(state, intent=None, ae_attempts=attempts, refusals=state.refusals + 1),
+            error,
+        )
         raise error
-    retried = replace(state, intent=None, ae_attempts=attempts, retries=state.retries + 1)
+    retried = replace(
+        state,
+        intent=None,
+        ae_attempts=attempts,
+        refusals=state.refusals + 1,
+        retries=state.retries + 1,
+    )
     _save_outcome(ctx, retried, intent)
     _schedule_retry(ctx, attempts, f"{intent.control_id}-ae")
     return SyncOutcome.RETRY_SCHEDULED

@@ -218,3 +218,16 @@ def test_intake_kicks_only_targets_that_can_act_now():
     first_seen_cancelled = World()
     first_seen_cancelled.event(status="cancelled")
     assert kicked(first_seen_cancelled) == []
+
+
+def test_resubmit_after_rejection_sends_under_a_new_control_id():
+    world = World(script=["AR"])
+    world.event()
+    world.pump.run()
+    kick = Kick(
+        booking_id="OB-2026-000123", target=Target.ENCOUNTER, cause=KickCause.RESUBMIT, note="r"
+    )
+    assert sync_target(kick, world.ports) is SyncOutcome.IN_SYNC
+    first, second = world.millennium.sent[0], world.millennium.sent[1]
+    assert first.trigger == second.trigger == "ADT^A05"
+    assert first.control_id != second.control_id
