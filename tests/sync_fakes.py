@@ -34,11 +34,14 @@ class ScriptedMillennium:
 
     script: list[str | BaseException] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
+    on_send: Callable[[str], None] | None = None  # called with the trigger, before answering
 
     def exchange(self, message: str, *, encoding: str) -> Ack:
         message.encode(encoding)
         control_id = message_control_id(message)
         self.sent.append(Sent(message_type(message), control_id, message))
+        if self.on_send is not None:
+            self.on_send(message_type(message))
         answer = self.script.pop(0) if self.script else "AA"
         if isinstance(answer, BaseException):
             raise answer

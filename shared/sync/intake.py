@@ -9,18 +9,16 @@ snapshot and kicks the three targets. In ``jumpout`` mode the snapshot is kept
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from enum import StrEnum
 
 from shared import telemetry
-from shared.booking import BookingSnapshot
-from shared.crosswalk.repository import AuditRecord, StoredSnapshot, TargetState
+from shared.crosswalk.repository import AuditRecord, StoredSnapshot
 from shared.errors import ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
-from shared.sync.plan import Step, plan
 from shared.sync.ports import SyncPorts
-from shared.targets import Target, desired_facts
+from shared.targets import Target
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +45,18 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
     if result is IntakeResult.STALE:
         return result
     if profile.mode is Mode.INTEGRATED:
-        targets = targets_with_work(snapshot, ports.crosswalk.load_targets(snapshot.booking_id))
+        # Every target is kicked, even one that looks in sync or must wait: its
+        # worker may be in the middle of a step planned from the older snapshot,
+        # and only a kick queued behind that step (same session) is sure to look
+        # again. Skipping "idle" targets lost such wake-ups under load.
         kick_targets(
             ports,
             snapshot.booking_id,
             KickCause.EVENT,
             f"v{snapshot.version}",
             event.correlation_id,
-            targets,
         )
     return result
-
-
-def targets_with_work(
-    snapshot: BookingSnapshot, states: Mapping[Target, TargetState]
-) -> list[Target]:
-    """The targets whose worker has something to send now. A target that is in sync
-    is left out, and so is one that must wait for another: that other target's
-    worker kicks it after its own change."""
-    confirmed = {target: state.confirmed for target, state in states.items()}
-    return [
-        target
-        for target in Target
-        if states[target].intent is not None
-        or states[target].blocked is not None
-        or isinstance(plan(target, desired_facts(snapshot, target), confirmed), Step)
-    ]
 
 
 def kick_targets(

@@ -106,8 +106,18 @@ def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
         outcome = _advance(ctx)
         if outcome is not None:
             return outcome
-    _kick(ctx, kick.target, KickCause.RETRY, f"continue-{stored.version}-{kick.note}")
+        ctx = _refreshed(ctx)
+    _kick(ctx, kick.target, KickCause.RETRY, f"continue-{ctx.stored.version}-{kick.note}")
     return SyncOutcome.STEP_LIMIT
+
+
+def _refreshed(ctx: _Context) -> _Context:
+    """After a confirmed step, plan the next from the newest snapshot, so a
+    cancellation that arrived meanwhile is not preceded by a needless create."""
+    stored = ctx.ports.crosswalk.load_snapshot(ctx.booking_id)
+    if stored is None or stored.version == ctx.stored.version:
+        return ctx
+    return replace(ctx, stored=stored, desired=desired_facts(stored.snapshot, ctx.target))
 
 
 def _advance(ctx: _Context) -> SyncOutcome | None:
