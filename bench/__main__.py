@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import hl7_render, import_time, launch, pipeline
+from bench import hl7_render, import_time, launch, pipeline, telemetry
 
 
 def main() -> None:
@@ -10,6 +10,7 @@ def main() -> None:
     hl7_render.main([])
     pipeline.main(["--write"])
     launch.main(["--write"])
+    telemetry.main(["--write"])
 
 
 if __name__ == "__main__":
