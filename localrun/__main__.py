@@ -18,7 +18,15 @@ def main() -> int:
         stream=sys.stdout,
     )
     settings = local_settings()
-    run = LocalRun(settings).start()
+    try:
+        run = LocalRun(settings).start()
+    except OSError as error:
+        print(
+            f"Cannot start the local run: {error.strerror or error}. Is another one running? "
+            "Choose free ports with HOST_PORT, MILLENNIUM_MLLP_PORT and SIMULATOR_HTTP_PORT.",
+            file=sys.stderr,
+        )
+        return 1
     _print_banner(run)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -32,7 +40,8 @@ def _print_banner(run: LocalRun) -> None:
     settings = run.settings
     print(f"Orbit webhook:        POST {run.base_url}/api/orbit/events", flush=True)
     for route in run.http.routes:
-        print(f"  function {route.name}: {sorted(route.methods)} /api/{route.pattern.pattern}")
+        methods = ",".join(sorted(route.methods))
+        print(f"  {route.name:<20} {methods:<5} {run.base_url}/api/{route.template}")
     print(
         f"Millennium MLLP:      {settings.mllp_host}:{settings.mllp_port}"
         + (" (simulator)" if run.simulator else " (external)")

@@ -28,6 +28,7 @@ MAX_BODY = 1024 * 1024  # the app itself answers 413 above its own, smaller limi
 @dataclass(frozen=True)
 class HttpRoute:
     name: str
+    template: str
     methods: frozenset[str]
     pattern: re.Pattern[str]
     function: Callable[..., Any]
@@ -49,6 +50,7 @@ def http_routes(functions: list[Any]) -> list[HttpRoute]:
         routes.append(
             HttpRoute(
                 name=function.get_function_name(),
+                template=template,
                 methods=methods or frozenset({"GET", "POST"}),
                 pattern=_compile(template),
                 function=function.get_user_function(),
