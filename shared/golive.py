@@ -33,7 +33,7 @@ from shared.crosswalk.repository import TargetState
 from shared.errors import UnknownAdministration
 from shared.messages import KickCause
 from shared.profiles import Mode
-from shared.sync.intake import kick_targets, targets_with_work
+from shared.sync.intake import kick_targets
 from shared.sync.ports import SyncPorts
 from shared.targets import Target, desired_facts
 
@@ -145,14 +145,9 @@ def _consider(
     tally.bookings.append(GoLiveBooking(snapshot.booking_id, _planned_date(snapshot), missing))
     if dry_run:
         return
-    # Only targets that can act now: the encounter's worker kicks the others after A05.
-    kick_targets(
-        ports,
-        snapshot.booking_id,
-        KickCause.GO_LIVE,
-        f"v{snapshot.version}",
-        targets=targets_with_work(snapshot, states),
-    )
+    # Every target, as intake does: a kick to a target that must wait is cheap,
+    # and a skipped one can be a lost wake-up (see shared/sync/intake.py).
+    kick_targets(ports, snapshot.booking_id, KickCause.GO_LIVE, f"v{snapshot.version}")
     tally.kicked += 1
 
 

@@ -219,7 +219,8 @@ def test_a_step_planned_from_an_older_snapshot_is_corrected_by_the_next_kick():
     world.event(version=2, admission={"type": "inpatient", "ward": {"hsa_id": SU_OTHER_WARD}})
 
     def cancel_midway(trigger: str) -> None:
-        if trigger == "ADT^A27" and world.crosswalk.load_snapshot("OB-2026-000123").version == 2:
+        stored = world.crosswalk.load_snapshot("OB-2026-000123")
+        if trigger == "ADT^A27" and stored is not None and stored.version == 2:
             world.event(version=3, status="cancelled")
 
     world.millennium.on_send = cancel_midway
