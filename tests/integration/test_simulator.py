@@ -25,18 +25,6 @@ PNR = synthetic_personnummer(1)
 OTHER_PNR = synthetic_personnummer(2)
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[SimulatorHandle]:
-    with start_simulator(seed=7) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sim(running: SimulatorHandle) -> SimulatorHandle:
-    running.reset()
-    return running
-
-
 @pytest.fixture
 def client(sim: SimulatorHandle) -> Iterator[MllpClient]:
     with MllpClient("127.0.0.1", sim.mllp_port, timeout=2.0) as mllp:

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,31 +15,13 @@ import pytest
 from shared.errors import ConnectionFailed
 from shared.identity import ASSIGNING_AUTHORITY_OID, IdentifierSystem
 from shared.mllp.client import MllpClient, exchange
-from simulator import SimulatorHandle, start_simulator
+from simulator import SimulatorHandle
 from simulator.samples import adt, siu
 from tests.builders import synthetic_personnummer, synthetic_samordningsnummer
 
 PNR = synthetic_personnummer(3)
 OID = ASSIGNING_AUTHORITY_OID[IdentifierSystem.PERSONNUMMER]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[SimulatorHandle]:
-    with start_simulator(seed=3) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sim(running: SimulatorHandle) -> SimulatorHandle:
-    running.reset()
-    return running
-
-
-@pytest.fixture
-def http(sim: SimulatorHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.http_url, timeout=5) as client:
-        yield client
 
 
 def book(sim: SimulatorHandle, booking_id: str = "OB-1", identifier: str = PNR) -> None:

@@ -3,37 +3,14 @@ landing pages a launch redirect opens."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
-import pytest
-
 from shared.launch.fhir import HttpxFhir
 from shared.launch.resolve import VISIT_NUMBER_SYSTEM
 from shared.mllp.client import MllpClient, exchange
-from simulator import SimulatorHandle, start_simulator
+from simulator import SimulatorHandle
 from simulator.samples import adt
 from tests.builders import synthetic_personnummer
 
 PNR = synthetic_personnummer(4)
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[SimulatorHandle]:
-    with start_simulator(seed=4) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sim(running: SimulatorHandle) -> SimulatorHandle:
-    running.reset()
-    return running
-
-
-@pytest.fixture
-def http(sim: SimulatorHandle) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim.http_url, timeout=5) as client:
-        yield client
 
 
 def pre_admit(sim: SimulatorHandle, booking_id: str) -> tuple[str, str]:
