@@ -155,7 +155,8 @@ class Dispatcher:
             trigger.function(**{trigger.arg_name: to_function_message(message)})
         except Exception as error:
             log.error(
-                "%s failed on message %s (delivery %s): %s",
+                "%s failed on message %s (delivery %s): %s; it is redelivered, and "
+                "dead-lettered as MaxDeliveryCountExceeded after the last allowed delivery",
                 trigger.name,
                 message.message_id,
                 message.delivery_count,

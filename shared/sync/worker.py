@@ -344,7 +344,13 @@ def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
             reason=error.reason,
         ),
     )
-    log.warning("blocked %s booking %s: %s", ctx.target, ctx.booking_id, error.reason)
+    log.warning(
+        "blocked %s of booking %s: %s (see: python -m tools.ops booking %s)",
+        ctx.target,
+        ctx.booking_id,
+        error.reason,
+        ctx.booking_id,
+    )
 
 
 def _schedule_retry(ctx: _Context, attempt: int, note: str) -> None:
