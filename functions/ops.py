@@ -9,7 +9,6 @@ that prefix for its own API and would refuse to load the function.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import azure.functions as func
 
@@ -37,7 +36,7 @@ def ops_booking_trace(req: func.HttpRequest) -> func.HttpResponse:
             dict(req.params),
             keys=configured_keys(),
             crosswalk=Crosswalk(services.store),
-            dead_letters=_readable_dead_letters(services.bus),
+            dead_letters=services.dead_letters,
             clock=services.clock,
         )
     except TransientError as error:
@@ -66,13 +65,3 @@ def ops_booking_trace(req: func.HttpRequest) -> func.HttpResponse:
         mimetype=answer.content_type,
         charset="utf-8",
     )
-
-
-def _readable_dead_letters(bus: Any) -> Any:
-    """The parked dead letters where the app may read them: the local run's embedded
-    queue. In Azure the app has no receive right on ``dead-letters`` (least privilege),
-    so the trace shows the dead letters recorded in the audit trail instead."""
-    from shared.deadletters.embedded import EmbeddedDeadLetters
-    from shared.queue.embedded import EmbeddedQueue
-
-    return EmbeddedDeadLetters(bus) if isinstance(bus, EmbeddedQueue) else None

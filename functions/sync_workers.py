@@ -1,18 +1,16 @@
 """Queue triggers: intake of Orbit events, and one worker per Millennium target.
 
-Each trigger only turns the Service Bus message into a typed command and calls a
-plain handler from ``shared.sync``. Sessions (id = booking id) keep one booking's
-messages in order without blocking other bookings.
+Each trigger only hands its Service Bus message to the settlement with the plain
+handler from ``shared.sync.handlers``. Sessions (id = booking id) keep one
+booking's messages in order without blocking other bookings. The triggers stay
+explicit decorated functions so the Functions indexer sees plain functions.
 """
 
 from __future__ import annotations
 
 import azure.functions as func
-from pydantic import ValidationError
 
-from functions.queue_messages import settle
-from shared.errors import MalformedMessage
-from shared.messages import EventMessage, Kick
+from functions.queue_messages import Handler, settle_message
 from shared.names import (
     QUEUE_APPOINTMENT,
     QUEUE_BED,
@@ -20,30 +18,18 @@ from shared.names import (
     QUEUE_EVENTS,
     SERVICE_BUS_CONNECTION,
 )
-from shared.services import Services
-from shared.sync.intake import store_event
-from shared.sync.worker import sync_target
+from shared.sync.handlers import handle_event, handle_kick
 from shared.targets import Target
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 
-def handle_event(body: bytes, services: Services) -> object:
-    try:
-        event = EventMessage.model_validate_json(body)
-    except ValidationError:
-        raise MalformedMessage("orbit-events message is not an accepted Orbit event") from None
-    return store_event(event, services.sync_ports())
+def _intake() -> Handler:
+    return lambda body, services: handle_event(body, services.sync_ports())
 
 
-def handle_kick(expected: Target, body: bytes, services: Services) -> object:
-    try:
-        kick = Kick.model_validate_json(body)
-    except ValidationError:
-        raise MalformedMessage(f"sync-{expected} message is not a kick") from None
-    if kick.target is not expected:
-        raise MalformedMessage(f"kick for {kick.target} arrived on the {expected} queue")
-    return sync_target(kick, services.sync_ports())
+def _worker(target: Target) -> Handler:
+    return lambda body, services: handle_kick(target, body, services.sync_ports())
 
 
 @bp.function_name("orbit_event_intake")
@@ -54,7 +40,7 @@ def handle_kick(expected: Target, body: bytes, services: Services) -> object:
     is_sessions_enabled=True,
 )
 def orbit_event_intake(message: func.ServiceBusMessage) -> None:
-    settle(message, QUEUE_EVENTS, handle_event)
+    settle_message(message, QUEUE_EVENTS, _intake())
 
 
 @bp.function_name("sync_encounter")
@@ -65,7 +51,7 @@ def orbit_event_intake(message: func.ServiceBusMessage) -> None:
     is_sessions_enabled=True,
 )
 def sync_encounter(message: func.ServiceBusMessage) -> None:
-    settle(message, QUEUE_ENCOUNTER, lambda body, s: handle_kick(Target.ENCOUNTER, body, s))
+    settle_message(message, QUEUE_ENCOUNTER, _worker(Target.ENCOUNTER))
 
 
 @bp.function_name("sync_appointment")
@@ -76,7 +62,7 @@ def sync_encounter(message: func.ServiceBusMessage) -> None:
     is_sessions_enabled=True,
 )
 def sync_appointment(message: func.ServiceBusMessage) -> None:
-    settle(message, QUEUE_APPOINTMENT, lambda body, s: handle_kick(Target.APPOINTMENT, body, s))
+    settle_message(message, QUEUE_APPOINTMENT, _worker(Target.APPOINTMENT))
 
 
 @bp.function_name("sync_bed")
@@ -87,4 +73,4 @@ def sync_appointment(message: func.ServiceBusMessage) -> None:
     is_sessions_enabled=True,
 )
 def sync_bed(message: func.ServiceBusMessage) -> None:
-    settle(message, QUEUE_BED, lambda body, s: handle_kick(Target.BED, body, s))
+    settle_message(message, QUEUE_BED, _worker(Target.BED))

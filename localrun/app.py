@@ -11,10 +11,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from shared.millennium import MllpLink
 from shared.names import ALL_TABLES
-from shared.profiles import load_profiles
-from shared.services import Services, use_services
+from shared.services import ServiceOverrides, Services, build_services, use_services
 from shared.settings import Settings, read_settings, reset_settings
 from shared.sync.policy import RetryPolicy
 
@@ -117,19 +115,8 @@ class LocalRun:
         )
         store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
         store.create_tables(ALL_TABLES)
-        link = MllpLink(
-            settings.mllp_host,
-            settings.mllp_port,
-            timeout=settings.mllp_timeout_seconds,
-            tls=settings.mllp_tls,
-        )
-        self.services = Services(
-            settings=settings,
-            store=store,
-            bus=queue,
-            profiles=load_profiles(settings.profiles_dir),
-            millennium=link,
-            retry=self._retry,
+        self.services = build_services(
+            settings, ServiceOverrides(store=store, bus=queue, retry=self._retry)
         )
         use_services(self.services)
         self._start_app(queue)

@@ -4,8 +4,14 @@ The split that matters to a worker is what to do next:
 
 * ``TransientError``: nothing was applied; try again later (scheduled kick).
 * ``InDoubtError``: a message may or may not have been applied; resend the *same*
-  message (same MSH-10) later.
+  prepared message (same idempotency key, for HL7 the MSH-10) later.
 * ``PermanentError``: retrying cannot help; dead-letter with the reason.
+
+Every exception the app raises on purpose descends from exactly one of these
+three (tests/unit/test_errors.py walks the packages and checks). Client mistakes
+at the HTTP front door (a bad signature, an invalid event) are permanent: the
+same request can never succeed. Exceptions defined next to the code that raises
+them (e.g. ``shared.webhook.signature.InvalidSignature``) still derive from here.
 
 Messages never contain personal data: they name booking ids, HSA-ids, control
 ids and codes only.
@@ -74,16 +80,22 @@ class InDoubtTooLong(PermanentError):
     reason = "in-doubt-expired"
 
 
-class StoreError(IntegrationError):
-    """Base class of crosswalk storage errors."""
+class StoreError(PermanentError):
+    """The crosswalk store refused a request (a missing table, a rejected entity)."""
+
+    reason = "crosswalk-rejected"
 
 
-class EntityExists(StoreError):
-    """An insert found an entity with the same keys."""
+class EntityExists(TransientError):
+    """An insert found an entity with the same keys (a lost race: read again)."""
 
 
-class ConcurrencyConflict(StoreError):
-    """A conditional write lost: the entity changed (or vanished) since it was read."""
+class ConcurrencyConflict(TransientError):
+    """A conditional write lost: the entity changed (or vanished) since it was read.
+
+    Transient: the next attempt reads the row again, so it must never burn a
+    delivery count or reach the dead-letter queue.
+    """
 
 
 class QueueUnavailable(TransientError):
@@ -94,6 +106,18 @@ class UnencodableText(PermanentError):
     """A message holds a character that the profile's MSH-18 charset cannot carry."""
 
     reason = "unencodable-character"
+
+
+class UnsendableText(PermanentError):
+    """A prepared message holds a byte its transport cannot carry (an MLLP frame byte)."""
+
+    reason = "unsendable-character"
+
+
+class ChannelChanged(PermanentError):
+    """An in-doubt message was prepared by another channel than the target now uses."""
+
+    reason = "channel-changed"
 
 
 class MalformedMessage(PermanentError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from shared.booking import BookingSnapshot, BookingStatus
 from shared.crosswalk.repository import TargetState
-from shared.errors import UnknownAdministration
+from shared.errors import PermanentError, UnknownAdministration
 from shared.messages import KickCause
 from shared.profiles import Mode
 from shared.sync.intake import kick_targets
@@ -40,7 +40,7 @@ from shared.targets import Target, desired_facts
 PROTECTED_DATE = "(protected)"
 
 
-class GoLiveRefused(Exception):
+class GoLiveRefused(PermanentError):
     """The administration is not in ``integrated`` mode; the message says what to do."""
 
 

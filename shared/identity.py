@@ -10,6 +10,8 @@ import datetime as dt
 import re
 from enum import StrEnum
 
+from shared.errors import PermanentError
+
 
 class IdentifierSystem(StrEnum):
     PERSONNUMMER = "personnummer"
@@ -29,7 +31,7 @@ _RESERVE = re.compile(r"^(\d{8})([KMX])(\d{2})(\d)$")
 _RESERVE_LETTER_VALUE = {"K": 5, "M": 7, "X": 8}
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifier(PermanentError, ValueError):
     """The identifier does not have the format or check digit of its system."""
 
 

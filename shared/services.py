@@ -1,30 +1,48 @@
 """The composition root: which adapter serves each port, chosen by settings.
 
-Entrypoints call `get_services()`; it builds the adapters on first use (never at
-import time). Tests and the local run install their own with `use_services()`.
+Every entrypoint builds its services here and nowhere else: the Azure triggers
+(`get_services()`), the local run, `tools.ops`, the go-live command and the
+jump-out. `build_services(settings, overrides)` wires the adapters the settings
+ask for; `ServiceOverrides` lets the local run and tests hand in their own
+(an embedded queue with its lock settings, a fake channel). Capabilities are
+decided here too, so no entrypoint inspects an adapter's type: whether the app
+may read dead letters, which channel serves each Millennium target.
+
+Nothing is built at import time; heavy SDKs are imported by the builder that
+needs them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from shared.crosswalk.port import TableStore
 from shared.crosswalk.repository import Crosswalk
-from shared.millennium import MillenniumLink
 from shared.names import ALL_TABLES
 from shared.profiles import Profiles, load_profiles
 from shared.queue.port import MessageBus
 from shared.settings import Settings, get_settings
+from shared.sync.channel import Channels
 from shared.sync.policy import RetryPolicy
 from shared.sync.ports import SyncPorts
+from shared.targets import Target
 
 if TYPE_CHECKING:  # the FHIR adapter pulls in httpx: only the launch endpoint needs it
+    from shared.deadletters.port import DeadLetterStore
     from shared.launch.fhir import MillenniumFhir
+    from shared.mllp.link import HL7Link
+
+
+class OwnedBus(MessageBus, Protocol):
+    """A bus the composition root built, so it also closes it."""
+
+    def close(self) -> None: ...
 
 
 def utc_now() -> dt.datetime:
@@ -37,10 +55,15 @@ class Services:
     store: TableStore
     bus: MessageBus
     profiles: Profiles
-    millennium: MillenniumLink
+    channels: Channels = field(default_factory=dict)
+    # Dead letters this process may read: the local run's embedded queue, or the
+    # operators' tool in Azure. None for the app in Azure (no receive right there).
+    dead_letters: DeadLetterStore | None = None
     clock: Callable[[], dt.datetime] = field(default=utc_now)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    fhir: MillenniumFhir | None = None  # built on the first launch (shared.launch.wiring)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    _fhir: MillenniumFhir | None = field(default=None, repr=False)
+    _fhir_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sync_ports(self) -> SyncPorts:
         """The ports the sync handlers take."""
@@ -48,11 +71,39 @@ class Services:
             crosswalk=Crosswalk(self.store),
             bus=self.bus,
             profiles=self.profiles,
-            millennium=self.millennium,
+            channels=self.channels,
             clock=self.clock,
             retry=self.retry,
-            processing_id=self.settings.processing_id,
         )
+
+    def fhir(self) -> MillenniumFhir:
+        """Millennium's FHIR API for the jump-out, built on first use and kept.
+
+        Raises:
+            ValueError: the FHIR settings are missing or malformed.
+        """
+        with self._fhir_lock:
+            if self._fhir is None:
+                self._fhir = build_fhir(self.settings)
+            return self._fhir
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
+
+
+@dataclass(frozen=True)
+class ServiceOverrides:
+    """Adapters a caller supplies instead of those the settings would build."""
+
+    store: TableStore | None = None
+    bus: MessageBus | None = None
+    profiles: Profiles | None = None
+    channels: Channels | None = None
+    link: HL7Link | None = None
+    clock: Callable[[], dt.datetime] | None = None
+    retry: RetryPolicy | None = None
+    fhir: MillenniumFhir | None = None
 
 
 _lock = threading.Lock()
@@ -75,14 +126,35 @@ def use_services(services: Services | None) -> None:
         _services = services
 
 
-def build_services(settings: Settings) -> Services:
-    """Wire the adapters the settings ask for."""
+def build_services(
+    settings: Settings, overrides: ServiceOverrides | None = None, *, operator: bool = False
+) -> Services:
+    """Wire the adapters the settings ask for, or those ``overrides`` supplies.
+
+    ``operator``: for the operators' tools, which may read Service Bus dead
+    letters (their identity has the rights the app's has not).
+
+    Raises:
+        SettingsError, ValueError: a backend setting is missing or malformed.
+    """
+    given = overrides or ServiceOverrides()
+    closers: list[Callable[[], None]] = []
+    bus = given.bus
+    if bus is None:
+        owned = build_bus(settings)
+        closers.append(owned.close)
+        bus = owned
     return Services(
         settings=settings,
-        store=build_store(settings),
-        bus=build_bus(settings),
-        profiles=load_profiles(settings.profiles_dir),
-        millennium=build_millennium_link(settings),
+        store=given.store or build_store(settings),
+        bus=bus,
+        profiles=given.profiles or load_profiles(settings.profiles_dir),
+        channels=given.channels or build_channels(settings, given.link),
+        dead_letters=build_dead_letters(settings, bus, operator=operator),
+        clock=given.clock or utc_now,
+        retry=given.retry or RetryPolicy(),
+        closers=closers,
+        _fhir=given.fhir,
     )
 
 
@@ -100,7 +172,7 @@ def build_store(settings: Settings) -> TableStore:
     return store
 
 
-def build_bus(settings: Settings) -> MessageBus:
+def build_bus(settings: Settings) -> OwnedBus:
     if settings.queue_backend == "servicebus":
         from shared.queue.servicebus import service_bus_from_namespace
 
@@ -112,12 +184,57 @@ def build_bus(settings: Settings) -> MessageBus:
     return EmbeddedQueue(data_dir / "queue.sqlite3")
 
 
-def build_millennium_link(settings: Settings) -> MillenniumLink:
-    from shared.millennium import MllpLink
+def build_dead_letters(
+    settings: Settings, bus: MessageBus, *, operator: bool
+) -> DeadLetterStore | None:
+    """Where this process may read dead letters (see `Services.dead_letters`)."""
+    from shared.queue.embedded import EmbeddedQueue
+
+    if isinstance(bus, EmbeddedQueue):
+        from shared.deadletters.embedded import EmbeddedDeadLetters
+
+        return EmbeddedDeadLetters(bus)
+    if operator and settings.queue_backend == "servicebus":
+        from shared.deadletters.servicebus import service_bus_dead_letters
+
+        return service_bus_dead_letters(settings.service_bus_namespace)
+    return None
+
+
+def build_channels(settings: Settings, link: HL7Link | None = None) -> Channels:
+    """The channel of each Millennium target: HL7 v2 over one MLLP link.
+
+    A second channel (say FHIR R4 for appointments) is one module behind the
+    port in shared.sync.channel plus one line here (docs/architecture.md).
+    """
+    from shared.hl7.channel import Hl7Channel
+
+    hl7_link = link or build_mllp_link(settings)
+    return {
+        target: Hl7Channel(target, hl7_link, processing_id=settings.processing_id)
+        for target in Target
+    }
+
+
+def build_mllp_link(settings: Settings) -> HL7Link:
+    from shared.mllp.link import MllpLink
 
     return MllpLink(
         settings.mllp_host,
         settings.mllp_port,
         timeout=settings.mllp_timeout_seconds,
-        tls=settings.mllp_tls,
+        ssl_context=ssl.create_default_context() if settings.mllp_tls else None,
+    )
+
+
+def build_fhir(settings: Settings) -> MillenniumFhir:
+    """Raises ValueError: the FHIR settings are missing or malformed."""
+    from shared.launch.fhir import build_fhir as fhir_client
+
+    return fhir_client(
+        settings.fhir_base_url,
+        settings.fhir_token_url,
+        settings.fhir_client_id,
+        settings.fhir_secret,
+        settings.fhir_scope,
     )

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from shared.errors import PermanentError
 from shared.names import SETTING_SERVICE_BUS_NAMESPACE
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class SettingsError(ValueError):
+class SettingsError(PermanentError, ValueError):
     """A setting has a value the app cannot use; the message names the setting."""
 
 

@@ -1,6 +1,7 @@
 """What Millennium should hold for a booking, per target.
 
-A snapshot is turned into *facts*: the fields one target's HL7 messages carry.
+A snapshot is turned into *facts*: what one target must hold, in neutral terms
+(no HL7 here: the channels decide how facts travel, shared.sync.channel).
 The sync compares the desired facts (from the newest snapshot) with the
 confirmed facts (from the last AA) and sends what closes the gap. Facts are
 pydantic models so they round-trip through the crosswalk as JSON.
@@ -21,20 +22,6 @@ class Target(StrEnum):
     ENCOUNTER = "encounter"
     APPOINTMENT = "appointment"
     BED = "bed"
-
-
-class Trigger(StrEnum):
-    """HL7 message type^trigger event sent per transition (brief §5)."""
-
-    A05 = "ADT^A05"  # pre-admit: create encounter
-    A08 = "ADT^A08"  # update encounter
-    A38 = "ADT^A38"  # cancel pre-admit: remove encounter
-    A14 = "ADT^A14"  # pending admit: create bed booking
-    A27 = "ADT^A27"  # cancel pending admit: remove bed booking
-    S12 = "SIU^S12"  # new appointment
-    S13 = "SIU^S13"  # appointment rescheduled (time changed)
-    S14 = "SIU^S14"  # appointment modified (anything else)
-    S15 = "SIU^S15"  # appointment cancelled
 
 
 class _Facts(BaseModel):

@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 
 from shared.errors import PermanentError
 from shared.hl7.ack import Ack, message_control_id, message_type
+from shared.hl7.channel import Hl7Channel
 from shared.messages import Kick
+from shared.mllp.link import HL7Link
 from shared.names import SYNC_QUEUES
+from shared.sync.channel import Channels
 from shared.sync.ports import SyncPorts
 from shared.sync.worker import SyncOutcome, sync_target
+from shared.targets import Target
 from tests.fakes import RecordingBus
 
 
@@ -36,8 +40,8 @@ class ScriptedMillennium:
     sent: list[Sent] = field(default_factory=list)
     on_send: Callable[[str], None] | None = None  # called with the trigger, before answering
 
-    def exchange(self, message: str, *, encoding: str) -> Ack:
-        message.encode(encoding)
+    def exchange(self, payload: bytes, *, codec: str) -> Ack:
+        message = payload.decode(codec)
         control_id = message_control_id(message)
         self.sent.append(Sent(message_type(message), control_id, message))
         if self.on_send is not None:
@@ -79,6 +83,11 @@ class Pump:
 
     def _kicks(self) -> list:
         return [m for m in self.bus.sent if m.queue in SYNC_QUEUES]
+
+
+def hl7_channels(link: HL7Link, processing_id: str = "T") -> Channels:
+    """The production HL7 channel of every target over ``link``."""
+    return {target: Hl7Channel(target, link, processing_id=processing_id) for target in Target}
 
 
 def fixed_clock(start: dt.datetime) -> Callable[[], dt.datetime]:

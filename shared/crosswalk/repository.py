@@ -27,7 +27,8 @@ from shared.booking import BookingSnapshot
 from shared.crosswalk.port import Entity, TableStore, Value
 from shared.errors import EntityExists
 from shared.names import TABLE_BOOKINGS
-from shared.targets import FACTS_MODEL, Facts, Target, Trigger
+from shared.sync.channel import Prepared
+from shared.targets import FACTS_MODEL, Facts, Target
 
 SNAPSHOT_ROW = "snapshot"
 TARGET_PREFIX = "target|"
@@ -50,20 +51,27 @@ class StoredSnapshot:
 
 @dataclass(frozen=True)
 class Intent:
-    """A message about to be (or maybe already) applied by Millennium.
+    """A prepared operation about to be (or maybe already) applied by Millennium.
 
-    Recorded before the send; while it is here the send is *in doubt* and is
-    resent with the same control id (MSH-10) until an ACK settles it.
+    Recorded before the send; while it is here the send is *in doubt* and the
+    channel's prepared payload is resent unchanged (same idempotency key, for
+    HL7 the MSH-10) until an answer settles it. The core never looks inside
+    ``prepared.payload``.
     """
 
-    trigger: Trigger
-    control_id: str
+    prepared: Prepared
     version: int
-    message: str
-    encoding: str
-    confirms: Facts | None  # the confirmed facts after AA (None: the target is removed)
+    confirms: Facts | None  # the confirmed facts once applied (None: the target is removed)
     created_at: dt.datetime
     attempts: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.prepared.key
+
+    @property
+    def label(self) -> str:
+        return self.prepared.label
 
 
 @dataclass(frozen=True)
@@ -269,16 +277,21 @@ def _target_from(entity: Entity) -> TargetState:
     )
 
 
+LEGACY_CHANNEL = "hl7v2"
+"""The channel of intents written before channels existed (all were HL7 v2)."""
+
+
 def _intent_json(intent: Intent | None) -> str:
     if intent is None:
         return ""
+    prepared = intent.prepared
     return json.dumps(
         {
-            "trigger": intent.trigger.value,
-            "controlId": intent.control_id,
+            "channel": prepared.channel,
+            "key": prepared.key,
+            "label": prepared.label,
+            "payload": prepared.payload,
             "version": intent.version,
-            "message": intent.message,
-            "encoding": intent.encoding,
             "confirms": facts_json(intent.confirms),
             "createdAt": intent.created_at.isoformat(),
             "attempts": intent.attempts,
@@ -288,15 +301,20 @@ def _intent_json(intent: Intent | None) -> str:
 
 
 def _intent_from(target: Target, raw: str) -> Intent | None:
+    """Read an intent, also in the layout written before channels existed
+    (``trigger``, ``controlId``, ``message``, ``encoding``: an HL7 v2 message
+    whose MSH-18 says how to encode it), so a deployed stamp's in-doubt sends
+    survive the upgrade and are resent with the same MSH-10."""
     if not raw:
         return None
     data: dict[str, Any] = json.loads(raw)
+    if "payload" in data:
+        prepared = Prepared(data["channel"], data["key"], data["label"], data["payload"])
+    else:
+        prepared = Prepared(LEGACY_CHANNEL, data["controlId"], data["trigger"], data["message"])
     return Intent(
-        trigger=Trigger(data["trigger"]),
-        control_id=data["controlId"],
+        prepared=prepared,
         version=int(data["version"]),
-        message=data["message"],
-        encoding=data["encoding"],
         confirms=facts_from_json(target, data["confirms"]),
         created_at=dt.datetime.fromisoformat(data["createdAt"]),
         attempts=int(data["attempts"]),

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from shared.errors import IntegrationError
+from shared.errors import PermanentError
 
 
-class LetterNotFound(IntegrationError):
+class LetterNotFound(PermanentError):
     """No dead letter has this id (already resubmitted or purged?)."""
 
 

@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from shared.errors import PermanentError
 from shared.hl7.er7 import (
     ENCODING_CHARACTERS,
     FIELD,
@@ -30,6 +31,9 @@ from shared.hl7.er7 import (
 ACK_CODES = frozenset({"AA", "AE", "AR", "CA", "CE", "CR"})
 """MSA-1 values (HL7 table 0008): original mode A*, enhanced mode C*."""
 ACCEPTED = frozenset({"AA", "CA"})
+"""Applied: original mode AA, enhanced mode CA."""
+REJECTED = frozenset({"AR", "CR"})
+"""Refused for good: sending the message again cannot help."""
 
 ERROR_CODE_TEXT = {
     "0": "Message accepted",
@@ -51,7 +55,7 @@ ERROR_CODE_TEXT = {
 _SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 
 
-class MalformedHl7(ValueError):
+class MalformedHl7(PermanentError, ValueError):
     """The text is not an HL7 v2 message (no MSH segment header)."""
 
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from shared.targets import Target, Trigger
+from shared.hl7.triggers import Trigger
+from shared.targets import Target
 
 CONTROL_ID_LENGTH = 20
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in a booking id

@@ -18,8 +18,9 @@ from typing import TypeVar
 from shared.booking import AdmissionType
 from shared.hl7 import segments as seg
 from shared.hl7.er7 import SEGMENT_TERMINATOR
+from shared.hl7.triggers import Trigger
 from shared.profiles import Profile
-from shared.targets import AppointmentFacts, BedFacts, EncounterFacts, Facts, Trigger
+from shared.targets import AppointmentFacts, BedFacts, EncounterFacts, Facts
 
 MESSAGE_STRUCTURE: dict[Trigger, str] = {
     Trigger.A05: "ADT_A05",

@@ -11,6 +11,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from shared.errors import PermanentError
+
 EXPECTED_WARNING = re.compile(
     r"^Value (NNSWE not in table HL70203|HL7\d{4} not in table HL70396"
     r"|(KVA|ICD-10-SE) not in table HL70396) in element "
@@ -24,7 +26,7 @@ systems we name (``KVA`` for KVÅ, ``ICD-10-SE``).
 """
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(PermanentError, ValueError):
     """The message does not parse or does not validate against HL7 v2.5.1."""
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from shared.errors import PermanentError
 from shared.problems import FieldError
 
 
 @dataclass(eq=False)
-class LaunchRefused(Exception):
+class LaunchRefused(PermanentError):
     """Stop handling a launch request and answer ``status`` with this problem.
 
     ``reason`` is the problem type's suffix and the log line's reason; ``detail``
@@ -18,7 +19,8 @@ class LaunchRefused(Exception):
     """
 
     status: int
-    reason: str
+    # field(): without it the dataclass would take PermanentError.reason as a default.
+    reason: str = field()
     title: str
     detail: str
     errors: Sequence[FieldError] = ()

@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from shared.booking import AdministrationCode, BookingId, HsaId, PatientIdentifier
+from shared.errors import PermanentError
 from shared.identity import InvalidIdentifier, validate
 from shared.problems import FieldError
 
@@ -70,7 +71,7 @@ class LaunchRequest(_Model):
     user: LaunchUser
 
 
-class InvalidLaunchRequest(Exception):
+class InvalidLaunchRequest(PermanentError):
     """The body is not a valid launch request; ``errors`` says where and why."""
 
     def __init__(self, errors: list[FieldError]) -> None:

@@ -1,17 +1,12 @@
-"""The launch handlers' ports from the app's services (the composition root's part
-for the jump-out): the FHIR adapter is built on the first launch and kept."""
+"""The launch handlers' ports from the app's services (the composition root,
+shared.services, builds the FHIR adapter on the first launch and keeps it)."""
 
 from __future__ import annotations
 
-import threading
-
-from shared.launch.fhir import build_fhir
 from shared.launch.handler import LaunchPorts
 from shared.launch.refusal import not_configured
 from shared.launch.request import Caller
 from shared.services import Services
-
-_lock = threading.Lock()
 
 
 def launch_ports(services: Services) -> LaunchPorts:
@@ -21,19 +16,10 @@ def launch_ports(services: Services) -> LaunchPorts:
     settings = services.settings
     if not settings.launch_lookup_secret:
         raise not_configured("set LAUNCH_LOOKUP_SECRET (a random secret, Key Vault)")
-    with _lock:
-        if services.fhir is None:
-            try:
-                services.fhir = build_fhir(
-                    settings.fhir_base_url,
-                    settings.fhir_token_url,
-                    settings.fhir_client_id,
-                    settings.fhir_secret,
-                    settings.fhir_scope,
-                )
-            except ValueError as error:
-                raise not_configured(str(error)) from None
-        fhir = services.fhir
+    try:
+        fhir = services.fhir()
+    except ValueError as error:
+        raise not_configured(str(error)) from None
     return LaunchPorts(
         store=services.store,
         profiles=services.profiles,

@@ -7,6 +7,8 @@ only those this integration may meet are mapped.
 
 from __future__ import annotations
 
+from shared.errors import PermanentError
+
 HL7_CHARSET_CODECS: dict[str, str] = {
     "": "ascii",  # MSH-18 empty: HL7's default is 7-bit ASCII
     "ASCII": "ascii",
@@ -17,7 +19,7 @@ HL7_CHARSET_CODECS: dict[str, str] = {
 """MSH-18 value → Python codec name."""
 
 
-class UnsupportedCharset(ValueError):
+class UnsupportedCharset(PermanentError, ValueError):
     """MSH-18 names a character set this integration does not support."""
 
 

@@ -216,13 +216,15 @@ def _describe(error: BaseException) -> str:
     return type(error).__name__
 
 
-def exchange(client: MllpClient, message_text: str, encoding: str) -> Ack:
-    """Send ``message_text`` encoded as ``encoding``; return its acknowledgment.
+def exchange(client: MllpClient, message: str | bytes, encoding: str) -> Ack:
+    """Send ``message`` and return its acknowledgment.
 
-    ``encoding`` is a Python codec name (``"utf-8"``, ``"iso-8859-1"``) or an
-    MSH-18 value (``"UNICODE UTF-8"``, ``"8859/1"``); the ACK is decoded with the
-    same codec. What to do with AA / AE / AR is the caller's decision; this
-    function only guarantees that the ACK belongs to this message.
+    ``message`` is the HL7 text, or its bytes already encoded with ``encoding``
+    (the HL7 channel encodes once, when it prepares a message). ``encoding`` is a
+    Python codec name (``"utf-8"``, ``"iso-8859-1"``) or an MSH-18 value
+    (``"UNICODE UTF-8"``, ``"8859/1"``); the ACK is decoded with the same codec.
+    What to do with AA / AE / AR is the caller's decision; this function only
+    guarantees that the ACK belongs to this message.
 
     Raises:
         ConnectionFailed: the connection could not be opened or broke (in doubt).
@@ -230,19 +232,13 @@ def exchange(client: MllpClient, message_text: str, encoding: str) -> Ack:
         AckMismatch: the reply is not a parseable ACK, or its MSA-2 does not
             echo the message's MSH-10 (in doubt).
         UnencodableText: a character cannot be encoded (nothing was sent).
-        MalformedHl7: ``message_text`` has no MSH segment (a bug; nothing was sent).
+        FramingError: the bytes hold an MLLP block character (nothing was sent).
+        MalformedHl7: ``message`` has no MSH segment (a bug; nothing was sent).
         UnsupportedCharset: ``encoding`` is neither a codec nor a known MSH-18 value.
     """
     codec = _codec(encoding)
-    control_id = message_control_id(message_text)
-    try:
-        payload = message_text.encode(codec)
-    except UnicodeEncodeError as error:
-        # The codec's own message would quote the character: name its offset only.
-        raise UnencodableText(
-            f"message {control_id} has a character at offset {error.start} "
-            f"that {codec} cannot encode"
-        ) from None
+    payload = message if isinstance(message, bytes) else _encode(message, codec)
+    control_id = message_control_id(_header_text(payload, codec))
     reply = client.send(payload)
     # 'replace': a mis-encoded ERR text must not hide an otherwise valid ACK code.
     ack = _parse_reply(reply.decode(codec, errors="replace"), control_id)
@@ -251,6 +247,21 @@ def exchange(client: MllpClient, message_text: str, encoding: str) -> Ack:
             f"acknowledgment echoes MSA-2 {ack.control_id[:20]!r}, not MSH-10 {control_id!r}"
         )
     return ack
+
+
+def _encode(text: str, codec: str) -> bytes:
+    try:
+        return text.encode(codec)
+    except UnicodeEncodeError as error:
+        # The codec's own message would quote the character: name its offset only.
+        raise UnencodableText(
+            f"message has a character at offset {error.start} that {codec} cannot encode"
+        ) from None
+
+
+def _header_text(payload: bytes, codec: str) -> str:
+    """The first segment of ``payload`` as text (MSH-10 is read from it)."""
+    return payload.split(b"\r", 1)[0].decode(codec, errors="replace")
 
 
 def _parse_reply(reply_text: str, control_id: str) -> Ack:

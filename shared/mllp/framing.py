@@ -11,6 +11,8 @@ patient's HL7 message.
 
 from __future__ import annotations
 
+from shared.errors import PermanentError
+
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c"
 CARRIAGE_RETURN = b"\x0d"
@@ -20,7 +22,7 @@ DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
 """Largest payload accepted; a bigger one means the peer is not speaking MLLP."""
 
 
-class FramingError(ValueError):
+class FramingError(PermanentError, ValueError):
     """The byte stream is not valid MLLP (or a payload cannot be framed)."""
 
 

@@ -165,8 +165,8 @@ def _target(stored: StoredSnapshot | None, state: TargetState, *, hide: bool) ->
         "inDoubt": None
         if intent is None
         else {
-            "trigger": intent.trigger.value,
-            "controlId": intent.control_id,
+            "trigger": intent.label,
+            "controlId": intent.key,
             "version": intent.version,
             "sends": intent.attempts,
             "since": intent.created_at.isoformat(),

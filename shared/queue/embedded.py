@@ -45,7 +45,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
-from shared.errors import IntegrationError, QueueUnavailable
+from shared.errors import PermanentError, QueueUnavailable, TransientError
 from shared.queue.port import DeadLetter, OutboundMessage
 
 MAX_DELIVERY_COUNT_EXCEEDED = "MaxDeliveryCountExceeded"
@@ -124,7 +124,7 @@ that are locked. A message's ``seq`` is its sequence number, from the
 ``counters`` table: unique and growing (with gaps), like Service Bus's."""
 
 
-class LockLost(IntegrationError):
+class LockLost(TransientError):
     """A settle came too late: the session lock expired or the message was settled.
 
     The message is (or will be) delivered again; level-triggered handlers make that
@@ -132,7 +132,7 @@ class LockLost(IntegrationError):
     """
 
 
-class DeadLetterNotFound(IntegrationError):
+class DeadLetterNotFound(PermanentError):
     """No dead letter has this id (already resubmitted or purged?)."""
 
 

@@ -1,8 +1,10 @@
-"""Decide the next HL7 message for one target: a pure function of state.
+"""Decide the next operation for one target: a pure function of state.
 
 Given the desired facts (from the newest snapshot) and the confirmed facts of
-all three targets, return the one step that brings the target closer to the
-snapshot, a reason to wait for another target, or None when in sync. Because
+all three targets, return the one neutral operation (create, update,
+reschedule, remove) that brings the target closer to the snapshot, a reason to
+wait for another target, or None when in sync. Which message carries it is the
+channel's business (shared.sync.channel). Because
 the decision reads state rather than deltas, duplicated, reordered or replayed
 kicks are harmless.
 
@@ -16,14 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.targets import AppointmentFacts, Facts, PatientFacts, Target, Trigger
-
-
-@dataclass(frozen=True)
-class Step:
-    trigger: Trigger
-    facts: Facts  # what the message is rendered from
-    confirms: Facts | None  # the confirmed state once Millennium answers AA
+from shared.sync.channel import Operation, OperationKind
+from shared.targets import AppointmentFacts, Facts, PatientFacts, Target
 
 
 @dataclass(frozen=True)
@@ -34,7 +30,7 @@ class Wait:
     why: str
 
 
-Decision = Step | Wait | None
+Decision = Operation | Wait | None
 
 DEPENDENTS: tuple[Target, ...] = (Target.APPOINTMENT, Target.BED)
 
@@ -51,46 +47,66 @@ def _must_remove(confirmed: Facts | None, desired: Facts | None) -> bool:
 
 
 def plan(
-    target: Target, desired: Facts | None, confirmed: Mapping[Target, Facts | None]
+    target: Target,
+    desired: Facts | None,
+    confirmed: Mapping[Target, Facts | None],
+    *,
+    updates_in_place: bool = True,
 ) -> Decision:
-    """The next step for ``target``; ``confirmed`` holds every target's confirmed facts."""
+    """The next operation for ``target``; ``confirmed`` holds every target's
+    confirmed facts; ``updates_in_place`` is the target channel's capability."""
     if target is Target.ENCOUNTER:
-        return _plan_encounter(desired, confirmed)
-    return _plan_dependent(target, desired, confirmed)
+        return _plan_encounter(desired, confirmed, updates_in_place)
+    return _plan_dependent(target, desired, confirmed, updates_in_place)
 
 
-def _plan_encounter(desired: Facts | None, confirmed: Mapping[Target, Facts | None]) -> Decision:
+def _create(target: Target, desired: Facts) -> Operation:
+    return Operation(target, OperationKind.CREATE, desired, desired)
+
+
+def _remove(target: Target, current: Facts) -> Operation:
+    return Operation(target, OperationKind.REMOVE, current, None)
+
+
+def _change(target: Target, current: Facts, desired: Facts, in_place: bool) -> Operation:
+    if not in_place:
+        return _remove(target, current)  # then, on the next step, create it again
+    moved = (
+        isinstance(current, AppointmentFacts)
+        and isinstance(desired, AppointmentFacts)
+        and not current.same_time_as(desired)
+    )
+    kind = OperationKind.RESCHEDULE if moved else OperationKind.UPDATE
+    return Operation(target, kind, desired, desired)
+
+
+def _plan_encounter(
+    desired: Facts | None, confirmed: Mapping[Target, Facts | None], in_place: bool
+) -> Decision:
     current = confirmed[Target.ENCOUNTER]
     if current is not None and _must_remove(current, desired):
         for dependent in DEPENDENTS:
             if confirmed[dependent] is not None:
                 return Wait(dependent, "removed before the encounter")
-        return Step(Trigger.A38, current, None)
+        return _remove(Target.ENCOUNTER, current)
     if desired is None:
         return None
     if current is None:
-        return Step(Trigger.A05, desired, desired)
-    return Step(Trigger.A08, desired, desired) if current != desired else None
+        return _create(Target.ENCOUNTER, desired)
+    return _change(Target.ENCOUNTER, current, desired, in_place) if current != desired else None
 
 
 def _plan_dependent(
-    target: Target, desired: Facts | None, confirmed: Mapping[Target, Facts | None]
+    target: Target, desired: Facts | None, confirmed: Mapping[Target, Facts | None], in_place: bool
 ) -> Decision:
     current = confirmed[target]
-    remove = Trigger.S15 if target is Target.APPOINTMENT else Trigger.A27
     if current is not None and _must_remove(current, desired):
-        return Step(remove, current, None)
+        return _remove(target, current)
     if desired is None:
         return None
     encounter = confirmed[Target.ENCOUNTER]
     if encounter is None or not same_patient(encounter.patient, desired.patient):
         return Wait(Target.ENCOUNTER, "the encounter must exist first")
     if current is None:
-        create = Trigger.S12 if target is Target.APPOINTMENT else Trigger.A14
-        return Step(create, desired, desired)
-    if current == desired:
-        return None
-    if isinstance(current, AppointmentFacts) and isinstance(desired, AppointmentFacts):
-        return Step(Trigger.S14 if current.same_time_as(desired) else Trigger.S13, desired, desired)
-    # A pending admit cannot be updated in place: cancel it, then book it again.
-    return Step(Trigger.A27, current, None)
+        return _create(target, desired)
+    return _change(target, current, desired, in_place) if current != desired else None

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.crosswalk.repository import Crosswalk
-from shared.millennium import MillenniumLink
 from shared.profiles import Profiles
 from shared.queue.port import MessageBus
+from shared.sync.channel import Channels
 from shared.sync.policy import RetryPolicy
 
 
@@ -18,7 +18,6 @@ class SyncPorts:
     crosswalk: Crosswalk
     bus: MessageBus
     profiles: Profiles
-    millennium: MillenniumLink
+    channels: Channels  # one per target: how Millennium is reached
     clock: Callable[[], dt.datetime]
     retry: RetryPolicy
-    processing_id: str

@@ -1,14 +1,16 @@
 """The target worker: bring one target of one booking in line with its snapshot.
 
-One call handles one kick. It loops: read state → plan the next step → record
-the intent (ETag-guarded) → send → record the outcome, until the target is in
-sync, must wait for another target, or must be retried later. A crash at any
-point leaves either no intent (nothing was sent) or an intent that the next
-kick resends with the same MSH-10, so Millennium never gets a second create.
+One call handles one kick. It loops: read state → plan the next operation →
+let the target's channel prepare it → record the intent (ETag-guarded) → send →
+record the outcome, until the target is in sync, must wait for another target,
+or must be retried later. A crash at any point leaves either no intent (nothing
+was sent) or an intent that the next kick resends unchanged (same idempotency
+key, for HL7 the same MSH-10), so Millennium never gets a second create.
 
-Failures are sorted by what helps (shared.errors): in doubt → resend the same
-message later; AE → a new attempt later, up to the profile's limit; AR,
-unmapped codes → blocked and dead-lettered with a reason.
+The worker knows outcomes, not protocols (shared.sync.channel): in doubt →
+resend the same payload later; retry later (HL7 AE) → a new attempt later, up to
+the profile's limit; rejected (HL7 AR), unmapped codes → blocked and
+dead-lettered with a reason.
 """
 
 from __future__ import annotations
@@ -30,22 +32,26 @@ from shared.crosswalk.repository import (
 )
 from shared.errors import (
     ApplicationErrorsExhausted,
+    ChannelChanged,
     ConcurrencyConflict,
     EntityExists,
-    InDoubtError,
     InDoubtTooLong,
     MessageRejected,
     PermanentError,
 )
-from shared.hl7.ack import Ack
-from shared.hl7.control_id import control_id
-from shared.hl7.encoding import encode_message
-from shared.hl7.render import render_message
 from shared.messages import Kick, KickCause, kick_outbound
 from shared.profiles import Mode, Profile
-from shared.redaction import redact
+from shared.sync.channel import (
+    Channel,
+    Confirmed,
+    InDoubt,
+    Operation,
+    Outcome,
+    RetryLater,
+    SendContext,
+)
 from shared.sync.convergence import note_if_converged
-from shared.sync.plan import Step, Wait, plan
+from shared.sync.plan import Wait, plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Facts, Target, desired_facts
 
@@ -79,6 +85,10 @@ class _Context:
     @property
     def target(self) -> Target:
         return self.kick.target
+
+    @property
+    def channel(self) -> Channel:
+        return self.ports.channels[self.kick.target]
 
 
 def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
@@ -132,7 +142,12 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
         except (ConcurrencyConflict, EntityExists):
             return None
     if state.intent is None:
-        decision = plan(ctx.target, ctx.desired, {t: s.confirmed for t, s in states.items()})
+        decision = plan(
+            ctx.target,
+            ctx.desired,
+            {t: s.confirmed for t, s in states.items()},
+            updates_in_place=ctx.channel.updates_in_place,
+        )
         if decision is None:
             note_if_converged(ctx.ports, ctx.stored, states)
             return _settle(ctx, state)
@@ -175,67 +190,56 @@ def _settle(ctx: _Context, state: TargetState) -> SyncOutcome:
     return SyncOutcome.IN_SYNC
 
 
-def _record_intent(ctx: _Context, state: TargetState, step: Step) -> TargetState:
-    """Render the step's message and record it as in doubt before it is sent."""
+def _record_intent(ctx: _Context, state: TargetState, operation: Operation) -> TargetState:
+    """Let the channel prepare the operation and record it as in doubt before it is sent."""
     now = ctx.ports.clock()
-    cid = control_id(
-        # A message Millennium refused is never sent again under the same MSH-10, even
-        # after an operator's resubmit: a receiver may remember refused control ids.
-        ctx.booking_id,
-        ctx.target,
-        step.trigger,
-        ctx.stored.version,
-        state.refusals,
-    )
+    context = SendContext(ctx.booking_id, ctx.stored.version, state.refusals, ctx.profile, now)
     try:
-        message = render_message(
-            step.trigger,
-            step.facts,
-            ctx.profile,
-            control_id=cid,
-            sent_at=now,
-            processing_id=ctx.ports.processing_id,
-        )
-        encode_message(message, ctx.profile)  # fails now, not at every resend
+        prepared = ctx.channel.prepare(operation, context)
     except PermanentError as error:
         _block(ctx, state, error)
         raise
-    intent = Intent(
-        trigger=step.trigger,
-        control_id=cid,
-        version=ctx.stored.version,
-        message=message,
-        encoding=ctx.profile.encoding,
-        confirms=step.confirms,
-        created_at=now,
-    )
+    intent = Intent(prepared, ctx.stored.version, operation.confirms, now)
     return ctx.ports.crosswalk.save_target(ctx.booking_id, replace(state, intent=intent))
 
 
 def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | None:
-    try:
-        with telemetry.mllp_exchange(
-            intent.trigger, intent.control_id, intent.attempts + 1
-        ) as sent:
-            ack = ctx.ports.millennium.exchange(intent.message, encoding=intent.encoding)
-            sent.acknowledged(ack.code)
-    except InDoubtError as error:
-        return _in_doubt(ctx, state, intent, error)
-    _audit(ctx, "ack", intent, ack_code=ack.code)
-    if ack.code in {"AA", "CA"}:
-        _confirm(ctx, state, intent)
+    if intent.prepared.channel != ctx.channel.name:
+        changed = ChannelChanged(
+            f"booking {ctx.booking_id}: {_named(ctx, intent)} is in doubt on "
+            f"channel {intent.prepared.channel}, but {ctx.target} now uses {ctx.channel.name}; "
+            "check Millennium for it, then resubmit"
+        )
+        _block(ctx, state, changed)
+        raise changed
+    outcome = ctx.channel.send(intent.prepared, attempt=intent.attempts + 1)
+    return _settle_outcome(ctx, state, intent, outcome)
+
+
+def _settle_outcome(
+    ctx: _Context, state: TargetState, intent: Intent, outcome: Outcome
+) -> SyncOutcome | None:
+    if isinstance(outcome, InDoubt):
+        return _in_doubt(ctx, state, intent, outcome)
+    _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_warning(outcome))
+    if isinstance(outcome, Confirmed):
+        _confirm(ctx, state, intent, outcome)
         return None
-    if ack.code in {"AE", "CE"}:
-        return _application_error(ctx, state, intent, ack)
+    if isinstance(outcome, RetryLater):
+        return _application_error(ctx, state, intent, outcome)
     rejected = MessageRejected(
-        f"Millennium rejected {intent.trigger} (MSH-10 {intent.control_id}) for booking "
-        f"{ctx.booking_id} with {ack.code}: {redact(ack.error_text) or 'no error text'}"
+        f"Millennium rejected {_named(ctx, intent)} for booking "
+        f"{ctx.booking_id} with {outcome.code}: {outcome.reason}"
     )
     _block(ctx, replace(state, intent=None, refusals=state.refusals + 1), rejected)
     raise rejected
 
 
-def _confirm(ctx: _Context, state: TargetState, intent: Intent) -> None:
+def _warning(outcome: Outcome) -> str:
+    return outcome.warning[:200] if isinstance(outcome, Confirmed) else ""
+
+
+def _confirm(ctx: _Context, state: TargetState, intent: Intent, outcome: Confirmed) -> None:
     confirmed = replace(
         state,
         confirmed=intent.confirms,
@@ -249,11 +253,13 @@ def _confirm(ctx: _Context, state: TargetState, intent: Intent) -> None:
     )
     _save_outcome(ctx, confirmed, intent)
     log.info(
-        "confirmed %s %s booking %s MSH-10 %s",
+        "confirmed %s %s booking %s %s %s%s",
         ctx.target,
-        intent.trigger,
+        intent.label,
         ctx.booking_id,
-        intent.control_id,
+        ctx.channel.key_name,
+        intent.key,
+        f" with a warning: {outcome.warning}" if outcome.warning else "",
     )
     note = f"{ctx.target}-{confirmed.seq}"
     if ctx.target is Target.ENCOUNTER:
@@ -272,39 +278,39 @@ def _save_outcome(ctx: _Context, new_state: TargetState, intent: Intent) -> None
             return
         except (ConcurrencyConflict, EntityExists):
             fresh = ctx.ports.crosswalk.load_targets(ctx.booking_id)[ctx.target]
-            if fresh.intent is None or fresh.intent.control_id != intent.control_id:
+            if fresh.intent is None or fresh.intent.key != intent.key:
                 return  # another worker already settled this intent
             new_state = replace(new_state, etag=fresh.etag)
     raise ConcurrencyConflict(f"booking {ctx.booking_id} {ctx.target}: row kept changing")
 
 
-def _in_doubt(
-    ctx: _Context, state: TargetState, intent: Intent, error: InDoubtError
-) -> SyncOutcome:
+def _in_doubt(ctx: _Context, state: TargetState, intent: Intent, outcome: InDoubt) -> SyncOutcome:
     now = ctx.ports.clock()
     attempts = intent.attempts + 1
-    _audit(ctx, "in-doubt", intent, reason=type(error).__name__)
+    _audit(ctx, "in-doubt", intent, reason=outcome.reason)
     if now - intent.created_at > ctx.ports.retry.max_in_doubt:
         expired = InDoubtTooLong(
-            f"booking {ctx.booking_id}: {intent.trigger} (MSH-10 {intent.control_id}) had no ACK "
+            f"booking {ctx.booking_id}: {_named(ctx, intent)} had no answer "
             f"after {attempts} sends since {intent.created_at:%Y-%m-%d %H:%M}Z; check Millennium "
-            "for the booking's visit number, then resubmit (the same MSH-10 is resent)"
+            "for the booking's visit number, then resubmit (the same message is resent)"
         )
         _block(ctx, state, expired)  # keeps the intent: a resubmit resends it
         raise expired
     retried = replace(state, intent=replace(intent, attempts=attempts), retries=state.retries + 1)
     _save_outcome(ctx, retried, intent)
-    _schedule_retry(ctx, attempts, f"{intent.control_id}-{attempts}")
+    _schedule_retry(ctx, attempts, f"{intent.key}-{attempts}")
     return SyncOutcome.RETRY_SCHEDULED
 
 
-def _application_error(ctx: _Context, state: TargetState, intent: Intent, ack: Ack) -> SyncOutcome:
+def _application_error(
+    ctx: _Context, state: TargetState, intent: Intent, outcome: RetryLater
+) -> SyncOutcome:
     attempts = state.ae_attempts + 1
     if attempts > ctx.profile.ae_retry_limit:
         error = ApplicationErrorsExhausted(
-            f"Millennium answered AE {attempts} times to {intent.trigger} for booking "
-            f"{ctx.booking_id} (last MSH-10 {intent.control_id}): "
-            f"{redact(ack.error_text) or 'no error text'}"
+            f"Millennium answered with an application error {attempts} times to "
+            f"{_named(ctx, intent)} for booking {ctx.booking_id}, last answer "
+            f"{outcome.code}: {outcome.reason}"
         )
         _block(
             ctx,
@@ -320,7 +326,7 @@ def _application_error(ctx: _Context, state: TargetState, intent: Intent, ack: A
         retries=state.retries + 1,
     )
     _save_outcome(ctx, retried, intent)
-    _schedule_retry(ctx, attempts, f"{intent.control_id}-ae")
+    _schedule_retry(ctx, attempts, f"{intent.key}-ae")
     return SyncOutcome.RETRY_SCHEDULED
 
 
@@ -389,13 +395,18 @@ def _audit(
             at=ctx.ports.clock(),
             target=ctx.target.value,
             version=intent.version,
-            trigger=intent.trigger.value,
-            control_id=intent.control_id,
+            trigger=intent.label,
+            control_id=intent.key,
             ack_code=ack_code,
             reason=reason,
             extra={"attempt": intent.attempts + 1},
         ),
     )
+
+
+def _named(ctx: _Context, intent: Intent) -> str:
+    """How operators find the message, e.g. ``ADT^A05 (MSH-10 6NZF…)``."""
+    return f"{intent.label} ({ctx.channel.key_name} {intent.key})"
 
 
 def _fingerprint(ctx: _Context) -> str:

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared import telemetry_names as names
+from shared.hl7.ack import ACCEPTED
 from shared.names import QUEUE_EVENTS
 
 if TYPE_CHECKING:
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(f"{names.LOGGER_NAME}.telemetry")
 
 AttributeValue = str | int | float | bool
-ACCEPTED_ACK_CODES = frozenset({"AA", "CA"})
 
 
 @dataclass
@@ -228,7 +228,7 @@ def mllp_exchange(trigger: str, control_id: str, attempt: int) -> Iterator[Excha
             raise
         finally:
             span.set_attribute(names.ATTR_ACK_CODE, exchange.ack_code)
-            if exchange.ack_code not in ACCEPTED_ACK_CODES:
+            if exchange.ack_code not in ACCEPTED:
                 otel.fail(span, f"ACK {exchange.ack_code}")
             _count_message(otel, {**fields, names.ATTR_ACK_CODE: exchange.ack_code})
 

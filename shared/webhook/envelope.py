@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from shared.booking import BookingEvent, BookingStatus, semantic_problems
+from shared.errors import PermanentError
 from shared.problems import FieldError
 
 CANCELLED_TYPE = "se.vgr.orbit.booking.cancelled.v1"
@@ -42,7 +43,7 @@ _DIGIT_RUN = re.compile(r"\d{6}")
 _FRIENDLY_MESSAGES = {"missing": "is required"}
 
 
-class InvalidEvent(Exception):
+class InvalidEvent(PermanentError):
     """The body is not a valid v1 booking event; ``errors`` says where and why."""
 
     def __init__(self, errors: list[FieldError]) -> None:

@@ -32,7 +32,7 @@ from typing import ClassVar
 from shared import telemetry
 from shared.booking import BookingEvent
 from shared.crosswalk.port import TableStore
-from shared.errors import TransientError
+from shared.errors import PermanentError, TransientError
 from shared.messages import EventMessage, event_outbound
 from shared.problems import FieldError, ProblemResponse, problem
 from shared.profiles import Mode, Profiles
@@ -102,11 +102,12 @@ WebhookResult = Accepted | ProblemResponse
 
 
 @dataclass(eq=False)
-class _Rejected(Exception):
+class _Rejected(PermanentError):
     """Internal: stop handling and answer with this problem."""
 
     status: int
-    reason: str
+    # field(): without it the dataclass would take PermanentError.reason as a default.
+    reason: str = field()
     title: str
     detail: str
     errors: Sequence[FieldError] = ()

@@ -6,6 +6,8 @@ away before it costs an HMAC or a JSON parse.
 
 from __future__ import annotations
 
+from shared.errors import PermanentError
+
 MAX_BODY_BYTES = 256 * 1024
 """Largest accepted body (256 KiB); a booking snapshot is a few KiB."""
 
@@ -15,18 +17,18 @@ ACCEPTED_MEDIA_TYPES = ("application/cloudevents+json", "application/json")
 _BATCH_MEDIA_TYPE = "application/cloudevents-batch+json"
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(PermanentError):
     """The body (or its announced Content-Length) is over ``MAX_BODY_BYTES``."""
 
 
-class UnsupportedMediaType(Exception):
+class UnsupportedMediaType(PermanentError):
     """The Content-Type is missing, not JSON, a batch, or not UTF-8.
 
     ``str(error)`` says what to send instead.
     """
 
 
-class BodyNotUtf8(Exception):
+class BodyNotUtf8(PermanentError):
     """The body is not UTF-8 text."""
 
 

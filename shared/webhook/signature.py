@@ -29,6 +29,8 @@ from collections.abc import Mapping, Sequence
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from shared.errors import PermanentError
+
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the prefix of every secret, not a secret)
 TOLERANCE = dt.timedelta(minutes=5)
 """How far ``webhook-timestamp`` may be from our clock (the library's fixed value)."""
@@ -45,7 +47,7 @@ _TIMESTAMP = re.compile(r"^\d{1,10}$")  # up to the year 2286
 _MAX_WEBHOOK_ID = 200
 
 
-class InvalidSignature(Exception):
+class InvalidSignature(PermanentError):
     """The delivery is not authentic (answer 401).
 
     ``reason`` is a short code for logs and metrics; ``str(error)`` tells the
@@ -57,7 +59,7 @@ class InvalidSignature(Exception):
         self.reason = reason
 
 
-class SecretsNotConfigured(Exception):
+class SecretsNotConfigured(PermanentError):
     """No secret is configured, or one is not a valid ``whsec_`` secret.
 
     An operator must fix the setting; the message names the problem, never a secret.

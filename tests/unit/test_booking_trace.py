@@ -23,7 +23,7 @@ from shared.sync.policy import RetryPolicy
 from shared.sync.ports import SyncPorts
 from tests.builders import make_patient, make_snapshot
 from tests.fakes import RecordingBus
-from tests.sync_fakes import Pump, ScriptedMillennium
+from tests.sync_fakes import Pump, ScriptedMillennium, hl7_channels
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 PROFILES = load_profiles(str(Path(__file__).resolve().parents[2] / "profiles"))
@@ -40,10 +40,9 @@ class World:
             crosswalk=self.crosswalk,
             bus=self.bus,
             profiles=PROFILES,
-            millennium=ScriptedMillennium(list(script or [])),
+            channels=hl7_channels(ScriptedMillennium(list(script or []))),
             clock=lambda: NOW,
             retry=RetryPolicy(),
-            processing_id="T",
         )
         self.pump = Pump(self.ports, self.bus)
 

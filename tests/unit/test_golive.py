@@ -11,6 +11,7 @@ import pytest
 from shared.crosswalk.repository import Crosswalk, StoredSnapshot
 from shared.crosswalk.sqlite import SqliteTableStore
 from shared.golive import PROTECTED_DATE, GoLiveRefused, go_live, main
+from shared.hl7.channel import Hl7Channel
 from shared.messages import Kick, KickCause
 from shared.names import ALL_TABLES, SYNC_QUEUES
 from shared.profiles import Mode, Profiles
@@ -21,7 +22,7 @@ from shared.sync.ports import SyncPorts
 from shared.targets import Target
 from tests.builders import CET, make_patient, make_snapshot, profile
 from tests.fakes import FixedClock, RecordingBus
-from tests.sync_fakes import Pump, ScriptedMillennium
+from tests.sync_fakes import Pump, ScriptedMillennium, hl7_channels
 
 NOW = dt.datetime(2026, 11, 22, 9, 0, tzinfo=CET)
 
@@ -35,10 +36,9 @@ def ports_for(mode: Mode, store=None, bus=None) -> SyncPorts:
         crosswalk=Crosswalk(store),
         bus=bus or RecordingBus(),
         profiles=Profiles({"SU": su, "SAS": profile("SAS")}),
-        millennium=ScriptedMillennium(),
+        channels=hl7_channels(ScriptedMillennium()),
         clock=FixedClock(NOW),
         retry=RetryPolicy(),
-        processing_id="T",
     )
 
 
@@ -117,7 +117,9 @@ def test_after_the_workers_ran_a_second_go_live_sends_nothing(shadowed):
     bus = shadowed.bus
     assert isinstance(bus, RecordingBus)
     Pump(shadowed, bus).run()
-    millennium = shadowed.millennium
+    channel = shadowed.channels[Target.ENCOUNTER]
+    assert isinstance(channel, Hl7Channel)
+    millennium = channel.link
     assert isinstance(millennium, ScriptedMillennium)
     assert sorted(millennium.triggers()) == ["ADT^A05"] * 4 + ["SIU^S12"] * 4
     before = len(bus.sent)

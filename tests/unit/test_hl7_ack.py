@@ -18,8 +18,9 @@ from shared.hl7.ack import (
     render_ack,
 )
 from shared.hl7.render import MESSAGE_STRUCTURE, render_message
+from shared.hl7.triggers import Trigger
 from shared.hl7.validate import unexpected_warnings, validate_strict
-from shared.targets import Target, Trigger
+from shared.targets import Target
 from tests.builders import CET, make_facts, profile
 
 SENT_AT = dt.datetime(2026, 11, 22, 8, 15, tzinfo=CET)

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from shared.hl7.control_id import control_id
-from shared.targets import Target, Trigger
+from shared.hl7.triggers import Trigger
+from shared.targets import Target
 
 ALPHABET = re.compile(r"^[A-Z0-9]{1,20}$")
 

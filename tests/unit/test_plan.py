@@ -1,17 +1,30 @@
-"""The planner: which message closes the gap for one target."""
+"""The planner: which neutral operation closes the gap for one target."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from shared.sync.plan import Step, Wait, plan
-from shared.targets import Facts, Target, Trigger, desired_facts
+from shared.sync.channel import Operation
+from shared.sync.channel import OperationKind as Kind
+from shared.sync.plan import Wait, plan
+from shared.targets import AppointmentFacts, BedFacts, Facts, Target, desired_facts
 from tests.builders import CET, SU_OTHER_WARD, make_facts, make_patient, make_snapshot
 
 BOOKED = make_snapshot()
 ENC = make_facts(Target.ENCOUNTER)
 APPT = make_facts(Target.APPOINTMENT)
 BED = make_facts(Target.BED)
+
+
+def op(kind: Kind, facts: Facts, confirms: Facts | None) -> Operation:
+    target = (
+        Target.APPOINTMENT
+        if isinstance(facts, AppointmentFacts)
+        else Target.BED
+        if isinstance(facts, BedFacts)
+        else Target.ENCOUNTER
+    )
+    return Operation(target, kind, facts, confirms)
 
 
 def want(snapshot, target: Target) -> Facts:
@@ -25,15 +38,15 @@ def confirmed(enc: Facts | None = None, appt: Facts | None = None, bed: Facts | 
 
 
 def test_new_booking_creates_encounter_first_and_dependents_wait():
-    assert plan(Target.ENCOUNTER, ENC, confirmed()) == Step(Trigger.A05, ENC, ENC)
+    assert plan(Target.ENCOUNTER, ENC, confirmed()) == op(Kind.CREATE, ENC, ENC)
     assert isinstance(plan(Target.APPOINTMENT, APPT, confirmed()), Wait)
     assert isinstance(plan(Target.BED, BED, confirmed()), Wait)
 
 
 def test_dependents_create_once_encounter_is_confirmed():
     state = confirmed(enc=ENC)
-    assert plan(Target.APPOINTMENT, APPT, state) == Step(Trigger.S12, APPT, APPT)
-    assert plan(Target.BED, BED, state) == Step(Trigger.A14, BED, BED)
+    assert plan(Target.APPOINTMENT, APPT, state) == op(Kind.CREATE, APPT, APPT)
+    assert plan(Target.BED, BED, state) == op(Kind.CREATE, BED, BED)
 
 
 def test_in_sync_plans_nothing():
@@ -53,9 +66,9 @@ def test_reschedule_sends_s13_and_other_change_sends_s14():
     )
     other_theatre = want(make_snapshot(version=2, theatre="SAL 7"), Target.APPOINTMENT)
     state = confirmed(ENC, APPT, BED)
-    assert plan(Target.APPOINTMENT, moved, state) == Step(Trigger.S13, moved, moved)
-    assert plan(Target.APPOINTMENT, other_theatre, state) == Step(
-        Trigger.S14, other_theatre, other_theatre
+    assert plan(Target.APPOINTMENT, moved, state) == op(Kind.RESCHEDULE, moved, moved)
+    assert plan(Target.APPOINTMENT, other_theatre, state) == op(
+        Kind.UPDATE, other_theatre, other_theatre
     )
 
 
@@ -67,27 +80,29 @@ def test_ward_change_updates_encounter_and_rebooks_bed_by_cancel_then_create():
     new_enc = want(snapshot, Target.ENCOUNTER)
     new_bed = want(snapshot, Target.BED)
     state = confirmed(ENC, APPT, BED)
-    assert plan(Target.ENCOUNTER, new_enc, state) == Step(Trigger.A08, new_enc, new_enc)
-    assert plan(Target.BED, new_bed, state) == Step(Trigger.A27, BED, None)
-    assert plan(Target.BED, new_bed, confirmed(new_enc, APPT, None)) == Step(
-        Trigger.A14, new_bed, new_bed
+    assert plan(Target.ENCOUNTER, new_enc, state) == op(Kind.UPDATE, new_enc, new_enc)
+    # A channel that cannot update a bed booking in place removes it, then creates it.
+    assert plan(Target.BED, new_bed, state, updates_in_place=False) == op(Kind.REMOVE, BED, None)
+    assert plan(Target.BED, new_bed, state) == op(Kind.UPDATE, new_bed, new_bed)
+    assert plan(Target.BED, new_bed, confirmed(new_enc, APPT, None)) == op(
+        Kind.CREATE, new_bed, new_bed
     )
 
 
 def test_switch_to_day_surgery_removes_bed_booking():
     snapshot = make_snapshot(version=2, admission={"type": "daySurgery"})
     assert desired_facts(snapshot, Target.BED) is None
-    assert plan(Target.BED, None, confirmed(ENC, APPT, BED)) == Step(Trigger.A27, BED, None)
+    assert plan(Target.BED, None, confirmed(ENC, APPT, BED)) == op(Kind.REMOVE, BED, None)
 
 
 def test_cancel_removes_dependents_before_encounter():
     state = confirmed(ENC, APPT, BED)
-    assert plan(Target.APPOINTMENT, None, state) == Step(Trigger.S15, APPT, None)
-    assert plan(Target.BED, None, state) == Step(Trigger.A27, BED, None)
+    assert plan(Target.APPOINTMENT, None, state) == op(Kind.REMOVE, APPT, None)
+    assert plan(Target.BED, None, state) == op(Kind.REMOVE, BED, None)
     assert plan(Target.ENCOUNTER, None, state) == Wait(
         Target.APPOINTMENT, "removed before the encounter"
     )
-    assert plan(Target.ENCOUNTER, None, confirmed(ENC, None, None)) == Step(Trigger.A38, ENC, None)
+    assert plan(Target.ENCOUNTER, None, confirmed(ENC, None, None)) == op(Kind.REMOVE, ENC, None)
     assert plan(Target.ENCOUNTER, None, confirmed()) is None
 
 
@@ -97,11 +112,11 @@ def test_patient_correction_removes_under_old_patient_then_creates_under_new():
     new_appt = want(corrected, Target.APPOINTMENT)
     state = confirmed(ENC, APPT, BED)
     # dependents go first, under the old patient
-    assert plan(Target.APPOINTMENT, new_appt, state) == Step(Trigger.S15, APPT, None)
+    assert plan(Target.APPOINTMENT, new_appt, state) == op(Kind.REMOVE, APPT, None)
     assert isinstance(plan(Target.ENCOUNTER, new_enc, state), Wait)
     # then the encounter is cancelled and created again for the new patient
-    assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC)) == Step(Trigger.A38, ENC, None)
-    assert plan(Target.ENCOUNTER, new_enc, confirmed()) == Step(Trigger.A05, new_enc, new_enc)
+    assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC)) == op(Kind.REMOVE, ENC, None)
+    assert plan(Target.ENCOUNTER, new_enc, confirmed()) == op(Kind.CREATE, new_enc, new_enc)
     # a dependent never attaches to an encounter of another patient
     assert isinstance(plan(Target.APPOINTMENT, new_appt, confirmed(ENC)), Wait)
 
@@ -109,6 +124,6 @@ def test_patient_correction_removes_under_old_patient_then_creates_under_new():
 def test_name_correction_is_an_update_not_a_new_patient():
     renamed = make_snapshot(version=2, patient=make_patient(1, family_name="Berg"))
     new_enc = want(renamed, Target.ENCOUNTER)
-    assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC, APPT, BED)) == Step(
-        Trigger.A08, new_enc, new_enc
+    assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC, APPT, BED)) == op(
+        Kind.UPDATE, new_enc, new_enc
     )

@@ -20,7 +20,7 @@ from shared.sync.worker import SyncOutcome, sync_target
 from shared.targets import Target
 from tests.builders import SU_OTHER_WARD, UNMAPPED_HSA_ID, make_patient, make_snapshot
 from tests.fakes import RecordingBus
-from tests.sync_fakes import Pump, ScriptedMillennium
+from tests.sync_fakes import Pump, ScriptedMillennium, hl7_channels
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 PROFILES = load_profiles(str(Path(__file__).resolve().parents[2] / "profiles"))
@@ -38,10 +38,9 @@ class World:
             crosswalk=self.crosswalk,
             bus=self.bus,
             profiles=profiles,
-            millennium=self.millennium,
+            channels=hl7_channels(self.millennium),
             clock=lambda: self.now,
             retry=RetryPolicy(),
-            processing_id="T",
         )
         self.pump = Pump(self.ports, self.bus)
 

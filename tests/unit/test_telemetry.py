@@ -307,7 +307,7 @@ def _ports_and_store() -> tuple[Any, Any, Any]:
     from shared.sync.policy import RetryPolicy
     from shared.sync.ports import SyncPorts
     from tests.fakes import RecordingBus, make_profiles
-    from tests.sync_fakes import ScriptedMillennium
+    from tests.sync_fakes import ScriptedMillennium, hl7_channels
 
     store = SqliteTableStore(":memory:")
     store.create_tables(ALL_TABLES)
@@ -316,10 +316,9 @@ def _ports_and_store() -> tuple[Any, Any, Any]:
         crosswalk=Crosswalk(store),
         bus=bus,
         profiles=make_profiles(SU=Mode.INTEGRATED),
-        millennium=ScriptedMillennium(),
+        channels=hl7_channels(ScriptedMillennium()),
         clock=lambda: NOW,
         retry=RetryPolicy(),
-        processing_id="T",
     )
     return ports, store, bus
 

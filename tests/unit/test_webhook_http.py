@@ -79,7 +79,6 @@ def world() -> Iterator[World]:
         store=store,
         bus=bus,
         profiles=make_profiles(SU=Mode.INTEGRATED, SAS=Mode.JUMPOUT, NU=Mode.OFF),
-        millennium=None,  # type: ignore[arg-type]  # the webhook never talks to Millennium
         clock=FixedClock(NOW),
     )
     use_services(services)

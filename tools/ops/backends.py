@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from shared.crosswalk.repository import Crosswalk
 from shared.deadletters.port import DeadLetterStore
@@ -25,23 +24,17 @@ class Backends:
 
 
 def open_backends(settings: Settings) -> Backends:
-    """The crosswalk and dead-letter store of the local data folder or the Azure stamp.
+    """The crosswalk and dead-letter store of the local data folder or the Azure stamp,
+    built by the app's composition root with the operators' rights.
 
     Raises:
         ValueError: a Service Bus or Table endpoint setting is missing or malformed.
         QueueUnavailable, TransientError: a backend cannot be opened.
     """
-    from shared.services import build_store, utc_now
+    from shared.services import build_services
 
-    crosswalk = Crosswalk(build_store(settings))
-    if settings.queue_backend == "servicebus":
-        from shared.deadletters.servicebus import service_bus_dead_letters
-
-        return Backends(
-            crosswalk, service_bus_dead_letters(settings.service_bus_namespace), utc_now
-        )
-    from shared.deadletters.embedded import EmbeddedDeadLetters
-    from shared.queue.embedded import EmbeddedQueue
-
-    queue = EmbeddedQueue(Path(settings.local_data_dir) / "queue.sqlite3")
-    return Backends(crosswalk, EmbeddedDeadLetters(queue), utc_now, [queue.close])
+    services = build_services(settings, operator=True)
+    assert services.dead_letters is not None  # operator=True: every backend has one
+    return Backends(
+        Crosswalk(services.store), services.dead_letters, services.clock, [services.close]
+    )
