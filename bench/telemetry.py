@@ -40,7 +40,7 @@ def one_booking(n: int) -> None:
         with telemetry.consumer_span(f"sync-{target}", kick, booking_id=booking, message_id="k"):
             telemetry.annotate(administration="SU", target=target, cause="event", version=1)
             with telemetry.mllp_exchange(trigger, "ABCDEFGHIJKLMNOPQRST", 1) as sent:
-                sent.acknowledged("AA")
+                sent.acknowledged("AA", accepted=True)
             if target == "bed":
                 telemetry.sync_converged(1, dt.timedelta(milliseconds=120))
 

@@ -92,7 +92,7 @@ class Hl7Channel:
         try:
             with telemetry.mllp_exchange(prepared.label, prepared.key, attempt) as sent:
                 ack = self._link.exchange(wire, codec=codec_for(msh18(prepared.payload)))
-                sent.acknowledged(ack.code)
+                sent.acknowledged(ack.code, accepted=ack.code in ACCEPTED)
         except InDoubtError as error:
             return InDoubt(type(error).__name__)
         return outcome_of(ack)

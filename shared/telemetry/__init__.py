@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared import telemetry_names as names
-from shared.hl7.ack import ACCEPTED
 from shared.names import QUEUE_EVENTS
 
 if TYPE_CHECKING:
@@ -198,13 +197,16 @@ def stale_event_ignored(stored_version: int) -> None:
 
 
 class Exchange:
-    """What became of one MLLP send; ``acknowledged`` records the ACK code."""
+    """What became of one MLLP send; ``acknowledged`` records the ACK code and
+    whether the channel counts it as accepted (the HL7 channel knows the codes)."""
 
     def __init__(self) -> None:
         self.ack_code = names.ACK_NONE
+        self.accepted = False
 
-    def acknowledged(self, ack_code: str) -> None:
+    def acknowledged(self, ack_code: str, *, accepted: bool) -> None:
         self.ack_code = ack_code
+        self.accepted = accepted
 
 
 @contextmanager
@@ -228,7 +230,7 @@ def mllp_exchange(trigger: str, control_id: str, attempt: int) -> Iterator[Excha
             raise
         finally:
             span.set_attribute(names.ATTR_ACK_CODE, exchange.ack_code)
-            if exchange.ack_code not in ACCEPTED:
+            if not exchange.accepted:
                 otel.fail(span, f"ACK {exchange.ack_code}")
             _count_message(otel, {**fields, names.ATTR_ACK_CODE: exchange.ack_code})
 

@@ -86,7 +86,7 @@ def test_a_consumer_span_continues_the_trace_of_the_message_it_reads(sdk):
         telemetry.consumer_span("sync-encounter", properties, booking_id="OB-1", message_id="m"),
         telemetry.mllp_exchange("ADT^A05", "ABCDEFGHIJKLMNOPQRST", 1) as sent,
     ):
-        sent.acknowledged("AA")
+        sent.acknowledged("AA", accepted=True)
 
     [webhook] = sdk.finished(names.SPAN_WEBHOOK_RECEIVE)
     [worker] = sdk.finished(names.SPAN_SYNC_TARGET)
