@@ -28,6 +28,16 @@ class TransientError(IntegrationError):
     """A temporary failure; nothing was applied, so retrying later is safe."""
 
 
+class LinkUnavailable(TransientError):
+    """No MLLP connection could be had, so nothing was sent: the connection was
+    refused or timed out (for example the peer is at its connection limit, or
+    down), or the stamp's connection budget stayed taken while the send waited."""
+
+
+class LinkBusy(LinkUnavailable):
+    """Every connection of the stamp's budget stayed in use while the send waited."""
+
+
 class InDoubtError(IntegrationError):
     """A message may have been applied; resend the same message later."""
 

@@ -37,6 +37,10 @@ ALL_TABLES: tuple[str, ...] = (TABLE_BOOKINGS, TABLE_DELIVERIES, TABLE_LOOKUP, T
 SERVICE_BUS_CONNECTION = "ServiceBusConnection"
 """Prefix of the identity-based Service Bus connection used by triggers and senders."""
 SETTING_SERVICE_BUS_NAMESPACE = f"{SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace"
+SETTING_HOST_STORAGE_BLOB_URI = "AzureWebJobsStorage__blobServiceUri"
+"""The host storage account's blob endpoint (identity-based); the link leases live there."""
+CONTAINER_LINK_LEASES = "millennium-link"
+"""Blob container of the connection budget's lease slots (one blob per connection)."""
 
 SETTINGS: dict[str, str] = {
     "HOST_PORT": "Port of the local run's HTTP host (default 7071).",
@@ -47,6 +51,13 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_MLLP_PORT": "Port of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_TLS": "'on' to wrap MLLP in TLS (default off).",
     "MILLENNIUM_MLLP_TIMEOUT_SECONDS": "Seconds to wait for an ACK before a send is in doubt.",
+    "MILLENNIUM_MLLP_MAX_CONNECTIONS": "Connections to Millennium for the whole stamp (default 1).",
+    "MILLENNIUM_MLLP_MAX_MESSAGES_PER_SECOND": "Send rate cap of the whole stamp (0: none).",
+    "MILLENNIUM_MLLP_IDLE_SECONDS": "Seconds an unused connection stays open (default 60).",
+    "MILLENNIUM_MLLP_LINK_WAIT_SECONDS": "Seconds a send waits for a free connection (default 5).",
+    "MILLENNIUM_LINK_LEASE_ACCOUNT_URL": "Blob endpoint of the link leases (default host storage).",
+    SETTING_HOST_STORAGE_BLOB_URI: "Host storage blob endpoint (identity-based host storage).",
+    "GO_LIVE_BOOKINGS_PER_SECOND": "Pace of a go-live's kicks, so live changes go first (20).",
     "MILLENNIUM_FHIR_BASE_URL": "FHIR R4 base URL for the jump-out's Patient lookup.",
     "MILLENNIUM_FHIR_TOKEN_URL": "OAuth2 token endpoint for the FHIR API (empty: no auth, local).",
     "MILLENNIUM_FHIR_CLIENT_ID": "OAuth2 client id of the app at Millennium's FHIR API.",

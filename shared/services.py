@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from shared.crosswalk.port import TableStore
 from shared.crosswalk.repository import Crosswalk
-from shared.names import ALL_TABLES
+from shared.names import ALL_TABLES, CONTAINER_LINK_LEASES
 from shared.profiles import Profiles, load_profiles
 from shared.queue.port import MessageBus
 from shared.settings import Settings, get_settings
@@ -36,6 +36,7 @@ from shared.targets import Target
 if TYPE_CHECKING:  # the FHIR adapter pulls in httpx: only the launch endpoint needs it
     from shared.deadletters.port import DeadLetterStore
     from shared.launch.fhir import MillenniumFhir
+    from shared.link.leases import LeaseStore
     from shared.mllp.link import HL7Link
 
 
@@ -217,14 +218,41 @@ def build_channels(settings: Settings, link: HL7Link | None = None) -> Channels:
 
 
 def build_mllp_link(settings: Settings) -> HL7Link:
-    from shared.mllp.link import MllpLink
+    """MLLP to Millennium under the stamp's connection budget (shared.link.budget)."""
+    from shared.link.budget import Budget, BudgetedLink
+    from shared.mllp.client import MllpClient
 
-    return MllpLink(
-        settings.mllp_host,
-        settings.mllp_port,
-        timeout=settings.mllp_timeout_seconds,
-        ssl_context=ssl.create_default_context() if settings.mllp_tls else None,
+    ssl_context = ssl.create_default_context() if settings.mllp_tls else None
+    budget = Budget(
+        slots=settings.mllp_max_connections,
+        max_messages_per_second=settings.mllp_max_messages_per_second,
+        idle_seconds=settings.mllp_idle_seconds,
+        wait_seconds=settings.mllp_link_wait_seconds,
     )
+    return BudgetedLink(
+        lambda: MllpClient(
+            settings.mllp_host,
+            settings.mllp_port,
+            timeout=settings.mllp_timeout_seconds,
+            ssl_context=ssl_context,
+        ),
+        build_leases(settings),
+        budget,
+    )
+
+
+def build_leases(settings: Settings) -> LeaseStore:
+    """The budget's lease slots: blob leases on the stamp's storage in Azure, a
+    SQLite file in the local data folder (shared by its worker processes)."""
+    if settings.queue_backend == "servicebus":
+        from shared.link.blob_leases import blob_leases
+
+        return blob_leases(settings.link_lease_account_url, CONTAINER_LINK_LEASES)
+    from shared.link.sqlite_leases import SqliteLeases
+
+    data_dir = Path(settings.local_data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteLeases(data_dir / "link-leases.sqlite3")
 
 
 def build_fhir(settings: Settings) -> MillenniumFhir:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from shared.errors import PermanentError
-from shared.names import SETTING_SERVICE_BUS_NAMESPACE
+from shared.names import SETTING_HOST_STORAGE_BLOB_URI, SETTING_SERVICE_BUS_NAMESPACE
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +50,13 @@ class Settings:
     launch_lookup_secret: str = ""
     # The operators' keys for the ops endpoints (booking trace); empty: switched off.
     ops_admin_secrets: tuple[str, ...] = ()
+    # The Millennium link's budget, for the whole stamp (shared.link.budget).
+    mllp_max_connections: int = 1
+    mllp_max_messages_per_second: float = 0.0  # 0: no limit
+    mllp_idle_seconds: float = 60.0
+    mllp_link_wait_seconds: float = 5.0
+    link_lease_account_url: str = ""  # blob endpoint of the leases in Azure
+    go_live_bookings_per_second: float = 20.0
 
 
 def _text(name: str, default: str = "") -> str:
@@ -66,14 +73,24 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number") from None
 
 
+def _positive_int(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise SettingsError(f"{name} must be 1 or more")
+    return value
+
+
 def _float(name: str, default: float) -> float:
     raw = _text(name)
     if not raw:
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a number") from None
+    if not value >= 0:  # also refuses nan
+        raise SettingsError(f"{name} must not be negative")
+    return value
 
 
 def _switch(name: str, default: bool) -> bool:
@@ -132,6 +149,13 @@ def read_settings() -> Settings:
         fhir_scope=_text("MILLENNIUM_FHIR_SCOPE"),
         launch_lookup_secret=_text("LAUNCH_LOOKUP_SECRET"),
         ops_admin_secrets=tuple(_text("OPS_ADMIN_SECRETS").split()),
+        mllp_max_connections=_positive_int("MILLENNIUM_MLLP_MAX_CONNECTIONS", 1),
+        mllp_max_messages_per_second=_float("MILLENNIUM_MLLP_MAX_MESSAGES_PER_SECOND", 0.0),
+        mllp_idle_seconds=_float("MILLENNIUM_MLLP_IDLE_SECONDS", 60.0),
+        mllp_link_wait_seconds=_float("MILLENNIUM_MLLP_LINK_WAIT_SECONDS", 5.0),
+        link_lease_account_url=_text("MILLENNIUM_LINK_LEASE_ACCOUNT_URL")
+        or _text(SETTING_HOST_STORAGE_BLOB_URI),
+        go_live_bookings_per_second=_float("GO_LIVE_BOOKINGS_PER_SECOND", 20.0),
     )
 
 

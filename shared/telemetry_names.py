@@ -35,12 +35,27 @@ RETRIES_SCHEDULED = "orbitsync.sync.retries_scheduled"
 """Fresh kick messages scheduled with backoff after a transient failure."""
 DEAD_LETTERED = "orbitsync.sync.dead_lettered"
 """Messages parked on the dead-letters queue; dimension ``reason`` (see shared.errors)."""
+LINK_NOT_SENT = "orbitsync.link.not_sent"
+"""Sends that found no connection to Millennium and were retried later with the same
+message; dimension ``reason``: ``LinkBusy`` (the stamp's connection budget stayed
+taken) or ``LinkUnavailable`` (the connection was refused or timed out). Not an
+outage by itself: the link is the bottleneck (docs/operations.md)."""
+
+# --- Up-down counters (current values: +1 when opened or started, -1 when done) ---
+LINK_CONNECTIONS_OPEN = "orbitsync.link.connections_open"
+"""MLLP connections this instance holds open to Millennium (never more than the
+stamp's MILLENNIUM_MLLP_MAX_CONNECTIONS summed over all instances)."""
+LINK_SENDS_WAITING = "orbitsync.link.sends_waiting"
+"""Sends waiting for a connection of the budget right now."""
 
 # --- Histograms (one value per observation) ---
 SYNC_LAG_MS = "orbitsync.sync.lag_ms"
 """Milliseconds from the booking event's acceptance to the moment all of the
 booking's targets are confirmed (AA) for that version. Emitted once per converged
 version; dimension ``administration``."""
+
+LINK_WAIT_MS = "orbitsync.link.wait_ms"
+"""Milliseconds a send waited for a connection of the budget (0 when one was free)."""
 
 COUNTERS: tuple[str, ...] = (
     EVENTS_RECEIVED,
@@ -51,9 +66,11 @@ COUNTERS: tuple[str, ...] = (
     IN_DOUBT_RESENDS,
     RETRIES_SCHEDULED,
     DEAD_LETTERED,
+    LINK_NOT_SENT,
 )
-HISTOGRAMS: tuple[str, ...] = (SYNC_LAG_MS,)
-ALL_METRICS: tuple[str, ...] = (*COUNTERS, *HISTOGRAMS)
+UP_DOWN_COUNTERS: tuple[str, ...] = (LINK_CONNECTIONS_OPEN, LINK_SENDS_WAITING)
+HISTOGRAMS: tuple[str, ...] = (SYNC_LAG_MS, LINK_WAIT_MS)
+ALL_METRICS: tuple[str, ...] = (*COUNTERS, *UP_DOWN_COUNTERS, *HISTOGRAMS)
 
 # --- Dimensions (metric attributes; customDimensions keys in Application Insights) ---
 DIM_ADMINISTRATION = "administration"
@@ -61,7 +78,7 @@ DIM_ADMINISTRATION = "administration"
 DIM_TARGET = "target"
 """encounter, appointment or bed (shared.targets.Target)."""
 DIM_TRIGGER = "trigger"
-"""HL7 message type^trigger, e.g. ADT^A05 (shared.targets.Trigger)."""
+"""HL7 message type^trigger, e.g. ADT^A05 (shared.hl7.triggers.Trigger)."""
 DIM_ACK_CODE = "ack_code"
 """AA, AE, AR, or ``none`` (timeout / connection refused / MSA-2 mismatch)."""
 DIM_REASON = "reason"

@@ -10,7 +10,8 @@ acknowledgment back into an outcome the sync core understands:
   recorded as an intent, so it cannot get stuck resending.
 * **send**: one exchange over the link; ``AA``/``CA`` → confirmed, ``AE``/``CE`` →
   retry later (a new message next time), ``AR``/``CR`` → rejected, no usable ACK
-  (timeout, broken connection, MSA-2 for another message) → in doubt.
+  (timeout, broken connection, MSA-2 for another message) → in doubt, no
+  connection to be had (refused, the link budget taken) → not sent.
 
 The payload kept while in doubt is the ER7 text; its MSH-18 says how to encode it
 again after a restart, so nothing else is stored.
@@ -19,7 +20,7 @@ again after a restart, so nothing else is stored.
 from __future__ import annotations
 
 from shared import telemetry
-from shared.errors import InDoubtError, UnsendableText
+from shared.errors import InDoubtError, LinkUnavailable, UnsendableText
 from shared.hl7.ack import ACCEPTED, REJECTED, Ack
 from shared.hl7.control_id import control_id
 from shared.hl7.encoding import encode_message, msh18
@@ -32,6 +33,7 @@ from shared.redaction import redact
 from shared.sync.channel import (
     Confirmed,
     InDoubt,
+    NotSent,
     Operation,
     Outcome,
     Prepared,
@@ -93,6 +95,8 @@ class Hl7Channel:
             with telemetry.mllp_exchange(prepared.label, prepared.key, attempt) as sent:
                 ack = self._link.exchange(wire, codec=codec_for(msh18(prepared.payload)))
                 sent.acknowledged(ack.code, accepted=ack.code in ACCEPTED)
+        except LinkUnavailable as error:
+            return NotSent(type(error).__name__)
         except InDoubtError as error:
             return InDoubt(type(error).__name__)
         return outcome_of(ack)

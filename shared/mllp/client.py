@@ -4,11 +4,14 @@ The connection stays open between sends (a TCP and TLS handshake per message
 would dominate latency) and is dropped after any error, so the next send starts
 on a fresh connection. Every failure maps onto the worker's decision:
 
-* :class:`~shared.errors.ConnectionFailed`: the connection could not be opened,
-  or broke before a complete acknowledgment arrived.
+* :class:`~shared.errors.LinkUnavailable`: the connection could not be opened
+  (refused, timed out, TLS handshake failed): nothing was sent, so this is not
+  in doubt; the worker simply tries again later.
+* :class:`~shared.errors.ConnectionFailed`: the connection broke before a
+  complete acknowledgment arrived.
 * :class:`~shared.errors.AckTimeout`: no complete acknowledgment within ``timeout``.
 
-Both are *in doubt*: the peer may have applied the message, so the worker
+The last two are *in doubt*: the peer may have applied the message, so the worker
 resends the same message (same MSH-10) later.
 
 Thread-safety: an :class:`MllpClient` belongs to one thread at a time; give
@@ -31,7 +34,13 @@ import threading
 import time
 from types import TracebackType
 
-from shared.errors import AckMismatch, AckTimeout, ConnectionFailed, UnencodableText
+from shared.errors import (
+    AckMismatch,
+    AckTimeout,
+    ConnectionFailed,
+    LinkUnavailable,
+    UnencodableText,
+)
 from shared.hl7.ack import Ack, MalformedHl7, message_control_id, parse_ack
 from shared.mllp.charset import HL7_CHARSET_CODECS, codec_for
 from shared.mllp.framing import DEFAULT_MAX_FRAME_BYTES, FrameReader, FramingError, frame
@@ -89,8 +98,10 @@ class MllpClient:
         """Send one framed ``payload`` and return the payload of the reply frame.
 
         Raises:
-            ConnectionFailed: refused, reset or closed connection, TLS failure,
-                or a reply that is not MLLP-framed.
+            LinkUnavailable: the connection could not be opened (refused, timed
+                out, TLS failure): nothing was sent.
+            ConnectionFailed: reset or closed connection, or a reply that is not
+                MLLP-framed (in doubt).
             AckTimeout: no complete reply frame within ``timeout``.
             FramingError: ``payload`` itself contains an MLLP block character
                 (raised before anything is sent).
@@ -127,11 +138,11 @@ class MllpClient:
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         except TimeoutError:
-            raise ConnectionFailed(
+            raise LinkUnavailable(
                 f"{where} did not accept a connection within {self.connect_timeout} s"
             ) from None
         except OSError as error:
-            raise ConnectionFailed(f"cannot connect to {where}: {_describe(error)}") from None
+            raise LinkUnavailable(f"cannot connect to {where}: {_describe(error)}") from None
         # HL7 messages are small: don't let Nagle's algorithm hold them back.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._ssl_context is None:
@@ -140,7 +151,7 @@ class MllpClient:
             return self._ssl_context.wrap_socket(sock, server_hostname=self._server_hostname)
         except (OSError, ValueError) as error:
             sock.close()
-            raise ConnectionFailed(
+            raise LinkUnavailable(
                 f"TLS handshake with {where} failed: {_describe(error)}"
             ) from None
 
@@ -227,7 +238,8 @@ def exchange(client: MllpClient, message: str | bytes, encoding: str) -> Ack:
     guarantees that the ACK belongs to this message.
 
     Raises:
-        ConnectionFailed: the connection could not be opened or broke (in doubt).
+        LinkUnavailable: the connection could not be opened (nothing was sent).
+        ConnectionFailed: the connection broke (in doubt).
         AckTimeout: no acknowledgment within the client's timeout (in doubt).
         AckMismatch: the reply is not a parseable ACK, or its MSA-2 does not
             echo the message's MSH-10 (in doubt).

@@ -105,7 +105,16 @@ class InDoubt:
     reason: str
 
 
-Outcome = Confirmed | RetryLater | Rejected | InDoubt
+@dataclass(frozen=True)
+class NotSent:
+    """Nothing went out: no connection could be had (refused, the stamp's link
+    budget stayed taken). Neither a refusal nor in doubt: the same payload is
+    sent later. ``reason`` names what happened, never the payload."""
+
+    reason: str
+
+
+Outcome = Confirmed | RetryLater | Rejected | InDoubt | NotSent
 
 
 class Channel(Protocol):
@@ -135,11 +144,7 @@ class Channel(Protocol):
         ...
 
     def send(self, prepared: Prepared, *, attempt: int) -> Outcome:
-        """Send ``prepared`` (``attempt`` counts sends of this payload, from 1).
-
-        Raises:
-            TransientError: the send could not start (nothing went out).
-        """
+        """Send ``prepared`` (``attempt`` counts sends of this payload, from 1)."""
         ...
 
 

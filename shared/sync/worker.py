@@ -45,6 +45,7 @@ from shared.sync.channel import (
     Channel,
     Confirmed,
     InDoubt,
+    NotSent,
     Operation,
     Outcome,
     RetryLater,
@@ -221,6 +222,8 @@ def _settle_outcome(
 ) -> SyncOutcome | None:
     if isinstance(outcome, InDoubt):
         return _in_doubt(ctx, state, intent, outcome)
+    if isinstance(outcome, NotSent):
+        return _not_sent(ctx, state, intent, outcome)
     _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_warning(outcome))
     if isinstance(outcome, Confirmed):
         _confirm(ctx, state, intent, outcome)
@@ -299,6 +302,15 @@ def _in_doubt(ctx: _Context, state: TargetState, intent: Intent, outcome: InDoub
     retried = replace(state, intent=replace(intent, attempts=attempts), retries=state.retries + 1)
     _save_outcome(ctx, retried, intent)
     _schedule_retry(ctx, attempts, f"{intent.key}-{attempts}")
+    return SyncOutcome.RETRY_SCHEDULED
+
+
+def _not_sent(ctx: _Context, state: TargetState, intent: Intent, outcome: NotSent) -> SyncOutcome:
+    """Nothing went out: keep the intent as it is and try again with backoff."""
+    retries = state.retries + 1
+    _save_outcome(ctx, replace(state, retries=retries), intent)
+    telemetry.link_not_sent(outcome.reason)
+    _schedule_retry(ctx, retries, f"{intent.key}-n{retries}")
     return SyncOutcome.RETRY_SCHEDULED
 
 

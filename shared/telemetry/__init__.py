@@ -289,7 +289,7 @@ def sync_converged(version: int, lag: dt.timedelta) -> None:
     runs from the webhook's acceptance of that version."""
     otel = _otel()
     lag_ms = _milliseconds(lag)
-    otel.record_lag(lag_ms, _dimensions(names.DIM_ADMINISTRATION))
+    otel.record(names.SYNC_LAG_MS, lag_ms, _dimensions(names.DIM_ADMINISTRATION))
     _span_event("converged", version=version, lag_ms=lag_ms)
     fields = _dimensions(names.ATTR_BOOKING_ID, names.ATTR_ADMINISTRATION)
     log.info(
@@ -299,6 +299,33 @@ def sync_converged(version: int, lag: dt.timedelta) -> None:
         lag_ms,
         extra={**fields, names.ATTR_VERSION: version, names.ATTR_LAG_MS: lag_ms},
     )
+
+
+# --- the Millennium link (shared.mllp.budget) -------------------------------------------
+
+
+def link_not_sent(reason: str) -> None:
+    """A send found no connection and was rescheduled with the same message."""
+    otel = _otel()
+    otel.add(
+        names.LINK_NOT_SENT, {**_dimensions(names.DIM_ADMINISTRATION), names.DIM_REASON: reason}
+    )
+    _span_event("link-not-sent", reason=reason)
+
+
+def link_connections(delta: int) -> None:
+    """A connection of the budget was opened (+1) or closed (-1) by this instance."""
+    _otel().change(names.LINK_CONNECTIONS_OPEN, delta, {})
+
+
+def link_waiting(delta: int) -> None:
+    """A send started (+1) or stopped (-1) waiting for a connection of the budget."""
+    _otel().change(names.LINK_SENDS_WAITING, delta, {})
+
+
+def link_waited(waited: dt.timedelta) -> None:
+    """How long a send waited for its connection."""
+    _otel().record(names.LINK_WAIT_MS, _milliseconds(waited), {})
 
 
 # --- helpers --------------------------------------------------------------------------

@@ -37,7 +37,12 @@ class Instruments:
         self._tracer = tracers.get_tracer(names.LOGGER_NAME)
         meter = meters.get_meter(names.LOGGER_NAME)
         self._counters = {name: meter.create_counter(name, unit="1") for name in names.COUNTERS}
-        self._lag = meter.create_histogram(names.SYNC_LAG_MS, unit="ms")
+        self._gauges = {
+            name: meter.create_up_down_counter(name, unit="1") for name in names.UP_DOWN_COUNTERS
+        }
+        self._histograms = {
+            name: meter.create_histogram(name, unit="ms") for name in names.HISTOGRAMS
+        }
 
     def span(
         self,
@@ -62,8 +67,11 @@ class Instruments:
     def add(self, metric: str, attributes: Mapping[str, str]) -> None:
         self._counters[metric].add(1, dict(attributes))
 
-    def record_lag(self, milliseconds: int, attributes: Mapping[str, str]) -> None:
-        self._lag.record(milliseconds, dict(attributes))
+    def change(self, metric: str, delta: int, attributes: Mapping[str, str]) -> None:
+        self._gauges[metric].add(delta, dict(attributes))
+
+    def record(self, metric: str, milliseconds: int, attributes: Mapping[str, str]) -> None:
+        self._histograms[metric].record(milliseconds, dict(attributes))
 
     def carrier(self) -> dict[str, str]:
         """The current span's W3C trace context (``traceparent``), empty without one."""
@@ -100,7 +108,10 @@ class Disabled(Instruments):
     def add(self, metric: str, attributes: Mapping[str, str]) -> None:
         return None
 
-    def record_lag(self, milliseconds: int, attributes: Mapping[str, str]) -> None:
+    def change(self, metric: str, delta: int, attributes: Mapping[str, str]) -> None:
+        return None
+
+    def record(self, metric: str, milliseconds: int, attributes: Mapping[str, str]) -> None:
         return None
 
     def carrier(self) -> dict[str, str]:

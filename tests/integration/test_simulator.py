@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import AckTimeout, ConnectionFailed
+from shared.errors import AckTimeout, ConnectionFailed, LinkUnavailable
 from shared.hl7.ack import Ack, message_type, parse_ack
 from shared.hl7.encoding import msh18
 from shared.hl7.examples import examples
@@ -381,7 +381,7 @@ def test_tls_with_a_self_signed_certificate(tmp_path):
         untrusting = ssl.create_default_context()  # the system CAs do not know our cert
         with (
             MllpClient("127.0.0.1", secure.mllp_port, timeout=5, ssl_context=untrusting) as mllp,
-            pytest.raises(ConnectionFailed, match="TLS"),
+            pytest.raises(LinkUnavailable, match="TLS"),
         ):
             exchange(mllp, adt("A08", "C3", "OB-1", PNR), "utf-8")
         assert secure.state.encounters["OB-1"].updated_by == ["C2"]
@@ -409,7 +409,7 @@ def test_a_stopped_simulator_refuses_connections():
     handle.stop()
     with (
         MllpClient("127.0.0.1", port, timeout=1) as mllp,
-        pytest.raises(ConnectionFailed, match="cannot connect"),
+        pytest.raises(LinkUnavailable, match="cannot connect"),
     ):
         mllp.send(adt("A05", "C1", "OB-1", PNR).encode())
 

@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from shared.errors import AckMismatch, AckTimeout, ConnectionFailed, UnencodableText
+from shared.errors import (
+    AckMismatch,
+    AckTimeout,
+    ConnectionFailed,
+    LinkUnavailable,
+    UnencodableText,
+)
 from shared.hl7.ack import parse_ack
 from shared.mllp.client import MllpClient, exchange
 from shared.mllp.framing import FrameReader, frame
@@ -152,11 +158,11 @@ def test_a_peer_that_closed_an_idle_connection_costs_a_reconnect_not_an_error(pe
     assert fake.connections == 2
 
 
-def test_connection_refused_is_connection_failed():
+def test_a_refused_connection_sent_nothing_so_it_is_not_in_doubt():
     with socket.create_server(("127.0.0.1", 0)) as placeholder:
         port = placeholder.getsockname()[1]
     client = MllpClient("127.0.0.1", port, timeout=1)
-    with pytest.raises(ConnectionFailed, match=f"127.0.0.1:{port}"):
+    with pytest.raises(LinkUnavailable, match=f"127.0.0.1:{port}"):
         client.send(b"MSH|x")
     assert not client.connected
 

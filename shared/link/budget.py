@@ -1,0 +1,240 @@
+"""The MLLP link under the stamp's connection budget: one well-mannered client.
+
+A hospital interface engine accepts one or a few connections per inbound
+interface, however far Azure scales the app out. So a connection to Millennium
+is opened only while this process holds one of the budget's lease slots
+(:mod:`shared.link.leases`), and closed before the slot is given up:
+
+* a send takes an idle connection of this process, or opens one under a newly
+  acquired slot, or waits (up to ``wait_seconds``) for one to come free, else
+  raises `LinkBusy`: nothing was sent, the worker tries again later;
+* one message is in flight per connection (original acknowledgment mode);
+* ``max_messages_per_second`` (0: no limit) caps the stamp's send rate: each of
+  the ``slots`` connections sends at most ``rate / slots`` messages a second;
+* a connection unused for ``idle_seconds`` is closed and its slot released;
+* leases are renewed by a background thread at a third of their duration; a
+  connection whose lease cannot be renewed is closed at once, so a lapsed lease
+  never leaves a connection open beside its successor.
+
+Raises (exchange): LinkBusy, LinkUnavailable (nothing sent); AckTimeout,
+ConnectionFailed, AckMismatch (in doubt); TransientError (the lease store).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared import telemetry
+from shared.errors import IntegrationError, LinkBusy
+from shared.hl7.ack import Ack
+from shared.link.leases import LeaseStore
+from shared.mllp.client import MllpClient, exchange
+
+JANITOR_INTERVAL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The stamp's link settings (MILLENNIUM_MLLP_*)."""
+
+    slots: int = 1  # MAX_CONNECTIONS
+    max_messages_per_second: float = 0.0  # 0: no limit
+    idle_seconds: float = 60.0
+    wait_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.slots < 1:
+            raise ValueError("the connection budget needs at least one connection")
+        if self.max_messages_per_second < 0 or self.idle_seconds <= 0 or self.wait_seconds < 0:
+            raise ValueError("rates and times of the connection budget must not be negative")
+
+    @property
+    def send_interval(self) -> float:
+        """Seconds between two sends on one connection (0: as fast as it answers)."""
+        if not self.max_messages_per_second:
+            return 0.0
+        return self.slots / self.max_messages_per_second
+
+
+@dataclass
+class _Connection:
+    slot: int
+    lease_id: str
+    client: MllpClient
+    renewed_at: float
+    used_at: float
+    next_send_at: float = 0.0
+    lost: bool = field(default=False)
+
+
+class BudgetedLink:
+    """``HL7Link`` that never holds more connections than its slots allow stamp-wide."""
+
+    def __init__(
+        self,
+        connect: Callable[[], MllpClient],
+        leases: LeaseStore,
+        budget: Budget,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._connect = connect
+        self._leases = leases
+        self._budget = budget
+        self._clock = clock
+        self._idle: list[_Connection] = []
+        self._busy: list[_Connection] = []
+        self._changed = threading.Condition()
+        self._janitor: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def open_connections(self) -> int:
+        with self._changed:
+            return len(self._idle) + len(self._busy)
+
+    def exchange(self, payload: bytes, *, codec: str) -> Ack:
+        connection = self._checkout()
+        try:
+            self._pace(connection)
+            return exchange(connection.client, payload, codec)
+        finally:
+            self._checkin(connection)
+
+    def close(self) -> None:
+        """Close every connection and release its slot; stop the janitor."""
+        self._stopped.set()
+        with self._changed:
+            closing, self._idle = self._idle, []
+        for connection in closing:
+            self._retire(connection)
+
+    # --- taking and returning connections ---
+
+    def _checkout(self) -> _Connection:
+        self._start_janitor()
+        started = self._clock()
+        deadline = started + self._budget.wait_seconds
+        telemetry.link_waiting(+1)
+        try:
+            while True:
+                connection = self._idle_connection() or self._new_connection()
+                if connection is not None:
+                    telemetry.link_waited(dt.timedelta(seconds=self._clock() - started))
+                    return connection
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise LinkBusy(
+                        f"all {self._budget.slots} Millennium connection(s) of the stamp stayed "
+                        f"in use for {self._budget.wait_seconds:g} s; the send is tried again later"
+                    )
+                with self._changed:
+                    # Woken by a connection of this process coming free; slots of other
+                    # processes are looked at again after a short while.
+                    self._changed.wait(min(remaining, 0.05 + random.random() * 0.1))
+        finally:
+            telemetry.link_waiting(-1)
+
+    def _idle_connection(self) -> _Connection | None:
+        with self._changed:
+            if not self._idle:
+                return None
+            connection = self._idle.pop()  # the most recently used: the others may idle out
+            self._busy.append(connection)
+            return connection
+
+    def _new_connection(self) -> _Connection | None:
+        with self._changed:
+            held = {c.slot for c in (*self._idle, *self._busy)}
+        free = [slot for slot in range(self._budget.slots) if slot not in held]
+        random.shuffle(free)  # instances spread over the slots instead of all trying slot 0
+        for slot in free:
+            lease_id = self._leases.try_acquire(slot)
+            if lease_id is None:
+                continue
+            now = self._clock()
+            connection = _Connection(slot, lease_id, self._connect(), now, now)
+            with self._changed:
+                self._busy.append(connection)
+            telemetry.link_connections(+1)
+            return connection
+        return None
+
+    def _checkin(self, connection: _Connection) -> None:
+        connection.used_at = self._clock()
+        with self._changed:
+            self._busy.remove(connection)
+            if not connection.lost:
+                self._idle.append(connection)
+                self._changed.notify()
+        if connection.lost:
+            self._retire(connection)
+
+    def _pace(self, connection: _Connection) -> None:
+        interval = self._budget.send_interval
+        if not interval:
+            return
+        now = self._clock()
+        if connection.next_send_at > now:
+            time.sleep(connection.next_send_at - now)
+            now = connection.next_send_at
+        connection.next_send_at = now + interval
+
+    # --- closing and renewing ---
+
+    def _retire(self, connection: _Connection) -> None:
+        """Close the connection first, then release its slot: never two at once."""
+        connection.client.close()
+        telemetry.link_connections(-1)
+        with contextlib.suppress(IntegrationError):  # a lapsed lease frees itself
+            self._leases.release(connection.slot, connection.lease_id)
+
+    def _start_janitor(self) -> None:
+        if self._janitor is not None:
+            return
+        with self._changed:
+            if self._janitor is None:
+                self._janitor = threading.Thread(
+                    target=self._tend, name="mllp-link-janitor", daemon=True
+                )
+                self._janitor.start()
+
+    def _tend(self) -> None:
+        while not self._stopped.wait(JANITOR_INTERVAL_SECONDS):
+            self.tend()
+
+    def tend(self) -> None:
+        """Close idle connections past ``idle_seconds``; renew leases due for it."""
+        now = self._clock()
+        renew_after = self._leases.duration / 3
+        with self._changed:
+            stale = [c for c in self._idle if now - c.used_at >= self._budget.idle_seconds]
+            self._idle = [c for c in self._idle if c not in stale]
+            due = [c for c in (*self._idle, *self._busy) if now - c.renewed_at >= renew_after]
+        for connection in stale:
+            self._retire(connection)
+        for connection in due:
+            self._renew(connection, now)
+
+    def _renew(self, connection: _Connection, now: float) -> None:
+        try:
+            renewed = self._leases.renew(connection.slot, connection.lease_id)
+        except IntegrationError:
+            renewed = False
+        if renewed:
+            connection.renewed_at = now
+            return
+        with self._changed:
+            connection.lost = True
+            idle = connection in self._idle
+            if idle:
+                self._idle.remove(connection)
+        if idle:
+            self._retire(connection)
+        # A busy connection is closed when its exchange returns (checkin).

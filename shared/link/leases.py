@@ -1,0 +1,33 @@
+"""The lease port: ``slots`` tokens, each held by at most one holder at a time.
+
+A connection to Millennium may only be open while its process holds one slot's
+lease, so the number of open connections of the whole stamp never exceeds the
+number of slots (``MILLENNIUM_MLLP_MAX_CONNECTIONS``), however many instances
+and threads Azure runs. A lease lapses by itself after ``duration`` seconds
+unless renewed, so a crashed process frees its slot without anyone's help.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class LeaseStore(Protocol):
+    """Raises (every method): TransientError when the store cannot be reached."""
+
+    @property
+    def duration(self) -> float:
+        """Seconds a lease lasts without renewal."""
+        ...
+
+    def try_acquire(self, slot: int) -> str | None:
+        """Take ``slot`` if no live lease holds it; return the lease id, or None."""
+        ...
+
+    def renew(self, slot: int, lease_id: str) -> bool:
+        """Extend the lease; False when it lapsed and was taken or is not ours."""
+        ...
+
+    def release(self, slot: int, lease_id: str) -> None:
+        """Give the slot up (nothing happens when the lease is no longer ours)."""
+        ...
