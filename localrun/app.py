@@ -9,12 +9,15 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.names import ALL_TABLES
 from shared.services import ServiceOverrides, Services, build_services, use_services
 from shared.settings import Settings, read_settings, reset_settings
 from shared.sync.policy import RetryPolicy
+
+if TYPE_CHECKING:
+    from shared.queue.embedded import EmbeddedQueue
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_SIMULATOR_HTTP_PORT = 8090
@@ -77,6 +80,30 @@ def app_functions() -> list[Any]:
     return list(app.get_functions())
 
 
+def local_services(
+    settings: Settings, retry: RetryPolicy | None = None
+) -> tuple[Services, EmbeddedQueue]:
+    """The app's services on the data folder: the embedded queue with the Service Bus
+    queues' lock and delivery settings, the SQLite crosswalk, and the Millennium link
+    under the connection budget (whose lease file is in the data folder too, so
+    every process of one local run shares it). Returns them with the queue, which
+    the dispatcher receives from."""
+    from shared.crosswalk.sqlite import SqliteTableStore
+    from shared.queue.embedded import EmbeddedQueue
+
+    data_dir = Path(settings.local_data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    queue = EmbeddedQueue(
+        data_dir / "queue.sqlite3",
+        lock_duration=LOCK_DURATION_SECONDS,
+        max_delivery_count=MAX_DELIVERY_COUNT,
+    )
+    store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
+    store.create_tables(ALL_TABLES)
+    services = build_services(settings, ServiceOverrides(store=store, bus=queue, retry=retry))
+    return services, queue
+
+
 class LocalRun:
     """The real function_app on loopback with embedded queue, SQLite and simulator."""
 
@@ -102,22 +129,8 @@ class LocalRun:
         self.http: Any = None
 
     def start(self) -> LocalRun:
-        from shared.crosswalk.sqlite import SqliteTableStore
-        from shared.queue.embedded import EmbeddedQueue
-
-        data_dir = Path(self.settings.local_data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
         settings = self._start_simulator()
-        queue = EmbeddedQueue(
-            data_dir / "queue.sqlite3",
-            lock_duration=LOCK_DURATION_SECONDS,
-            max_delivery_count=MAX_DELIVERY_COUNT,
-        )
-        store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
-        store.create_tables(ALL_TABLES)
-        self.services = build_services(
-            settings, ServiceOverrides(store=store, bus=queue, retry=self._retry)
-        )
+        self.services, queue = local_services(settings, self._retry)
         use_services(self.services)
         self._start_app(queue)
         return self
@@ -128,7 +141,11 @@ class LocalRun:
         from simulator import start_simulator
 
         self.simulator = start_simulator(
-            LOOPBACK, mllp_port=self.settings.mllp_port, http_port=self._simulator_http_port
+            LOOPBACK,
+            mllp_port=self.settings.mllp_port,
+            http_port=self._simulator_http_port,
+            # Like Millennium's interface engine: no more connections than agreed.
+            connection_limit=self.settings.mllp_max_connections,
         )
         self.settings = dataclasses.replace(
             self.settings,
@@ -158,6 +175,8 @@ class LocalRun:
             self.http.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        if self.services is not None:
+            self.services.close()  # the Millennium link: connections and their slots
         if self.simulator is not None:
             self.simulator.stop()
         use_services(None)

@@ -36,6 +36,7 @@ from shared.targets import Target
 if TYPE_CHECKING:  # the FHIR adapter pulls in httpx: only the launch endpoint needs it
     from shared.deadletters.port import DeadLetterStore
     from shared.launch.fhir import MillenniumFhir
+    from shared.link.budget import BudgetedLink
     from shared.link.leases import LeaseStore
     from shared.mllp.link import HL7Link
 
@@ -145,12 +146,17 @@ def build_services(
         owned = build_bus(settings)
         closers.append(owned.close)
         bus = owned
+    link = given.link
+    if given.channels is None and link is None:
+        owned_link = build_mllp_link(settings)
+        closers.append(owned_link.close)  # closes the connections, releases their slots
+        link = owned_link
     return Services(
         settings=settings,
         store=given.store or build_store(settings),
         bus=bus,
         profiles=given.profiles or load_profiles(settings.profiles_dir),
-        channels=given.channels or build_channels(settings, given.link),
+        channels=given.channels or build_channels(settings, link),
         dead_letters=build_dead_letters(settings, bus, operator=operator),
         clock=given.clock or utc_now,
         retry=given.retry or RetryPolicy(),
@@ -217,7 +223,7 @@ def build_channels(settings: Settings, link: HL7Link | None = None) -> Channels:
     }
 
 
-def build_mllp_link(settings: Settings) -> HL7Link:
+def build_mllp_link(settings: Settings) -> BudgetedLink:
     """MLLP to Millennium under the stamp's connection budget (shared.link.budget)."""
     from shared.link.budget import Budget, BudgetedLink
     from shared.mllp.client import MllpClient

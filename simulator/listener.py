@@ -53,12 +53,15 @@ class MllpListener:
 
     async def _serve(self, reader: Any, writer: Any) -> None:
         self._writers.add(writer)
+        counted = self._millennium.connection_opened()
         try:
-            if self._millennium.accept_connection():
+            if counted and self._millennium.accept_connection():
                 await self._answer_messages(reader, writer)
         except (ConnectionError, ssl.SSLError):
             pass  # the peer went away; it will see no ACK and resend later
         finally:
+            if counted:
+                self._millennium.connection_closed()
             self._writers.discard(writer)
             writer.transport.abort()
 

@@ -77,11 +77,19 @@ class _Applied:
 class Millennium:
     """State, deduplication, faults, log and statistics behind one lock."""
 
-    def __init__(self, *, seed: int | None = None, enforce_order: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        enforce_order: bool = True,
+        connection_limit: int | None = None,
+    ) -> None:
         self.faults = Faults(seed)
         self._enforce_order = enforce_order
         self._lock = threading.Lock()
         self._ack_numbers = 0
+        self.connection_limit = connection_limit  # None: as many as come
+        self._open = 0  # connections open now (a reset does not close them)
         self.reset()
 
     def reset(self) -> None:
@@ -107,6 +115,24 @@ class Millennium:
                 self._stats["refused_connections"] += 1
             return False
         return True
+
+    def connection_opened(self) -> bool:
+        """Count a new connection; False (and counted) when it is one more than
+        ``connection_limit`` allows, as an interface engine that accepts only so
+        many connections per inbound interface would: it is closed at once."""
+        with self._lock:
+            if self.connection_limit is not None and self._open >= self.connection_limit:
+                self._stats["over_limit_connections"] += 1
+                return False
+            self._open += 1
+            self._stats["max_connections_seen"] = max(
+                self._stats["max_connections_seen"], self._open
+            )
+            return True
+
+    def connection_closed(self) -> None:
+        with self._lock:
+            self._open -= 1
 
     def count_framing_error(self) -> None:
         with self._lock:
@@ -218,12 +244,16 @@ class Millennium:
                 "acks_withheld",
                 "naks_injected",
                 "refused_connections",
+                "over_limit_connections",
+                "max_connections_seen",
                 "framing_errors",
                 "control_id_conflicts",
                 *(problem.value for problem in Problem),
             )
             return {
                 **{name: self._stats[name] for name in counters},
+                "connections_open": self._open,
+                "connection_limit": self.connection_limit,
                 "by_type": dict(sorted(self._by_type.items())),
                 "by_ack": dict(sorted(self._by_ack.items())),
             }

@@ -85,17 +85,22 @@ def start_simulator(
     seed: int | None = None,
     enforce_order: bool = True,
     ssl_context: ssl.SSLContext | None = None,
+    connection_limit: int | None = None,
 ) -> SimulatorHandle:
     """Start the simulator in the background and return once both ports listen.
 
     Port 0 picks a free port (read it from the handle). With ``ssl_context`` the
     MLLP listener speaks TLS. ``seed`` makes fault injection reproducible;
     ``enforce_order=False`` lets appointments and admits exist without an encounter.
+    ``connection_limit`` closes every connection beyond that many at once, as an
+    interface engine with a per-interface connection limit does.
 
     Raises:
         OSError: a port is in use or the host cannot be bound.
     """
-    millennium = Millennium(seed=seed, enforce_order=enforce_order)
+    millennium = Millennium(
+        seed=seed, enforce_order=enforce_order, connection_limit=connection_limit
+    )
     listener = MllpListener(millennium)
     loop = asyncio.new_event_loop()
     started: Future[None] = Future()

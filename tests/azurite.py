@@ -23,6 +23,7 @@ from shared.crosswalk.azure_table import AzureTableStore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 AZURITE_TABLE = REPO_ROOT / "node_modules" / ".bin" / "azurite-table"
+AZURITE_BLOB = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
 
 # Azurite's built-in development account. The key is public, documented for the
 # emulator only, and must never appear outside the tests.
@@ -39,6 +40,9 @@ class AzuriteNotInstalled(RuntimeError):
 class AzuriteTable:
     """A running ``azurite-table`` process; a context manager that stops it on exit."""
 
+    binary = AZURITE_TABLE
+    service = "table"
+
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port = 0
@@ -52,17 +56,17 @@ class AzuriteTable:
             AzuriteNotInstalled: the npm package is not installed.
             RuntimeError: Azurite exited or did not answer in time (with its log).
         """
-        if not AZURITE_TABLE.exists():
+        if not self.binary.exists():
             raise AzuriteNotInstalled(
-                f"Azurite is not installed ({AZURITE_TABLE} is missing): "
+                f"Azurite is not installed ({self.binary} is missing): "
                 f"run `npm install` in {REPO_ROOT} (or `make test`, which does it)"
             )
         self.port = _free_loopback_port()
         command = [
-            str(AZURITE_TABLE),
-            "--tableHost",
+            str(self.binary),
+            f"--{self.service}Host",
             "127.0.0.1",
-            "--tablePort",
+            f"--{self.service}Port",
             str(self.port),
             "--disableTelemetry",
             "--inMemoryPersistence",
@@ -124,6 +128,13 @@ class AzuriteTable:
             return "(no log)"
 
 
+class AzuriteBlob(AzuriteTable):
+    """A running ``azurite-blob`` process (the link leases' blob service)."""
+
+    binary = AZURITE_BLOB
+    service = "blob"
+
+
 def _free_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -146,7 +157,16 @@ def azurite_table_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int
 
     Fails (never skips) when Azurite is not installed, saying to run ``npm install``.
     """
-    azurite = AzuriteTable(tmp_path_factory.mktemp("azurite"))
+    yield from _running(AzuriteTable(tmp_path_factory.mktemp("azurite")))
+
+
+@pytest.fixture(scope="session")
+def azurite_blob_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Port of an Azurite Blob service on 127.0.0.1, shared by the whole session."""
+    yield from _running(AzuriteBlob(tmp_path_factory.mktemp("azurite-blob")))
+
+
+def _running(azurite: AzuriteTable) -> Iterator[int]:
     problem = ""
     try:
         azurite.start()

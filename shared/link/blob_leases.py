@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import TransientError
@@ -80,6 +81,29 @@ class BlobLeases:
         except Exception as error:
             if not _is_lost(error):
                 raise _unavailable(error) from None
+
+    def want(self, slot: int) -> None:
+        # A separate, never-leased blob: a leased one would refuse a writer without the lease.
+        blob = self._container.get_blob_client(f"slot-{slot}-wanted")
+        try:
+            blob.upload_blob(b"", overwrite=True, metadata={"at": f"{time.time():.3f}"})
+        except Exception as error:
+            raise _unavailable(error) from None
+
+    def wanted_at(self, slot: int) -> float:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        blob = self._container.get_blob_client(f"slot-{slot}-wanted")
+        try:
+            metadata = blob.get_blob_properties().metadata or {}
+        except ResourceNotFoundError:
+            return 0.0
+        except Exception as error:
+            raise _unavailable(error) from None
+        try:
+            return float(metadata.get("at", 0))
+        except ValueError:
+            return 0.0
 
     def _blob(self, slot: int) -> BlobClient:
         """The slot's blob, created (with its container) the first time."""

@@ -12,6 +12,11 @@ is opened only while this process holds one of the budget's lease slots
 * ``max_messages_per_second`` (0: no limit) caps the stamp's send rate: each of
   the ``slots`` connections sends at most ``rate / slots`` messages a second;
 * a connection unused for ``idle_seconds`` is closed and its slot released;
+* a sender that finds every slot taken by other processes says it `wants` one;
+  the holder then gives its connection up: at once when idle, else at the next
+  return once it has held the slot ``turn_seconds``, and leaves the slot alone
+  for ``yield_seconds``, so a busy instance and an idle one share a budget of
+  one connection instead of the first keeping it for ever;
 * leases are renewed by a background thread at a third of their duration; a
   connection whose lease cannot be renewed is closed at once, so a lapsed lease
   never leaves a connection open beside its successor.
@@ -37,6 +42,7 @@ from shared.link.leases import LeaseStore
 from shared.mllp.client import MllpClient, exchange
 
 JANITOR_INTERVAL_SECONDS = 1.0
+WANT_INTERVAL_SECONDS = 0.5  # how often a waiting process says so, per slot
 
 
 @dataclass(frozen=True)
@@ -46,12 +52,15 @@ class Budget:
     slots: int = 1  # MAX_CONNECTIONS
     max_messages_per_second: float = 0.0  # 0: no limit
     idle_seconds: float = 60.0
-    wait_seconds: float = 5.0
+    wait_seconds: float = 15.0
+    turn_seconds: float = 10.0
+    yield_seconds: float = 0.3  # how long a slot given up at the end of a turn is left to others
 
     def __post_init__(self) -> None:
         if self.slots < 1:
             raise ValueError("the connection budget needs at least one connection")
-        if self.max_messages_per_second < 0 or self.idle_seconds <= 0 or self.wait_seconds < 0:
+        times = (self.idle_seconds, self.turn_seconds)
+        if self.max_messages_per_second < 0 or min(times) <= 0 or self.wait_seconds < 0:
             raise ValueError("rates and times of the connection budget must not be negative")
 
     @property
@@ -69,7 +78,10 @@ class _Connection:
     client: MllpClient
     renewed_at: float
     used_at: float
+    acquired_at: float = 0.0
+    acquired_wall: float = 0.0  # wall clock, compared with other processes' wants
     next_send_at: float = 0.0
+    wanted: bool = False  # another process waits for this slot
     lost: bool = field(default=False)
 
 
@@ -83,13 +95,19 @@ class BudgetedLink:
         budget: Budget,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._connect = connect
+        self._sleep = sleep
+        self._wall = wall
+        self._wanted_at: dict[int, float] = {}  # slot → when this process last said so
         self._leases = leases
         self._budget = budget
         self._clock = clock
         self._idle: list[_Connection] = []
         self._busy: list[_Connection] = []
+        self._yielded: dict[int, float] = {}  # slot → until when this process leaves it alone
         self._changed = threading.Condition()
         self._janitor: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -150,30 +168,54 @@ class BudgetedLink:
             return connection
 
     def _new_connection(self) -> _Connection | None:
+        now = self._clock()
         with self._changed:
             held = {c.slot for c in (*self._idle, *self._busy)}
-        free = [slot for slot in range(self._budget.slots) if slot not in held]
+            left = {slot for slot, until in self._yielded.items() if until > now}
+        free = [slot for slot in range(self._budget.slots) if slot not in held | left]
         random.shuffle(free)  # instances spread over the slots instead of all trying slot 0
         for slot in free:
             lease_id = self._leases.try_acquire(slot)
             if lease_id is None:
                 continue
             now = self._clock()
-            connection = _Connection(slot, lease_id, self._connect(), now, now)
+            connection = _Connection(
+                slot,
+                lease_id,
+                self._connect(),
+                now,
+                now,
+                acquired_at=now,
+                acquired_wall=self._wall(),
+            )
             with self._changed:
                 self._busy.append(connection)
             telemetry.link_connections(+1)
             return connection
+        self._say_wanted(free, now)
         return None
 
+    def _say_wanted(self, slots: list[int], now: float) -> None:
+        for slot in slots:
+            if now - self._wanted_at.get(slot, -WANT_INTERVAL_SECONDS) >= WANT_INTERVAL_SECONDS:
+                self._wanted_at[slot] = now
+                with contextlib.suppress(IntegrationError):  # best effort
+                    self._leases.want(slot)
+
     def _checkin(self, connection: _Connection) -> None:
-        connection.used_at = self._clock()
+        now = connection.used_at = self._clock()
+        turn_over = connection.wanted and (
+            now - connection.acquired_at >= self._budget.turn_seconds
+        )
         with self._changed:
             self._busy.remove(connection)
-            if not connection.lost:
+            if turn_over:
+                self._yielded[connection.slot] = now + self._budget.yield_seconds
+            keep = not (connection.lost or turn_over)
+            if keep:
                 self._idle.append(connection)
                 self._changed.notify()
-        if connection.lost:
+        if not keep:
             self._retire(connection)
 
     def _pace(self, connection: _Connection) -> None:
@@ -182,7 +224,7 @@ class BudgetedLink:
             return
         now = self._clock()
         if connection.next_send_at > now:
-            time.sleep(connection.next_send_at - now)
+            self._sleep(connection.next_send_at - now)
             now = connection.next_send_at
         connection.next_send_at = now + interval
 
@@ -210,17 +252,33 @@ class BudgetedLink:
             self.tend()
 
     def tend(self) -> None:
-        """Close idle connections past ``idle_seconds``; renew leases due for it."""
+        """Close idle connections past ``idle_seconds`` or wanted elsewhere; renew
+        leases due for it; note which busy connections are wanted elsewhere."""
         now = self._clock()
         renew_after = self._leases.duration / 3
         with self._changed:
-            stale = [c for c in self._idle if now - c.used_at >= self._budget.idle_seconds]
+            held = [*self._idle, *self._busy]
+        for connection in held:
+            connection.wanted = connection.wanted or self._is_wanted(connection)
+        with self._changed:
+            stale = [
+                c for c in self._idle if c.wanted or now - c.used_at >= self._budget.idle_seconds
+            ]
             self._idle = [c for c in self._idle if c not in stale]
+            for connection in stale:
+                if connection.wanted:
+                    self._yielded[connection.slot] = now + self._budget.yield_seconds
             due = [c for c in (*self._idle, *self._busy) if now - c.renewed_at >= renew_after]
         for connection in stale:
             self._retire(connection)
         for connection in due:
             self._renew(connection, now)
+
+    def _is_wanted(self, connection: _Connection) -> bool:
+        try:
+            return self._leases.wanted_at(connection.slot) > connection.acquired_wall
+        except IntegrationError:
+            return False
 
     def _renew(self, connection: _Connection, now: float) -> None:
         try:

@@ -1,10 +1,15 @@
-"""The lease port: ``slots`` tokens, each held by at most one holder at a time.
+r"""The lease port: ``slots`` tokens, each held by at most one holder at a time.
 
 A connection to Millennium may only be open while its process holds one slot's
 lease, so the number of open connections of the whole stamp never exceeds the
 number of slots (``MILLENNIUM_MLLP_MAX_CONNECTIONS``), however many instances
 and threads Azure runs. A lease lapses by itself after ``duration`` seconds
 unless renewed, so a crashed process frees its slot without anyone's help.
+
+A holder keeps its connection open between bursts (a reconnect per message
+would be rude to the interface engine) but gives it up soon when another
+process says it `want`\ s the slot: that is how a busy instance and an idle one
+share a budget of one connection.
 """
 
 from __future__ import annotations
@@ -30,4 +35,12 @@ class LeaseStore(Protocol):
 
     def release(self, slot: int, lease_id: str) -> None:
         """Give the slot up (nothing happens when the lease is no longer ours)."""
+        ...
+
+    def want(self, slot: int) -> None:
+        """Note that a sender elsewhere waits for ``slot`` (best effort)."""
+        ...
+
+    def wanted_at(self, slot: int) -> float:
+        """Wall-clock time (Unix seconds) of the latest `want` of ``slot``; 0 if never."""
         ...

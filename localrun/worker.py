@@ -1,0 +1,65 @@
+"""`python -m localrun.worker`: one more worker process beside a running local run.
+
+It drives the queue-triggered functions from the same data folder (embedded
+queue, SQLite crosswalk) against the same Millennium, under the same connection
+budget: the lease file is in the data folder, so all processes together keep to
+``MILLENNIUM_MLLP_MAX_CONNECTIONS``, as Azure's instances do with blob leases.
+It serves no HTTP and starts no simulator; point it at the local run's
+Millennium with ``MILLENNIUM_MLLP_HOST`` / ``MILLENNIUM_MLLP_PORT`` (the port the
+local run prints). Stop it with Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from localrun.app import app_functions, local_services, local_settings
+from shared.services import use_services
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localrun.worker",
+        description="Run more queue workers on the local run's data folder (LOCAL_DATA_DIR).",
+    )
+    parser.add_argument(
+        "--threads-per-queue",
+        type=int,
+        default=4,
+        help="worker threads per queue in this process (default 4)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stdout,
+    )
+    from localrun.dispatcher import Dispatcher
+
+    settings = local_settings()
+    services, queue = local_services(settings)
+    use_services(services)
+    dispatcher = Dispatcher(app_functions(), queue, threads_per_queue=args.threads_per_queue)
+    dispatcher.start()
+    print(
+        f"Workers on {settings.local_data_dir} → Millennium {settings.mllp_host}:"
+        f"{settings.mllp_port} (budget {settings.mllp_max_connections} connection(s))",
+        flush=True,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stopped.wait()
+    dispatcher.stop()
+    services.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
