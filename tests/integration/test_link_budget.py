@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import LinkBusy
+from shared.errors import ConnectionFailed, LinkBusy
 from shared.link.blob_leases import BlobLeases
 from shared.link.budget import Budget, BudgetedLink
 from shared.link.sqlite_leases import SqliteLeases
@@ -196,7 +196,7 @@ def test_the_simulator_closes_connections_beyond_its_limit() -> None:
         first = MllpClient("127.0.0.1", limited.mllp_port, timeout=5)
         assert first.send(adt("A05", "C1", "OB-1", PNR).encode())
         second = MllpClient("127.0.0.1", limited.mllp_port, timeout=2)
-        with pytest.raises(Exception):  # closed at once: no ACK ever comes
+        with pytest.raises(ConnectionFailed):  # closed at once: no ACK ever comes
             second.send(adt("A05", "C2", "OB-2", PNR).encode())
         stats = limited.stats()
         assert (stats["max_connections_seen"], stats["over_limit_connections"]) == (1, 1)
