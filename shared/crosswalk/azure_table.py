@@ -26,11 +26,10 @@ from shared.crosswalk.keys import (
     check_etag,
     check_key,
     check_keys,
-    check_ops,
     check_table_name,
     prefix_upper_bound,
 )
-from shared.crosswalk.port import Entity, Op, OpKind, Value
+from shared.crosswalk.port import Entity, Value
 from shared.errors import (
     ConcurrencyConflict,
     EntityExists,
@@ -224,29 +223,6 @@ class AzureTableStore:
         pages = client.query_entities("RowKey eq @rk", parameters={"rk": row_key})
         return self._iterate(table, pages)
 
-    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
-        """Submit the ops as one entity-group transaction.
-
-        An update or delete whose entity is missing fails the whole transaction
-        (ConcurrencyConflict). Real Azure checks etags here too; Azurite ignores them.
-        """
-        client = self._client(table)
-        check_key("partition key", partition_key)
-        check_ops(ops)
-        if not ops:
-            return []
-        operations = [_to_batch_operation(partition_key, op) for op in ops]
-        try:
-            written = client.submit_transaction(operations)
-        except _azure_error() as error:
-            raise _translate(error, table) from None
-        return [
-            None
-            if op.kind is OpKind.DELETE
-            else Entity(partition_key, op.row_key, dict(op.data), result["etag"])
-            for op, result in zip(ops, written, strict=True)
-        ]
-
     # --- plumbing ---
 
     def _client(self, table: str) -> TableClient:
@@ -307,26 +283,6 @@ def _from_sdk(entity: TableEntity) -> Entity:
         data[name] = value.value if isinstance(value, EntityProperty) else value
     etag = entity.metadata.get("etag") or ""  # the service always sends one
     return Entity(entity["PartitionKey"], entity["RowKey"], data, etag)
-
-
-def _to_batch_operation(partition_key: str, op: Op) -> tuple[Any, ...]:
-    """One ``submit_transaction`` operation: (kind, entity[, options])."""
-    from azure.core import MatchConditions
-    from azure.data.tables import UpdateMode
-
-    entity = _to_sdk(partition_key, op.row_key, op.data)
-    condition: dict[str, Any] = (
-        {}
-        if op.etag is None
-        else {"etag": op.etag, "match_condition": MatchConditions.IfNotModified}
-    )
-    if op.kind is OpKind.INSERT:
-        return ("create", entity)
-    if op.kind is OpKind.UPSERT:
-        return ("upsert", entity, {"mode": UpdateMode.REPLACE})
-    if op.kind is OpKind.UPDATE:
-        return ("update", entity, {"mode": UpdateMode.REPLACE, **condition})
-    return ("delete", entity, condition)
 
 
 # --- errors ---

@@ -34,11 +34,10 @@ from shared.crosswalk.keys import (
     check_etag,
     check_key,
     check_keys,
-    check_ops,
     check_table_name,
     prefix_upper_bound,
 )
-from shared.crosswalk.port import Entity, Op, OpKind, Value
+from shared.crosswalk.port import Entity, Value
 from shared.errors import (
     ConcurrencyConflict,
     EntityExists,
@@ -240,37 +239,7 @@ class SqliteTableStore:
         check_key("row key", row_key)
         return self._scan_row_key(sql, row_key)
 
-    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
-        """Apply all ops in one SQLite transaction; etags ARE checked (unlike Azurite).
-
-        As in an Azure entity-group transaction, an update or delete whose entity is
-        missing fails the whole transaction (ConcurrencyConflict), etag or not.
-        """
-        sql = self._statements_of(table)
-        check_key("partition key", partition_key)
-        check_ops(ops)
-        with self._lock:
-            self._run("BEGIN IMMEDIATE", ())
-            try:
-                results = [self._apply(sql, partition_key, op) for op in ops]
-                self._run("COMMIT", ())
-            except BaseException:
-                if self._conn.in_transaction:  # SQLite may have rolled back already
-                    self._conn.execute("ROLLBACK")
-                raise
-        return results
-
     # --- one operation each; the caller holds self._lock ---
-
-    def _apply(self, sql: _Sql, partition_key: str, op: Op) -> Entity | None:
-        if op.kind is OpKind.INSERT:
-            return self._insert(sql, partition_key, op.row_key, op.data)
-        if op.kind is OpKind.UPSERT:
-            return self._upsert(sql, partition_key, op.row_key, op.data)
-        if op.kind is OpKind.UPDATE:
-            return self._update(sql, partition_key, op.row_key, op.data, op.etag)
-        self._delete(sql, partition_key, op.row_key, op.etag, must_exist=True)
-        return None
 
     def _insert(
         self, sql: _Sql, partition_key: str, row_key: str, data: Mapping[str, Value]
@@ -295,7 +264,7 @@ class SqliteTableStore:
         partition_key: str,
         row_key: str,
         data: Mapping[str, Value],
-        etag: str | None,
+        etag: str,
     ) -> Entity:
         params = (_dumps(data), partition_key, row_key, _expected_version(etag))
         rows = self._run(sql.update, params).fetchall()

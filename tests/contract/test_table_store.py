@@ -1,9 +1,4 @@
-"""The TableStore contract: every test runs against SQLite and against Azurite.
-
-Batch etag checks are NOT asserted here: Azurite ignores If-Match inside entity-
-group transactions (real Azure honours it). SQLite's batch etag checks are tested
-in test_sqlite_table_store.py.
-"""
+"""The TableStore contract: every test runs against SQLite and against Azurite."""
 
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.crosswalk.port import Entity, Op, OpKind, TableStore, Value
+from shared.crosswalk.port import Entity, TableStore, Value
 from shared.errors import ConcurrencyConflict, EntityExists, StoreError
 
 PK = "OB-2026-000123"
@@ -125,9 +120,7 @@ def test_every_write_changes_the_etag(store: TableStore, table: str) -> None:
     etags = [store.insert(table, PK, "row", {"n": 0}).etag]
     etags.append(store.update(table, PK, "row", {"n": 0}, etags[-1]).etag)  # same data
     etags.append(store.upsert(table, PK, "row", {"n": 0}).etag)
-    [result] = store.transact(table, PK, [Op(OpKind.UPSERT, "row", {"n": 0})])
-    assert result is not None
-    etags.append(result.etag)
+    etags.append(store.upsert(table, PK, "row", {"n": 0}).etag)  # upsert of an existing row
 
     assert len(set(etags)) == len(etags)
 
@@ -266,111 +259,6 @@ def test_scan_of_an_empty_table_is_empty(store: TableStore, table: str) -> None:
     assert list(store.scan(table, row_key="snapshot")) == []
 
 
-# --- transact ---
-
-
-def test_transact_applies_every_op_and_returns_results_in_op_order(
-    store: TableStore, table: str
-) -> None:
-    old_intent = store.insert(table, PK, "intent", {"msh10": "ORB1"})
-    snapshot = store.insert(table, PK, "snapshot", {"version": 1})
-
-    results = store.transact(
-        table,
-        PK,
-        [
-            Op(OpKind.INSERT, "audit-0001", {"event": "ack", "code": "AA"}),
-            Op(OpKind.UPSERT, "target-encounter", {"state": "confirmed"}),
-            Op(OpKind.UPDATE, "snapshot", {"version": 2}, etag=snapshot.etag),
-            Op(OpKind.DELETE, "intent", etag=old_intent.etag),
-        ],
-    )
-
-    assert [r.row_key if r else None for r in results] == [
-        "audit-0001",
-        "target-encounter",
-        "snapshot",
-        None,
-    ]
-    assert all(store.get(table, PK, r.row_key) == r for r in results if r)
-    assert store.get(table, PK, "intent") is None
-    [_, _, updated, _] = results
-    assert updated is not None and updated.data == {"version": 2}
-
-
-def test_transact_is_atomic_when_an_insert_collides(store: TableStore, table: str) -> None:
-    existing = store.insert(table, PK, "audit-0001", {"event": "first"})
-    snapshot = store.insert(table, PK, "snapshot", {"version": 1})
-
-    with pytest.raises(EntityExists):
-        store.transact(
-            table,
-            PK,
-            [
-                Op(OpKind.UPSERT, "target-encounter", {"state": "confirmed"}),
-                Op(OpKind.UPDATE, "snapshot", {"version": 2}, etag=snapshot.etag),
-                Op(OpKind.INSERT, "audit-0001", {"event": "second"}),
-            ],
-        )
-
-    assert store.get(table, PK, "target-encounter") is None
-    assert store.get(table, PK, "snapshot") == snapshot
-    assert store.get(table, PK, "audit-0001") == existing
-
-
-def test_transact_fails_whole_when_an_updated_entity_is_missing(
-    store: TableStore, table: str
-) -> None:
-    with pytest.raises(ConcurrencyConflict):
-        store.transact(
-            table,
-            PK,
-            [
-                Op(OpKind.INSERT, "audit-0001", {"event": "x"}),
-                Op(OpKind.UPDATE, "snapshot", {"version": 2}),
-            ],
-        )
-
-    assert store.query(table, PK) == []
-
-
-def test_transact_fails_whole_when_a_deleted_entity_is_missing(
-    store: TableStore, table: str
-) -> None:
-    with pytest.raises(ConcurrencyConflict):
-        store.transact(
-            table, PK, [Op(OpKind.UPSERT, "snapshot", {"v": 1}), Op(OpKind.DELETE, "intent")]
-        )
-
-    assert store.query(table, PK) == []
-
-
-def test_transact_without_ops_does_nothing(store: TableStore, table: str) -> None:
-    assert store.transact(table, PK, []) == []
-
-
-def test_transact_rejects_a_row_key_twice_before_sending(store: TableStore, table: str) -> None:
-    with pytest.raises(ValueError, match="only once"):
-        store.transact(
-            table, PK, [Op(OpKind.UPSERT, "snapshot", {}), Op(OpKind.UPSERT, "snapshot", {})]
-        )
-
-
-def test_transact_rejects_more_than_100_ops(store: TableStore, table: str) -> None:
-    ops = [Op(OpKind.INSERT, f"audit-{i:04}", {}) for i in range(101)]
-
-    with pytest.raises(ValueError, match="at most 100"):
-        store.transact(table, PK, ops)
-
-
-def test_transact_accepts_100_ops(store: TableStore, table: str) -> None:
-    ops = [Op(OpKind.INSERT, f"audit-{i:04}", {"i": i}) for i in range(100)]
-
-    store.transact(table, PK, ops)
-
-    assert [e.data["i"] for e in store.query(table, PK, "audit-")] == list(range(100))
-
-
 # --- tables ---
 
 
@@ -438,8 +326,6 @@ def test_an_empty_etag_is_rejected_not_read_as_unconditional(store: TableStore, 
         store.update(table, PK, "snapshot", {"version": 2}, "")
     with pytest.raises(ValueError, match="etag"):
         store.delete(table, PK, "snapshot", "")
-    with pytest.raises(ValueError, match="etag"):
-        store.transact(table, PK, [Op(OpKind.DELETE, "snapshot", etag="")])
 
     read = store.get(table, PK, "snapshot")
     assert read is not None and read.data == {"version": 1}
