@@ -1,4 +1,7 @@
-"""Checks shared by every table-store adapter, so both accept exactly the same input.
+"""The rules Azure Table storage sets for names, keys and values, as checks.
+
+``checked.CheckedTableStore`` applies them to every adapter's input, so both
+accept exactly the same input.
 
 Azure Table storage rejects some keys, property names and values with an HTTP 400
 that names nothing useful. Checking up front gives every adapter the same rules

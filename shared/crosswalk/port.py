@@ -1,8 +1,10 @@
 """The table-store port: the small subset of Azure Table storage the crosswalk needs.
 
 Adapters: ``sqlite.SqliteTableStore`` (embedded, local run) and
-``azure_table.AzureTableStore`` (Azure Table storage / Azurite). Both pass the
-same contract tests (tests/contract/test_table_store.py).
+``azure_table.AzureTableStore`` (Azure Table storage / Azurite). Both subclass
+``checked.CheckedTableStore``, which checks every argument the way Azure would
+before the adapter runs, and both pass the same contract tests
+(tests/contract/test_table_store.py).
 
 There are no entity-group transactions: the app writes one entity at a time,
 each write conditional on its ETag where it matters (see docs/architecture.md).
@@ -32,6 +34,11 @@ class TableStore(Protocol):
     """Tables of entities with optimistic concurrency.
 
     Raises (every method):
+        ValueError: a table name, key, property name or etag the service would
+            reject, or an int beyond 64 bits; checked before any I/O, and the
+            message names the rule, never the key or value.
+        TypeError: a value that is not str, int, float or bool.
+        StoreError: the table was never created, or the store refused the request.
         EntityExists: insert of keys already present.
         ConcurrencyConflict: update/delete whose etag no longer matches, or whose
             entity is gone.

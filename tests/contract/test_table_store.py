@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from shared.crosswalk.port import Entity, TableStore, Value
 from shared.errors import ConcurrencyConflict, EntityExists, StoreError
+from tests.builders import synthetic_personnummer
 
 PK = "OB-2026-000123"
 
@@ -329,6 +332,62 @@ def test_an_empty_etag_is_rejected_not_read_as_unconditional(store: TableStore, 
 
     read = store.get(table, PK, "snapshot")
     assert read is not None and read.data == {"version": 1}
+
+
+# --- every method checks its arguments first, in every adapter ---
+
+# One call per public method, with ``key`` in a key position (for query the
+# partition key, for scan the row key). The table was never created: a check
+# that ran after the store's own work would answer StoreError instead.
+_CALLS_WITH_KEY: dict[str, Callable[[TableStore, str, str], object]] = {
+    "get": lambda store, table, key: store.get(table, PK, key),
+    "insert": lambda store, table, key: store.insert(table, key, "snapshot", {}),
+    "update": lambda store, table, key: store.update(table, PK, key, {}, "etag"),
+    "upsert": lambda store, table, key: store.upsert(table, key, "snapshot", {}),
+    "delete": lambda store, table, key: store.delete(table, PK, key),
+    "query": lambda store, table, key: store.query(table, key),
+    "scan": lambda store, table, key: store.scan(table, row_key=key),
+}
+
+
+@pytest.mark.parametrize("method", sorted(_CALLS_WITH_KEY))
+def test_a_bad_key_is_a_value_error_before_the_store_is_asked(
+    store: TableStore, method: str
+) -> None:
+    identity_number = synthetic_personnummer(7)
+    bad_key = identity_number + "\t"  # a control character: Azure would answer 400
+
+    with pytest.raises(ValueError, match="forbidden character") as raised:
+        _CALLS_WITH_KEY[method](store, "neverCreated", bad_key)
+
+    assert identity_number not in str(raised.value)
+
+
+@pytest.mark.parametrize("method", sorted(_CALLS_WITH_KEY))
+def test_a_bad_table_name_is_a_value_error_in_every_method(store: TableStore, method: str) -> None:
+    with pytest.raises(ValueError, match="table names"):
+        _CALLS_WITH_KEY[method](store, "bad-name", "snapshot")
+
+
+def test_create_tables_with_a_bad_name_creates_none(store: TableStore) -> None:
+    good = "t" + uuid.uuid4().hex[:20]
+
+    with pytest.raises(ValueError, match="table names"):
+        store.create_tables([good, "x"])
+
+    with pytest.raises(StoreError, match="create_tables"):
+        store.get(good, PK, "snapshot")
+
+
+def test_bad_data_or_etag_is_rejected_before_the_store_is_asked(store: TableStore) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        store.insert("neverCreated", PK, "snapshot", {"RowKey": "x"})
+    with pytest.raises(TypeError, match="unsupported type"):
+        store.upsert("neverCreated", PK, "snapshot", {"v": None})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="etag"):
+        store.update("neverCreated", PK, "snapshot", {}, "")
+    with pytest.raises(ValueError, match="etag"):
+        store.delete("neverCreated", PK, "snapshot", "")
 
 
 # --- concurrency ---
