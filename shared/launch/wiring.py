@@ -9,6 +9,7 @@ from shared.launch.fhir import build_fhir
 from shared.launch.handler import LaunchPorts
 from shared.launch.refusal import not_configured
 from shared.launch.request import Caller
+from shared.secrets import SecretState
 from shared.services import Services
 
 _lock = threading.Lock()
@@ -19,8 +20,12 @@ def launch_ports(services: Services) -> LaunchPorts:
     LaunchRefused: 503 when the FHIR settings or LAUNCH_LOOKUP_SECRET are missing.
     """
     settings = services.settings
-    if not settings.launch_lookup_secret:
-        raise not_configured("set LAUNCH_LOOKUP_SECRET (a random secret, Key Vault)")
+    lookup_key = settings.secret("LAUNCH_LOOKUP_SECRET")
+    if not lookup_key.configured:
+        raise not_configured(f"{lookup_key.problem()}; it is a random secret, in Key Vault")
+    fhir_secret = settings.secret("MILLENNIUM_FHIR_SECRET")
+    if settings.fhir_token_url and not fhir_secret.configured:
+        raise not_configured(fhir_secret.problem())
     with _lock:
         if services.fhir is None:
             try:
@@ -28,7 +33,7 @@ def launch_ports(services: Services) -> LaunchPorts:
                     settings.fhir_base_url,
                     settings.fhir_token_url,
                     settings.fhir_client_id,
-                    settings.fhir_secret,
+                    fhir_secret.value,
                     settings.fhir_scope,
                 )
             except ValueError as error:
@@ -38,10 +43,21 @@ def launch_ports(services: Services) -> LaunchPorts:
         store=services.store,
         profiles=services.profiles,
         fhir=fhir,
-        secrets={
-            Caller.ORBIT: settings.launch_secrets_orbit,
-            Caller.MILLENNIUM: settings.launch_secrets_millennium,
-        },
-        lookup_key=settings.launch_lookup_secret.encode(),
+        secrets={caller: tuple(settings.secret(name).value.split()) for caller, name in _CALLERS},
+        lookup_key=lookup_key.value.encode(),
         clock=services.clock,
+        # A caller whose setting is an unresolved Key Vault reference is broken (503
+        # for its requests), not merely switched off; the other caller is unaffected.
+        secret_problems={
+            caller: settings.secret(name).problem()
+            for caller, name in _CALLERS
+            if settings.secret(name).state is SecretState.UNRESOLVED
+        },
+        administrations=frozenset(settings.administrations),
     )
+
+
+_CALLERS = (
+    (Caller.ORBIT, "LAUNCH_SECRETS_ORBIT"),
+    (Caller.MILLENNIUM, "LAUNCH_SECRETS_MILLENNIUM"),
+)

@@ -73,5 +73,5 @@ def test_every_environment_value_the_parameters_read_is_given_by_both_pipelines(
 def test_the_deployment_outputs_are_kept_for_the_smoke_check() -> None:
     for path in (GITHUB, AZURE_DEVOPS):
         text = path.read_text(encoding="utf-8")
-        assert "--query properties.outputs > \"outputs-${CODE}.json\"" in text, path.name
+        assert '--query properties.outputs > "outputs-${CODE}.json"' in text, path.name
         assert "infra/scripts/smoke_check.py" in text, path.name

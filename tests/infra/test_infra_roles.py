@@ -127,7 +127,9 @@ def _grants(module: str) -> dict[tuple[str, str, str], set[str]]:
             names = set(ROLE_BY_NAME.findall(definition))
         else:  # a loop over role variables: [for roleId in (… [dataSender, …])]
             (loop,) = re.findall(r"\[for \w+ in \((?:.|\n)*?\]\)", block)
-            names = {variables[word] for word in re.findall(r"\b(\w+)\b", loop) if word in variables}
+            names = {
+                variables[word] for word in re.findall(r"\b(\w+)\b", loop) if word in variables
+            }
         grants.setdefault((module, principal, scope), set()).update(names)
     return grants
 

@@ -20,7 +20,10 @@ from infra.scripts.smoke_check import (
 
 OUTPUTS = {
     "functionAppName": {"type": "String", "value": "func-orbitmil-su-prod-abc123"},
-    "functionAppHostName": {"type": "String", "value": "func-orbitmil-su-prod-abc123.azurewebsites.net"},
+    "functionAppHostName": {
+        "type": "String",
+        "value": "func-orbitmil-su-prod-abc123.azurewebsites.net",
+    },
     "privateNetworking": {"type": "Bool", "value": True},
     "privateEndpointSubnetPrefix": {"type": "String", "value": "10.212.1.64/27"},
     "privateEndpointHostNames": {
