@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.millennium import MllpLink
+from shared.mllp.tls import context_factory
 from shared.names import ALL_TABLES
 from shared.profiles import load_profiles
 from shared.services import Services, use_services
@@ -122,6 +123,7 @@ class LocalRun:
             settings.mllp_port,
             timeout=settings.mllp_timeout_seconds,
             tls=settings.mllp_tls,
+            tls_context=context_factory(settings),  # MILLENNIUM_MLLP_CA_BUNDLE
         )
         self.services = Services(
             settings=settings,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from shared.hl7.ack import Ack
@@ -32,11 +33,23 @@ class MllpLink:
     each thread keeps its own client rather than sharing one.
     """
 
-    def __init__(self, host: str, port: int, *, timeout: float, tls: bool = False) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        timeout: float,
+        tls: bool = False,
+        tls_context: Callable[[], ssl.SSLContext] = ssl.create_default_context,
+    ) -> None:
         self._host = host
         self._port = port
         self._timeout = timeout
-        self._ssl_context = ssl.create_default_context() if tls else None
+        # Built on the first send: a broken CA bundle (shared.mllp.tls) then fails
+        # the sends with TlsNotConfigured, never the app's start.
+        self._tls = tls
+        self._tls_context = tls_context
+        self._ssl_context: ssl.SSLContext | None = None
         self._local = threading.local()
 
     def exchange(self, message: str, *, encoding: str) -> Ack:
@@ -49,6 +62,8 @@ class MllpLink:
         if client is None:
             from shared.mllp.client import MllpClient
 
+            if self._tls and self._ssl_context is None:
+                self._ssl_context = self._tls_context()
             client = MllpClient(
                 self._host, self._port, timeout=self._timeout, ssl_context=self._ssl_context
             )

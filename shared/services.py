@@ -114,10 +114,12 @@ def build_bus(settings: Settings) -> MessageBus:
 
 def build_millennium_link(settings: Settings) -> MillenniumLink:
     from shared.millennium import MllpLink
+    from shared.mllp.tls import context_factory
 
     return MllpLink(
         settings.mllp_host,
         settings.mllp_port,
         timeout=settings.mllp_timeout_seconds,
         tls=settings.mllp_tls,
+        tls_context=context_factory(settings),  # MILLENNIUM_MLLP_CA_BUNDLE, fail closed
     )
