@@ -73,9 +73,11 @@ def read_secret(name: str, environ: Mapping[str, str]) -> SecretSetting:
 
 def state_of(states: Mapping[str, SecretState], name: str, value: object) -> SecretState:
     """The state of setting ``name`` whose usable value is ``value``: a value says
-    for itself (tests and the local run may set one directly); no value means what
-    was recorded when the setting was read (unresolved or missing)."""
+    for itself (tests and the local run may set one directly); no value is missing,
+    unless the setting was an unresolved reference when it was read."""
     if value:
         text = " ".join(value) if isinstance(value, tuple) else str(value)
         return SecretState.UNRESOLVED if is_key_vault_reference(text) else SecretState.CONFIGURED
-    return states.get(name, SecretState.MISSING)
+    if states.get(name) is SecretState.UNRESOLVED:
+        return SecretState.UNRESOLVED
+    return SecretState.MISSING
