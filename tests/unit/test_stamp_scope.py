@@ -13,15 +13,10 @@ from shared.launch.handler import create_launch
 from shared.problems import ProblemResponse
 from shared.settings import SettingsError, read_settings
 from tests.launch_fakes import launch_body, make_world, signed_request
-from tests.unit.test_webhook_http import (  # noqa: F401  (world is a fixture)
-    World,
-    encode,
-    event,
-    in_administration,
-    post,
-    problem_of,
-    world,
-)
+from tests.unit import test_webhook_http as webhook
+from tests.unit.test_webhook_http import World, encode, event, in_administration, post, problem_of
+
+world = webhook.world  # the webhook tests' fixture: the registered function, in-memory services
 
 
 def _scope(world: World, *codes: str) -> None:
