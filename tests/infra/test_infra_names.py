@@ -124,3 +124,22 @@ def test_local_authentication_is_off_everywhere() -> None:
     assert vault["config"]["properties"]["enableRbacAuthorization"] is True
     monitoring = parsed(INFRA / "modules" / "monitoring.bicep")["resources"]
     assert monitoring["appInsights"]["config"]["properties"]["DisableLocalAuth"] is True
+
+
+def test_the_health_check_path_is_the_health_function() -> None:
+    # Azure probes this path; the anonymous function must answer on it.
+    from tests.unit.test_function_app import EXPECTED_FUNCTIONS
+
+    path = variable(FUNCTION_APP, "healthCheckPath")
+    assert path == f"/api/{EXPECTED_FUNCTIONS['health'][1]}"
+    assert "healthCheckPath: healthCheckPath" in FUNCTION_APP.read_text(encoding="utf-8")
+
+
+def test_the_stamp_scope_and_the_ca_bundle_are_deployed() -> None:
+    settings = _app_settings()
+    join = settings["ADMINISTRATIONS"]["function"]
+    assert join["type"] == "join" and join["parameters"]["input_array"] == "administrations"
+    main = parsed(MAIN_BICEP)["modules"]["functionApp"]["config"]["params"]
+    assert main["administrations"] == ["administration"], "each stamp serves its own code"
+    text = FUNCTION_APP.read_text(encoding="utf-8")
+    assert "${secretReference}millennium-mllp-ca-bundle/)" in text
