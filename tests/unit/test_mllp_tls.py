@@ -1,5 +1,6 @@
 """MLLP over TLS with a private CA bundle (MILLENNIUM_MLLP_CA_BUNDLE), against a
-real TLS listener on 127.0.0.1 whose certificate a throw-away CA signed."""
+real TLS listener on 127.0.0.1 whose certificate a throw-away CA signed (made with
+``cryptography``, which azure-identity in requirements.txt already installs)."""
 
 from __future__ import annotations
 
