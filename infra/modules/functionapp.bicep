@@ -113,8 +113,9 @@ var secretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/'
 // rather than let the platform round up silently.
 var alwaysReadyHttp = zoneRedundant ? max(alwaysReadyHttpInstances, 2) : alwaysReadyHttpInstances
 
-// The health check path (GET /api/health, anonymous, no personal data): the
-// platform takes an instance that answers 503 out of rotation.
+// The health check path (GET /api/health, anonymous, no personal data): where the
+// platform honours it, an instance that answers 503 is taken out of rotation
+// (verified on the first deployment: infra/README.md, checklist step 10).
 var healthCheckPath = '/api/health'
 
 /*
