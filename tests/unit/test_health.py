@@ -260,3 +260,18 @@ def test_the_endpoint_answers_503_when_the_services_cannot_be_built(
     status, document, text = _get()
     assert (status, document["status"], document["error"]) == (503, "unavailable", "ValueError")
     assert "whole number" not in text
+
+
+@pytest.mark.parametrize("name", names.KEY_VAULT_SETTINGS)
+def test_every_key_vault_setting_left_unresolved_is_reported_by_name(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(monkeypatch, MILLENNIUM_MLLP_TLS="on", **{name: REFERENCE})
+    answer = health(
+        HealthPorts(settings, _store(), resolve=_resolver({"127.0.0.1": ["127.0.0.1"]}))
+    )
+    states = answer.document["checks"]["settings"]
+    assert states[name] == "unresolved-key-vault-reference"
+    assert [other for other, state in states.items() if state.startswith("unresolved")] == [name]
+    assert (answer.status, answer.document["status"]) == (200, "degraded")
+    assert "vault.azure.net" not in answer.body().decode()

@@ -7,6 +7,7 @@ each through the registered Azure Functions entry point that uses it."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets as random
 import time
 import uuid
@@ -183,14 +184,18 @@ def test_reference_detection() -> None:
 
 
 @pytest.mark.parametrize("name", names.SECRET_SETTINGS)
-def test_the_endpoint_answers_503_naming_the_unresolved_setting(name: str, install) -> None:
+def test_the_endpoint_answers_503_naming_the_unresolved_setting(
+    name: str, install, caplog: pytest.LogCaptureFixture
+) -> None:
     install({name: reference(name.lower().replace("_", "-"))})
-    response = ENDPOINT_OF[name]()
+    with caplog.at_level(logging.DEBUG):
+        response = ENDPOINT_OF[name]()
     body = response.get_body().decode()
     assert response.status_code == 503, body
     assert response.mimetype == "application/problem+json"
     assert name in body and "unresolved Key Vault reference" in body
     assert "KeyVault(" not in body and VAULT not in body, "never the value"
+    assert VAULT not in caplog.text and "KeyVault(" not in caplog.text
 
 
 @pytest.mark.parametrize("name", names.SECRET_SETTINGS)
