@@ -287,15 +287,18 @@ def _check_signature(scope: _Scope, delivery: WebhookDelivery) -> None:
     except SecretsNotConfigured as error:
         # Our misconfiguration, not the sender's fault: 503 so that Orbit keeps the
         # event and retries once an operator has fixed ORBIT_WEBHOOK_SECRETS.
+        cause = str(error)
+        if "ORBIT_WEBHOOK_SECRETS" not in cause:
+            cause = f"ORBIT_WEBHOOK_SECRETS: {cause}"
         raise _Rejected(
             503,
             "not-configured",
             "Temporarily unavailable",
             "The endpoint cannot check signatures yet and did NOT accept the event "
-            f"(ORBIT_WEBHOOK_SECRETS: {error}). Retry the same delivery after "
+            f"({cause}). Retry the same delivery after "
             f"{RETRY_AFTER_SECONDS} seconds, with backoff.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            note=f"fix ORBIT_WEBHOOK_SECRETS: {error}",
+            note=f"fix {cause}",
         ) from None
 
 
