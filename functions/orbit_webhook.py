@@ -36,10 +36,13 @@ def orbit_webhook(req: func.HttpRequest) -> func.HttpResponse:
     result: WebhookResult
     try:
         services = get_services()
+        settings = services.settings
         delivery = WebhookDelivery.of(dict(req.headers), req.get_body())
         result = accept_delivery(
             delivery,
-            secrets=services.settings.orbit_webhook_secrets,
+            secrets=settings.orbit_webhook_secrets,
+            secrets_problem=settings.secret("ORBIT_WEBHOOK_SECRETS").problem(),
+            administrations=settings.administrations,
             store=services.store,
             bus=services.bus,
             profiles=services.profiles,

@@ -124,3 +124,10 @@ class MalformedMessage(PermanentError):
     """A queue message's body is not what its queue carries (a bug or a manual send)."""
 
     reason = "malformed-message"
+
+
+class TlsNotConfigured(ConnectionFailed):
+    """MLLP TLS cannot start: MILLENNIUM_MLLP_CA_BUNDLE is an unresolved Key Vault
+    reference, names no file, or holds no certificate. Nothing was sent; like any
+    connection failure the message is resent with the same MSH-10 after backoff, so
+    sends resume once an operator fixes the setting (alerted past the maximum age)."""

@@ -46,6 +46,10 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_MLLP_HOST": "Host of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_PORT": "Port of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_TLS": "'on' to wrap MLLP in TLS (default off).",
+    "MILLENNIUM_MLLP_CA_BUNDLE": (
+        "CA bundle the MLLP TLS server certificate is checked against: a PEM file path, or "
+        "PEM text (a Key Vault reference in Azure); empty: the system trust store."
+    ),
     "MILLENNIUM_MLLP_TIMEOUT_SECONDS": "Seconds to wait for an ACK before a send is in doubt.",
     "MILLENNIUM_FHIR_BASE_URL": "FHIR R4 base URL for the jump-out's Patient lookup.",
     "MILLENNIUM_FHIR_TOKEN_URL": "OAuth2 token endpoint for the FHIR API (empty: no auth, local).",
@@ -58,6 +62,10 @@ SETTINGS: dict[str, str] = {
     "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090).",
     "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",
     "HL7_PROCESSING_ID": "MSH-11: 'P' in production, 'T' elsewhere (default T).",
+    "ADMINISTRATIONS": (
+        "Space-separated administration codes this stamp accepts events and launches for "
+        "(others: 422); empty: every administration with a profile (the local run)."
+    ),
     "QUEUE_BACKEND": "'servicebus' in Azure, 'embedded' in the local run.",
     "CROSSWALK_BACKEND": "'table' in Azure, 'sqlite' in the local run.",
     "CROSSWALK_TABLE_ENDPOINT": "Table service URL, e.g. https://<account>.table.core.windows.net.",
@@ -67,3 +75,18 @@ SETTINGS: dict[str, str] = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Turns on Azure Monitor export (never in tests).",
 }
 """Every app setting the code reads, with what it means."""
+
+SECRET_SETTINGS: tuple[str, ...] = (
+    "ORBIT_WEBHOOK_SECRETS",
+    "LAUNCH_SECRETS_ORBIT",
+    "LAUNCH_SECRETS_MILLENNIUM",
+    "LAUNCH_LOOKUP_SECRET",
+    "MILLENNIUM_FHIR_SECRET",
+    "OPS_ADMIN_SECRETS",
+)
+"""The settings that hold secrets (Key Vault references in Azure). A value that is
+missing or still an unresolved ``@Microsoft.KeyVault(...)`` reference is "not
+configured" and never used (shared/secrets.py)."""
+
+KEY_VAULT_SETTINGS: tuple[str, ...] = (*SECRET_SETTINGS, "MILLENNIUM_MLLP_CA_BUNDLE")
+"""Every setting that may be a Key Vault reference: the secrets and the MLLP CA bundle."""

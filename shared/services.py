@@ -15,7 +15,6 @@ needs them.
 from __future__ import annotations
 
 import datetime as dt
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -218,12 +217,14 @@ def build_channels(settings: Settings, link: HL7Link | None = None) -> Channels:
 
 def build_mllp_link(settings: Settings) -> HL7Link:
     from shared.mllp.link import MllpLink
+    from shared.mllp.tls import context_factory
 
     return MllpLink(
         settings.mllp_host,
         settings.mllp_port,
         timeout=settings.mllp_timeout_seconds,
-        ssl_context=ssl.create_default_context() if settings.mllp_tls else None,
+        # MILLENNIUM_MLLP_CA_BUNDLE, built on the first send and failing closed.
+        tls_context=context_factory(settings) if settings.mllp_tls else None,
     )
 
 

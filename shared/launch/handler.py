@@ -67,7 +67,12 @@ LAUNCH_PATH = "/api/launch/"
 
 @dataclass(frozen=True)
 class LaunchPorts:
-    """What the launch handlers need; ``secrets`` per caller (empty: caller not set up)."""
+    """What the launch handlers need; ``secrets`` per caller (empty: caller not set up).
+
+    ``secret_problems``: callers whose secrets setting is unusable (an unresolved Key
+    Vault reference), with why; each caller stands alone. ``administrations``: the
+    stamp's scope (setting ADMINISTRATIONS); empty: every administration.
+    """
 
     store: TableStore
     profiles: Profiles
@@ -76,6 +81,8 @@ class LaunchPorts:
     lookup_key: bytes
     clock: Callable[[], dt.datetime]
     new_code: Callable[[], str] = new_code
+    secret_problems: Mapping[Caller, str] = field(default_factory=dict)
+    administrations: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -211,9 +218,10 @@ def internal_error(correlation_id: str) -> ProblemResponse:
 
 def _create(request: LaunchHttpRequest, ports: LaunchPorts, context: _Context) -> LaunchCreated:
     _check_transport(request)
-    context.caller = _verify(request, ports.secrets)
+    context.caller = _verify(request, ports.secrets, ports.secret_problems)
     launch = _parse(request.body, context.caller)
     context.request = launch
+    _check_stamp_scope(launch.administration, ports.administrations)
     profile = _switched_on_profile(launch.administration, ports.profiles)
     resolve_ports = ResolvePorts(
         crosswalk=Crosswalk(ports.store),
@@ -264,26 +272,48 @@ def _check_transport(request: LaunchHttpRequest) -> None:
         )
 
 
-def _verify(request: LaunchHttpRequest, secrets: Mapping[Caller, Sequence[str]]) -> Caller:
-    """The caller whose secrets verify the signature.
+def _verify(
+    request: LaunchHttpRequest,
+    secrets: Mapping[Caller, Sequence[str]],
+    problems: Mapping[Caller, str],
+) -> Caller:
+    """The caller whose secrets verify the signature. Each caller's secrets stand
+    alone: a broken setting of one caller never refuses a request another signed.
 
     Raises:
-        LaunchRefused: 401 when none does; 503 when no secret (or a bad one) is set.
+        LaunchRefused: 401 when no caller's secrets verify it and none is broken; 503
+        when none verifies and some caller's setting is broken (the request may be
+        that caller's), or when no caller is set up at all.
     """
-    configured = {caller: listed for caller, listed in secrets.items() if listed}
-    if not configured:
-        raise not_configured("set LAUNCH_SECRETS_ORBIT and/or LAUNCH_SECRETS_MILLENNIUM")
+    broken = dict(problems)
     failure: InvalidSignature | None = None
-    for caller, listed in configured.items():
+    for caller, listed in secrets.items():
+        if not listed or caller in broken:
+            continue
         try:
             verify_signature(listed, request.headers, request.body)
             return caller
         except InvalidSignature as error:
             failure = error
         except SecretsNotConfigured as error:
-            raise not_configured(f"fix LAUNCH_SECRETS_{caller.value.upper()}: {error}") from None
-    assert failure is not None  # configured is not empty
+            broken[caller] = f"LAUNCH_SECRETS_{caller.value.upper()}: {error}"
+    if broken:
+        raise not_configured("; ".join(broken[caller] for caller in sorted(broken)))
+    if failure is None:
+        raise not_configured("set LAUNCH_SECRETS_ORBIT and/or LAUNCH_SECRETS_MILLENNIUM")
     raise LaunchRefused(401, failure.reason, "Invalid signature", str(failure))
+
+
+def _check_stamp_scope(code: str, administrations: frozenset[str]) -> None:
+    if administrations and code not in administrations:
+        raise LaunchRefused(
+            422,
+            "administration-not-served-here",
+            "Administration not served by this endpoint",
+            f"This endpoint serves {', '.join(sorted(administrations))}, not administration "
+            f"{code}. Use the jump-out endpoint of the administration's own stamp.",
+            errors=[FieldError("administration", f"{code} is not served by this endpoint")],
+        )
 
 
 def _parse(body: bytes, caller: Caller) -> LaunchRequest:

@@ -32,14 +32,15 @@ RETRY_AFTER_SECONDS = 30
 
 
 def not_configured(note: str) -> LaunchRefused:
-    """503: our configuration is incomplete (an operator must act); ``note`` says what."""
+    """503: our configuration is incomplete (an operator must act); ``note`` says what,
+    by setting name (never a value), and is shown in the problem document too."""
     return LaunchRefused(
         503,
         "not-configured",
         "Jump-out not available",
         "The jump-out is not fully configured for this administration, so no launch link "
-        "was made. Tell the user the jump-out is unavailable and contact the integration "
-        "team with the correlationId.",
+        f"was made ({note}). Tell the user the jump-out is unavailable and contact the "
+        "integration team with the correlationId.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         note=note,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from shared.launch.handler import LaunchPorts
 from shared.launch.refusal import not_configured
 from shared.launch.request import Caller
+from shared.secrets import SecretState
 from shared.services import Services
 
 
@@ -14,8 +15,12 @@ def launch_ports(services: Services) -> LaunchPorts:
     LaunchRefused: 503 when the FHIR settings or LAUNCH_LOOKUP_SECRET are missing.
     """
     settings = services.settings
-    if not settings.launch_lookup_secret:
-        raise not_configured("set LAUNCH_LOOKUP_SECRET (a random secret, Key Vault)")
+    lookup_key = settings.secret("LAUNCH_LOOKUP_SECRET")
+    if not lookup_key.configured:
+        raise not_configured(f"{lookup_key.problem()}; it is a random secret, in Key Vault")
+    fhir_secret = settings.secret("MILLENNIUM_FHIR_SECRET")
+    if settings.fhir_token_url and not fhir_secret.configured:
+        raise not_configured(fhir_secret.problem())
     try:
         fhir = services.fhir()
     except ValueError as error:
@@ -24,10 +29,21 @@ def launch_ports(services: Services) -> LaunchPorts:
         store=services.store,
         profiles=services.profiles,
         fhir=fhir,
-        secrets={
-            Caller.ORBIT: settings.launch_secrets_orbit,
-            Caller.MILLENNIUM: settings.launch_secrets_millennium,
-        },
-        lookup_key=settings.launch_lookup_secret.encode(),
+        secrets={caller: tuple(settings.secret(name).value.split()) for caller, name in _CALLERS},
+        lookup_key=lookup_key.value.encode(),
         clock=services.clock,
+        # A caller whose setting is an unresolved Key Vault reference is broken (503
+        # for its requests), not merely switched off; the other caller is unaffected.
+        secret_problems={
+            caller: settings.secret(name).problem()
+            for caller, name in _CALLERS
+            if settings.secret(name).state is SecretState.UNRESOLVED
+        },
+        administrations=frozenset(settings.administrations),
     )
+
+
+_CALLERS = (
+    (Caller.ORBIT, "LAUNCH_SECRETS_ORBIT"),
+    (Caller.MILLENNIUM, "LAUNCH_SECRETS_MILLENNIUM"),
+)

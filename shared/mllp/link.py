@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from shared.hl7.ack import Ack
@@ -35,12 +36,16 @@ class MllpLink:
         port: int,
         *,
         timeout: float,
-        ssl_context: ssl.SSLContext | None = None,
+        tls_context: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
+        """``tls_context`` (None: plain TCP) is called on the first send, so a broken
+        CA bundle (shared.mllp.tls) fails the sends with TlsNotConfigured, never the
+        app's start."""
         self._host = host
         self._port = port
         self._timeout = timeout
-        self._ssl_context = ssl_context
+        self._tls_context = tls_context
+        self._ssl_context: ssl.SSLContext | None = None
         self._local = threading.local()
 
     def exchange(self, payload: bytes, *, codec: str) -> Ack:
@@ -53,6 +58,8 @@ class MllpLink:
         if client is None:
             from shared.mllp.client import MllpClient
 
+            if self._tls_context is not None and self._ssl_context is None:
+                self._ssl_context = self._tls_context()
             client = MllpClient(
                 self._host, self._port, timeout=self._timeout, ssl_context=self._ssl_context
             )

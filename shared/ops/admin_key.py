@@ -3,8 +3,9 @@
 The local host checks no function keys, and a function key alone is one more
 shared secret nobody rotates; so the ops endpoints also require a key from the
 setting ``OPS_ADMIN_SECRETS`` (space-separated, a Key Vault reference in Azure, so
-it can be rotated: any listed key is accepted). Without the setting the
-endpoints answer 503: they are never open.
+it can be rotated: any listed key is accepted). Without the setting, or while its
+Key Vault reference is unresolved (the literal reference text is never a key), the
+endpoints answer 503 saying so: they are never open.
 """
 
 from __future__ import annotations
@@ -27,7 +28,19 @@ def configured_keys() -> tuple[str, ...]:
     """
     from shared.settings import get_settings
 
-    return get_settings().ops_admin_secrets
+    return tuple(get_settings().secret("OPS_ADMIN_SECRETS").value.split())
+
+
+def keys_problem() -> str:
+    """Why ``OPS_ADMIN_SECRETS`` gives no key (not set, or an unresolved Key Vault
+    reference, which is never accepted as a key); empty when it gives some.
+
+    Raises:
+        SettingsError: some setting is malformed.
+    """
+    from shared.settings import get_settings
+
+    return get_settings().secret("OPS_ADMIN_SECRETS").problem()
 
 
 def is_authorised(presented: str | None, keys: Sequence[str]) -> bool:

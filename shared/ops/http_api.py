@@ -46,8 +46,10 @@ def booking_trace_answer(
     crosswalk: Crosswalk,
     dead_letters: DeadLetterStore | None,
     clock: Callable[[], dt.datetime],
+    keys_problem: str = "",
 ) -> Answer:
-    """Answer one request; never raises for anything the caller sent.
+    """Answer one request; never raises for anything the caller sent. ``keys_problem``
+    says why ``keys`` is empty (shared.ops.admin_key.keys_problem).
 
     Raises:
         TransientError: the crosswalk or the queue is unreachable (the trigger answers 503).
@@ -58,8 +60,8 @@ def booking_trace_answer(
             503,
             "Not configured",
             "The ops endpoints are switched off until OPS_ADMIN_SECRETS holds at least "
-            "one key. Ask the integration team to set it (Key Vault secret "
-            "ops-admin-secrets).",
+            f"one key ({keys_problem or 'OPS_ADMIN_SECRETS holds no key'}). Ask the "
+            "integration team to set it (Key Vault secret ops-admin-secrets).",
             "not-configured",
         )
     if not is_authorised(lowered.get(ADMIN_KEY_HEADER), keys):

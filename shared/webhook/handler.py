@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -138,13 +138,21 @@ def accept_delivery(
     profiles: Profiles,
     clock: Callable[[], dt.datetime],
     new_id: Callable[[], str] = new_correlation_id,
+    secrets_problem: str = "",
+    administrations: Collection[str] = (),
 ) -> WebhookResult:
     """Handle one delivery; never raises (every outcome is a response). The delivery's
-    span is the root of the booking change's trace."""
+    span is the root of the booking change's trace.
+
+    ``secrets_problem`` says why ORBIT_WEBHOOK_SECRETS cannot be used (e.g. an
+    unresolved Key Vault reference; shared.secrets): then every delivery gets 503.
+    ``administrations`` is the stamp's scope (setting ADMINISTRATIONS); empty: all.
+    """
     with telemetry.webhook_span():
         context = _Context(correlation_id=new_id())
+        scope = _Scope(secrets, secrets_problem, frozenset(administrations))
         try:
-            accepted = _accept(delivery, context, secrets, store, bus, profiles, clock)
+            accepted = _accept(delivery, context, scope, store, bus, profiles, clock)
         except _Rejected as rejected:
             _log(rejected.status, rejected.reason, context, note=rejected.note)
             return problem(
@@ -193,18 +201,28 @@ def internal_error(correlation_id: str) -> ProblemResponse:
     )
 
 
+@dataclass(frozen=True)
+class _Scope:
+    """The stamp's configuration a delivery is checked against."""
+
+    secrets: Sequence[str]
+    secrets_problem: str
+    administrations: frozenset[str]
+
+
 def _accept(
     delivery: WebhookDelivery,
     context: _Context,
-    secrets: Sequence[str],
+    scope: _Scope,
     store: TableStore,
     bus: MessageBus,
     profiles: Profiles,
     clock: Callable[[], dt.datetime],
 ) -> Accepted:
     text = _check_transport(delivery)
-    _check_signature(secrets, delivery)
+    _check_signature(scope, delivery)
     event = _parse(text, context)
+    _check_stamp_scope(event, scope.administrations)
     _check_administration(event, profiles)
     webhook_id = delivery.headers[HEADER_ID].strip()
     digest = idempotency.body_digest(delivery.body)
@@ -260,22 +278,28 @@ def _check_transport(delivery: WebhookDelivery) -> str:
         ) from None
 
 
-def _check_signature(secrets: Sequence[str], delivery: WebhookDelivery) -> None:
+def _check_signature(scope: _Scope, delivery: WebhookDelivery) -> None:
     try:
-        verify_signature(secrets, delivery.headers, delivery.body)
+        if scope.secrets_problem:  # never verify against an unresolved reference's text
+            raise SecretsNotConfigured(scope.secrets_problem)
+        verify_signature(scope.secrets, delivery.headers, delivery.body)
     except InvalidSignature as error:
         raise _Rejected(401, error.reason, "Invalid signature", str(error)) from None
     except SecretsNotConfigured as error:
         # Our misconfiguration, not the sender's fault: 503 so that Orbit keeps the
         # event and retries once an operator has fixed ORBIT_WEBHOOK_SECRETS.
+        cause = str(error)
+        if "ORBIT_WEBHOOK_SECRETS" not in cause:
+            cause = f"ORBIT_WEBHOOK_SECRETS: {cause}"
         raise _Rejected(
             503,
             "not-configured",
             "Temporarily unavailable",
-            "The endpoint cannot check signatures yet and did NOT accept the event. Retry "
-            f"the same delivery after {RETRY_AFTER_SECONDS} seconds, with backoff.",
+            "The endpoint cannot check signatures yet and did NOT accept the event "
+            f"({cause}). Retry the same delivery after "
+            f"{RETRY_AFTER_SECONDS} seconds, with backoff.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            note=f"fix ORBIT_WEBHOOK_SECRETS: {error}",
+            note=f"fix {cause}",
         ) from None
 
 
@@ -308,6 +332,20 @@ def _parse(text: str, context: _Context) -> BookingEvent:
             errors=errors,
         )
     return event
+
+
+def _check_stamp_scope(event: BookingEvent, administrations: frozenset[str]) -> None:
+    code = event.data.administration
+    if administrations and code not in administrations:
+        raise _Rejected(
+            422,
+            "administration-not-served-here",
+            "Administration not served by this endpoint",
+            f"This endpoint serves {', '.join(sorted(administrations))}, not administration "
+            f"{code}. Send the administration's bookings to its own endpoint; do not retry "
+            "this event here.",
+            errors=[FieldError("data.administration", f"{code} is not served by this endpoint")],
+        )
 
 
 def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
