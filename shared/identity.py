@@ -24,6 +24,14 @@ ASSIGNING_AUTHORITY_OID: dict[IdentifierSystem, str] = {
 }
 """PID-3 assigning authority (CX.4) per identifier system."""
 
+IDENTITY_NUMBER_SHAPE = r"(?:\d{2})?\d{6}[-+]?(?:\d{4}|[KMX]\d{3})"
+"""The one pattern of what *looks like* a Swedish identity number: 10 or 12 digits,
+optionally with ``-`` or ``+`` before the last four, and reserve numbers with a
+K/M/X in place of the first serial digit. A shape, not a validation: it finds
+numbers (valid or not) in places where none may be."""
+
+_SHAPE_ANYWHERE = re.compile(IDENTITY_NUMBER_SHAPE)
+_SHAPE_IN_TEXT = re.compile(rf"(?<![0-9A-Za-z]){IDENTITY_NUMBER_SHAPE}(?![0-9A-Za-z])")
 _DIGITS12 = re.compile(r"^\d{12}$")
 _RESERVE = re.compile(r"^(\d{8})([KMX])(\d{2})(\d)$")
 _RESERVE_LETTER_VALUE = {"K": 5, "M": 7, "X": 8}
@@ -31,6 +39,21 @@ _RESERVE_LETTER_VALUE = {"K": 5, "M": 7, "X": 8}
 
 class InvalidIdentifier(ValueError):
     """The identifier does not have the format or check digit of its system."""
+
+
+def looks_like_identity_number(value: str) -> bool:
+    """Whether an id or key chosen by a sender contains something shaped like an
+    identity number anywhere (strict: ``OB191212121212`` counts too)."""
+    return _SHAPE_ANYWHERE.search(value) is not None
+
+
+def redact_identity_numbers(text: str, mask: str) -> str:
+    """``text`` with every identity-number-shaped word replaced by ``mask``.
+
+    For free text (a counterpart's error text): only whole words are replaced, so
+    control ids and other long codes that merely contain digits stay readable.
+    """
+    return _SHAPE_IN_TEXT.sub(mask, text)
 
 
 def luhn_check_digit(digits: str) -> int:
