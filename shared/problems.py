@@ -17,6 +17,10 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
 
 from shared.errors import HttpRefusal
 
@@ -42,6 +46,53 @@ class FieldError:
 
     def as_json(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message}
+
+
+UNKNOWN_KEY = "<key>"
+"""The path of a key the contract does not name: the key itself is never echoed
+(a client could name a key after a patient, or send an identity number as one)."""
+
+
+def field_path(loc: Sequence[int | str], contract: type[BaseModel]) -> str:
+    """The path of a pydantic error location as a client may see it.
+
+    Only field names of ``contract`` (its wire aliases) are spelt out. The path
+    stops at the first key the contract does not know: what follows would be
+    pydantic's union tags or more of the unknown key's content.
+    """
+    known = contract_field_names(contract)
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        if part not in known:
+            return path + ("." if path else "") + UNKNOWN_KEY
+        path += ("." if path else "") + part
+    return path or "body"
+
+
+@cache
+def contract_field_names(contract: type[BaseModel]) -> frozenset[str]:
+    """Every field name (wire alias) of ``contract`` and the models inside it."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [contract]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            pending.extend(_models_in(info.annotation))
+    return frozenset(names)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in getattr(annotation, "__args__", ()) for model in _models_in(arg)]
 
 
 @dataclass(frozen=True)

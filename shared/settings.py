@@ -49,6 +49,8 @@ class Settings:
     launch_lookup_secret: str = ""
     # The operators' keys for the ops endpoints (booking trace); empty: switched off.
     ops_admin_secrets: tuple[str, ...] = ()
+    # Where browsers reach this stamp (launch links); empty: the jump-out is off.
+    public_base_url: str = ""
 
 
 def _text(name: str, default: str = "") -> str:
@@ -131,6 +133,7 @@ def read_settings() -> Settings:
         fhir_scope=_text("MILLENNIUM_FHIR_SCOPE"),
         launch_lookup_secret=_text("LAUNCH_LOOKUP_SECRET"),
         ops_admin_secrets=tuple(_text("OPS_ADMIN_SECRETS").split()),
+        public_base_url=_text("PUBLIC_BASE_URL"),
     )
 
 

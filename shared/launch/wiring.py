@@ -4,6 +4,7 @@ for the jump-out): the FHIR adapter is built on the first launch and kept."""
 from __future__ import annotations
 
 import threading
+from urllib.parse import urlsplit
 
 from shared.launch.fhir import build_fhir
 from shared.launch.handler import LaunchPorts
@@ -16,11 +17,13 @@ _lock = threading.Lock()
 
 def launch_ports(services: Services) -> LaunchPorts:
     """Raises:
-    LaunchRefused: 503 when the FHIR settings or LAUNCH_LOOKUP_SECRET are missing.
+    RequestDeferred: 503 when the FHIR settings, LAUNCH_LOOKUP_SECRET or
+        PUBLIC_BASE_URL are missing.
     """
     settings = services.settings
     if not settings.launch_lookup_secret:
         raise not_configured("set LAUNCH_LOOKUP_SECRET (a random secret, Key Vault)")
+    base_url = public_base_url(settings.public_base_url)
     with _lock:
         if services.fhir is None:
             try:
@@ -44,4 +47,30 @@ def launch_ports(services: Services) -> LaunchPorts:
         },
         lookup_key=settings.launch_lookup_secret.encode(),
         clock=services.clock,
+        public_base_url=base_url,
     )
+
+
+def public_base_url(value: str) -> str:
+    """``PUBLIC_BASE_URL`` checked: http(s), a host, nothing but an optional path.
+
+    Raises:
+        RequestDeferred: 503 (not configured) when it is missing or malformed.
+    """
+    try:
+        parts = urlsplit(value)
+        valid = (
+            parts.scheme in {"https", "http"}
+            and bool(parts.hostname)
+            and "@" not in parts.netloc
+            and not parts.query
+            and not parts.fragment
+        )
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise not_configured(
+            "set PUBLIC_BASE_URL to the stamp's address, e.g. https://<app>.azurewebsites.net"
+        )
+    return value.rstrip("/")

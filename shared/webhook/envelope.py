@@ -23,10 +23,9 @@ contract does not know (an extension attribute, a misspelt field) is reported as
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from shared.booking import (
@@ -37,13 +36,11 @@ from shared.booking import (
     semantic_problems,
 )
 from shared.identity import looks_like_identity_number
-from shared.problems import FieldError
+from shared.problems import UNKNOWN_KEY, FieldError, field_path
 
 CANCELLED_TYPE = "se.vgr.orbit.booking.cancelled.v1"
 SUBJECT_PREFIX = "bookings/"
 SOURCE_PREFIX = "orbit://vgr/"
-UNKNOWN_KEY = "<key>"
-"""The path of a key the contract does not name: the key itself is never echoed."""
 
 _BASE64_DATA = "data_base64"
 _FRIENDLY_MESSAGES = {
@@ -157,43 +154,9 @@ def _mentions_input(message: str, value: object) -> bool:
 
 
 def _format_path(loc: tuple[int | str, ...]) -> str:
-    """The contract path of an error location; stops at the first key the contract
-    does not know (what follows it would be pydantic's union tags or more of the
-    unknown key's content)."""
-    known = _contract_names()
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-            continue
-        if part not in known:
-            return path + ("." if path else "") + UNKNOWN_KEY
-        path += ("." if path else "") + part
-    return path or "body"
-
-
-@cache
-def _contract_names() -> frozenset[str]:
-    """Every field name (wire alias) of the event's models, and the CloudEvents name
-    of base64 data (refused with a hint)."""
-    names = {_BASE64_DATA}
-    pending: list[type[BaseModel]] = [BookingEvent]
-    seen: set[type[BaseModel]] = set()
-    while pending:
-        model = pending.pop()
-        if model in seen:
-            continue
-        seen.add(model)
-        for name, field in model.model_fields.items():
-            names.add(field.alias or name)
-            pending.extend(_models_in(field.annotation))
-    return frozenset(names)
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [model for arg in getattr(annotation, "__args__", ()) for model in _models_in(arg)]
+    if loc and loc[0] == _BASE64_DATA:
+        return _BASE64_DATA  # a CloudEvents name, refused with a hint
+    return field_path(loc, BookingEvent)
 
 
 def _merge(first: list[FieldError], second: list[FieldError]) -> list[FieldError]:
