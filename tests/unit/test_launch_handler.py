@@ -476,7 +476,8 @@ def test_a_public_base_url_is_taken_as_configured(value: str, expected: str) -> 
 
 
 def test_an_unknown_key_named_after_the_patient_is_not_echoed(world: LaunchWorld) -> None:
-    body = launch_body(**{"Tolvansson": "x", PNR: 1})
+    body = launch_body()
+    body.update({"Tolvansson": "x", PNR: 1})
     result = create(world, body)
     assert isinstance(result, ProblemResponse) and result.status == 400
     assert [error.path for error in result.errors] == ["<key>", "<key>"]
