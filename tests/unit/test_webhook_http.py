@@ -671,7 +671,8 @@ def test_a_booking_id_that_is_an_identity_number_is_refused_and_goes_nowhere(
 
 
 def test_an_unknown_key_named_after_the_patient_is_not_echoed(world: World) -> None:
-    document = event(**{FAMILY_NAME: "x", "tolvan": [GIVEN_NAME]})
+    extensions: dict[str, Any] = {FAMILY_NAME: "x", "tolvan": [GIVEN_NAME]}
+    document = event(**extensions)
     response = post(encode(document))
     body = response.get_body().decode()
     assert paths(problem_of(response, 400)) == {"<key>"}
