@@ -367,9 +367,12 @@ def follow_launch(
 def _gone(
     outcome: Gone, context: _Context, store: TableStore, clock: Callable[[], dt.datetime]
 ) -> BrowserAnswer:
+    """410 for a used, expired or unknown code: one page for all three. Only the
+    first refusal of a known code is audited (see `shared.launch.codes`)."""
     record = outcome.record
     if record is not None:
         context.launch_id = record.launch_id
+    if record is not None and outcome.first_refusal:
         try:
             followed = _followed_entry(record, context, clock())
             entry = replace(

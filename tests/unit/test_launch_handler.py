@@ -504,3 +504,53 @@ def test_an_identity_number_as_booking_id_is_refused_without_echo(world: LaunchW
     assert isinstance(result, ProblemResponse) and result.status == 422
     assert [error.path for error in result.errors] == ["bookingId"]
     assert OTHER_PNR not in result.body().decode()
+
+
+# --- dead codes: one answer, one cost, audited once -----------------------------------
+
+
+class CountingStore:
+    """Passes everything to ``store`` and records the name of each call."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        self.calls.append(name)
+        return getattr(self._store, name)
+
+
+def _dead_codes(world: LaunchWorld) -> dict[str, str]:
+    """One used, one expired, one unknown and one malformed code, each refused once."""
+    used = code_of(created(world).launch_url)
+    expired = code_of(created(world).launch_url)
+    assert follow(world, used).status == 302
+    world.clock.advance(CODE_LIFETIME)
+    codes = {"used": used, "expired": expired, "unknown": "B" * 43, "malformed": "<script>"}
+    for code in codes.values():
+        assert follow(world, code).status == 410
+    return codes
+
+
+def test_used_expired_unknown_and_malformed_codes_cost_the_same_after_the_first_refusal(
+    world: LaunchWorld,
+) -> None:
+    codes = _dead_codes(world)
+    answers = {}
+    for kind, code in codes.items():
+        counting = CountingStore(world.store)
+        answer = follow_launch(code, store=counting, clock=world.clock)  # type: ignore[arg-type]
+        answers[kind] = (answer.status, answer.body, dict(answer.headers))
+        assert counting.calls == ["get"], kind  # one read, no write
+    assert len(set(map(repr, answers.values()))) == 1  # the same answer for all four
+
+
+def test_repeated_refusals_of_a_code_are_audited_once(world: LaunchWorld) -> None:
+    codes = _dead_codes(world)
+    for _ in range(3):
+        for code in codes.values():
+            follow(world, code)
+    rows = audit_of_day(world.store, NOW.date())
+    gone = sorted(row["reason"] for row in rows if row["event"] == "gone")
+    assert gone == ["expired", "used"]
