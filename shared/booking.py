@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 from shared.identity import (
     IdentifierSystem,
     InvalidIdentifier,
-    looks_like_identity_number,
+    contains_identity_number,
     validate,
 )
 
@@ -206,7 +206,7 @@ def semantic_problems(snapshot: BookingSnapshot) -> list[tuple[str, str]]:
     Problems never contain the values themselves (they may be personal data).
     """
     problems: list[tuple[str, str]] = []
-    if looks_like_identity_number(snapshot.booking_id):
+    if contains_identity_number(snapshot.booking_id):
         problems.append(("data.bookingId", IDENTITY_SHAPED))
     try:
         validate(snapshot.patient.identifier.system, snapshot.patient.identifier.value)

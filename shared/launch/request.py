@@ -27,7 +27,7 @@ from shared.booking import (
     HsaId,
     PatientIdentifier,
 )
-from shared.identity import InvalidIdentifier, looks_like_identity_number, validate
+from shared.identity import InvalidIdentifier, contains_identity_number, validate
 from shared.problems import FieldError, field_path
 
 MillenniumId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -119,7 +119,7 @@ def meaning_errors(request: LaunchRequest, caller: Caller) -> list[FieldError]:
                 "target", f"must be {expected.value}: a {caller.value} launch opens the other one"
             )
         )
-    if request.booking_id and looks_like_identity_number(request.booking_id):
+    if request.booking_id and contains_identity_number(request.booking_id):
         errors.append(FieldError("bookingId", IDENTITY_SHAPED))
     if request.target is LaunchTarget.ORBIT and not (request.booking_id or request.encounter_id):
         errors.append(FieldError("bookingId", "is required for target orbit (or give encounterId)"))

@@ -27,7 +27,7 @@ from shared import telemetry
 from shared.booking import BOOKING_ID_PATTERN
 from shared.crosswalk.repository import Crosswalk
 from shared.deadletters.port import DeadLetterStore
-from shared.identity import looks_like_identity_number
+from shared.identity import contains_identity_number
 from shared.ops.admin_key import ADMIN_KEY_HEADER, authorised_key_id
 from shared.ops.booking_trace import booking_trace
 from shared.problems import new_correlation_id, problem
@@ -84,7 +84,7 @@ def booking_trace_answer(
             "unauthorised",
             correlation,
         )
-    if not BOOKING_ID.match(booking_id) or looks_like_identity_number(booking_id):
+    if not BOOKING_ID.match(booking_id) or contains_identity_number(booking_id):
         # Not echoed: it may be anything, an identity number pasted by mistake too.
         return _problem(
             400,

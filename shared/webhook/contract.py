@@ -78,7 +78,7 @@ class ProblemDocument(_DocumentModel):
 _DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("BookingEvent", "id"): (
         "Unique per event (not per delivery); e.g. a UUID. Letters, digits, '.', '_', ':', "
-        "'-'; never shaped like a personal identity number (422)."
+        "'-'; the whole id never shaped like a personal identity number (422)."
     ),
     ("BookingEvent", "source"): "orbit://vgr/<administration>, naming data.administration.",
     ("BookingEvent", "datacontenttype"): "application/json when present; never null.",
@@ -91,7 +91,8 @@ _DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("BookingEvent", "time"): "When the change happened in Orbit (RFC 3339 with offset).",
     ("BookingSnapshot", "bookingId"): (
         "Orbit's booking id: a letter or digit, then letters, digits, '.', '_', '-'; at most "
-        "40 characters. Never personal data: an id shaped like a personal identity number "
+        "40 characters. Never personal data: an id containing anything shaped like a "
+        "personal identity number (10 or 12 digits whose date part could be a birth date) "
         "is refused (422)."
     ),
     (

@@ -35,7 +35,7 @@ from shared.booking import (
     BookingStatus,
     semantic_problems,
 )
-from shared.identity import looks_like_identity_number
+from shared.identity import is_identity_number_shaped
 from shared.problems import UNKNOWN_KEY, FieldError, field_path
 
 CANCELLED_TYPE = "se.vgr.orbit.booking.cancelled.v1"
@@ -99,7 +99,7 @@ def semantic_errors(event: BookingEvent) -> list[FieldError]:
         errors.append(FieldError("subject", "must be bookings/<data.bookingId>"))
     if event.source != SOURCE_PREFIX + event.data.administration:
         errors.append(FieldError("source", "must be orbit://vgr/<data.administration>"))
-    if looks_like_identity_number(event.id):
+    if is_identity_number_shaped(event.id):
         errors.append(FieldError("id", IDENTITY_SHAPED))
     return errors
 
