@@ -24,13 +24,13 @@ logger = logging.getLogger("orbit.webhook")
 def orbit_webhook(req: func.HttpRequest) -> func.HttpResponse:
     # Imported here, not at module level: importing function_app must stay cheap
     # (cold start), and the handler pulls in pydantic models and the SDKs.
+    from shared.problems import new_correlation_id
     from shared.services import get_services
     from shared.webhook.handler import (
         WebhookDelivery,
         WebhookResult,
         accept_delivery,
         internal_error,
-        new_correlation_id,
     )
 
     result: WebhookResult

@@ -8,15 +8,25 @@ contract's camelCase on the wire and snake_case in Python.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
-from shared.identity import IdentifierSystem, InvalidIdentifier, validate
+from shared.identity import (
+    IdentifierSystem,
+    InvalidIdentifier,
+    contains_identity_number,
+    validate,
+)
 
-BookingId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
+BOOKING_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+"""Orbit's booking id: a letter or digit, then letters, digits, ``.``, ``_``, ``-``;
+at most 40 characters. It goes into HL7 ids, Table keys and URLs."""
+BookingId = Annotated[str, Field(pattern=BOOKING_ID_PATTERN)]
 HsaId = Annotated[str, Field(pattern=r"^SE\d{10}-[A-Za-z0-9]{1,31}$")]
 AdministrationCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
 KvaCode = Annotated[str, Field(pattern=r"^(?:[A-Z]{3}\d{2}|[A-Z]{2}\d{3})$")]
@@ -115,19 +125,79 @@ EventType = Literal[
 ]
 
 
-class BookingEvent(BaseModel):
-    """A CloudEvents 1.0 envelope (structured JSON mode) carrying a snapshot."""
+IDENTITY_SHAPED = (
+    "must not have the shape of a personal identity number (use Orbit's own id; "
+    "identity numbers never go into ids)"
+)
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+"""The CloudEvent id: e.g. a UUID; letters, digits, ``.``, ``_``, ``:``, ``-``."""
+SOURCE_PATTERN = r"^orbit://vgr/[A-Z][A-Z0-9]{1,9}$"
+"""``orbit://vgr/<administration>``; the code must be ``data.administration``."""
+EXTENSION_NAME_PATTERN = r"^[a-z0-9]{1,20}$"
+"""CloudEvents attribute names: lowercase letters and digits, at most 20."""
+EXTENSION_NAME = re.compile(EXTENSION_NAME_PATTERN)
+
+
+def _refuse_null(value: object) -> object:
+    """An optional attribute is left out when absent, never sent as null."""
+    if value is None:
+        raise ValueError("must not be null; leave the attribute out instead")
+    return value
+
+
+def _schema_without_null(schema: dict[str, Any]) -> None:
+    """The published schema of an optional attribute: its type, without null."""
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    schema.pop("default", None)
+
+
+_NOT_NULL = (AfterValidator(_refuse_null), Field(json_schema_extra=_schema_without_null))
+
+ExtensionValue = (
+    Annotated[str, Field(max_length=200)] | Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] | bool
+)
+"""CloudEvents' JSON types of an extension attribute: string, integer, boolean."""
+
+
+class BookingEvent(BaseModel):
+    """A CloudEvents 1.0 envelope (structured JSON mode) carrying a snapshot.
+
+    Extension attributes are allowed (e.g. ``traceparent``), named as CloudEvents
+    requires and holding a string, integer or boolean.
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="allow",
+        json_schema_extra={"propertyNames": {"pattern": EXTENSION_NAME_PATTERN}},
+    )
+    __pydantic_extra__: dict[str, ExtensionValue] = Field(init=False)
 
     specversion: Literal["1.0"]
-    id: Annotated[str, Field(min_length=1, max_length=200)]
-    source: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Annotated[str, Field(pattern=EVENT_ID_PATTERN)]
+    source: Annotated[str, Field(pattern=SOURCE_PATTERN)]
     type: EventType
-    subject: Annotated[str, Field(max_length=200)] | None = None
-    time: AwareDatetime | None = None
-    datacontenttype: Literal["application/json"] | None = None
+    subject: Annotated[Annotated[str, Field(min_length=1, max_length=200)] | None, *_NOT_NULL] = (
+        None
+    )
+    time: Annotated[AwareDatetime | None, *_NOT_NULL] = None
+    datacontenttype: Annotated[Literal["application/json"] | None, *_NOT_NULL] = None
+    dataschema: Annotated[
+        Annotated[str, Field(min_length=1, max_length=200)] | None, *_NOT_NULL
+    ] = None
     data: BookingSnapshot
+
+    @model_validator(mode="after")
+    def _extension_names(self) -> BookingEvent:
+        if any(not EXTENSION_NAME.match(name) for name in self.model_extra or {}):
+            raise PydanticCustomError(
+                "extension_name",
+                "extension attribute names must be 1 to 20 lowercase letters and digits",
+            )
+        return self
 
 
 def semantic_problems(snapshot: BookingSnapshot) -> list[tuple[str, str]]:
@@ -136,6 +206,8 @@ def semantic_problems(snapshot: BookingSnapshot) -> list[tuple[str, str]]:
     Problems never contain the values themselves (they may be personal data).
     """
     problems: list[tuple[str, str]] = []
+    if contains_identity_number(snapshot.booking_id):
+        problems.append(("data.bookingId", IDENTITY_SHAPED))
     try:
         validate(snapshot.patient.identifier.system, snapshot.patient.identifier.value)
     except InvalidIdentifier as error:

@@ -57,6 +57,11 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_FHIR_SECRET": "OAuth2 client secret for the FHIR API (Key Vault).",
     "MILLENNIUM_FHIR_SCOPE": "OAuth2 scope(s) asked for, e.g. 'system/Patient.read'.",
     "LAUNCH_LOOKUP_SECRET": "HMAC key for the jump-out's lookup cache keys (Key Vault).",
+    "PUBLIC_BASE_URL": (
+        "The stamp's public https address (scheme and host, e.g. "
+        "https://func-orbit-su.azurewebsites.net): launch links are built on it, never on "
+        "the request's Host header. The local run sets its own."
+    ),
     "OPS_ADMIN_SECRETS": "Space-separated operators' keys for the ops endpoints (Key Vault).",
     "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
     "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090).",

@@ -55,6 +55,8 @@ class Settings:
     ops_admin_secrets: tuple[str, ...] = ()
     # MLLP TLS trust: a PEM path or PEM text; empty: the system trust store.
     mllp_ca_bundle: str = ""
+    # Where browsers reach this stamp (launch links); empty: the jump-out is off.
+    public_base_url: str = ""
     # Stamp scoping: the administrations this stamp accepts; empty: every profile.
     administrations: tuple[str, ...] = ()
     # State of every Key Vault setting as read (shared.secrets): a secret that is
@@ -180,6 +182,7 @@ def read_settings() -> Settings:
         mllp_ca_bundle=secrets["MILLENNIUM_MLLP_CA_BUNDLE"].value,
         administrations=_administrations("ADMINISTRATIONS"),
         secret_states={name: secret.state for name, secret in secrets.items()},
+        public_base_url=_text("PUBLIC_BASE_URL"),
     )
 
 

@@ -35,6 +35,9 @@ RETRIES_SCHEDULED = "orbitsync.sync.retries_scheduled"
 """Fresh kick messages scheduled with backoff after a transient failure."""
 DEAD_LETTERED = "orbitsync.sync.dead_lettered"
 """Messages parked on the dead-letters queue; dimension ``reason`` (see shared.errors)."""
+OPS_KEY_CHECKS = "orbitsync.ops.key_checks"
+"""Checks of the operators' key on the ops endpoints; dimension ``reason``
+(``accepted``, ``missing-key`` or ``no-matching-key``). Refusals are worth an eye."""
 
 # --- Histograms (one value per observation) ---
 SYNC_LAG_MS = "orbitsync.sync.lag_ms"
@@ -51,6 +54,7 @@ COUNTERS: tuple[str, ...] = (
     IN_DOUBT_RESENDS,
     RETRIES_SCHEDULED,
     DEAD_LETTERED,
+    OPS_KEY_CHECKS,
 )
 HISTOGRAMS: tuple[str, ...] = (SYNC_LAG_MS,)
 ALL_METRICS: tuple[str, ...] = (*COUNTERS, *HISTOGRAMS)

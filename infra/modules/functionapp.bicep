@@ -80,6 +80,9 @@ param millenniumFhirScope string
 ])
 param hl7ProcessingId string
 
+@description('Public https address browsers reach this stamp at; launch links are built on it (never on a request\'s Host header). Empty: the app\'s default host name.')
+param publicBaseUrl string = ''
+
 @description('Most instances the app may scale out to (Flex Consumption: 40 to 1000 outside preview regions).')
 @minValue(40)
 @maxValue(1000)
@@ -198,6 +201,11 @@ var appSettings = [
   {
     name: 'OPS_ADMIN_SECRETS'
     value: '${secretReference}ops-admin-secrets/)'
+  }
+  // Where browsers come back to (launch links); behind a gateway, its address.
+  {
+    name: 'PUBLIC_BASE_URL'
+    value: empty(publicBaseUrl) ? 'https://${name}.azurewebsites.net' : publicBaseUrl
   }
   // Millennium endpoints of this administration.
   {

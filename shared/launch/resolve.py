@@ -21,10 +21,11 @@ from urllib.parse import quote
 
 from shared.booking import BookingSnapshot
 from shared.crosswalk.repository import Crosswalk
+from shared.errors import RequestRefused
 from shared.identity import ASSIGNING_AUTHORITY_OID
 from shared.launch.fhir import FhirEncounter, MillenniumFhir
 from shared.launch.lookup import CachedEncounter, LookupCache
-from shared.launch.refusal import LaunchRefused, not_configured
+from shared.launch.refusal import not_configured
 from shared.launch.request import LaunchRequest, LaunchTarget
 from shared.profiles import Mode, Profile
 from shared.targets import Target
@@ -59,7 +60,7 @@ def resolve(request: LaunchRequest, profile: Profile, ports: ResolvePorts) -> De
     """The target URL with the target system's own ids.
 
     Raises:
-        LaunchRefused: 404 (patient, booking or encounter unknown), 409 (ids that do
+        RequestRefused: 404 (patient, booking or encounter unknown), 409 (ids that do
             not belong together), 503 (template missing or unusable).
         FhirUnavailable, TransientError: Millennium or the tables cannot be reached.
     """
@@ -86,7 +87,7 @@ def _into_orbit(request: LaunchRequest, profile: Profile, ports: ResolvePorts) -
     booking_id = request.booking_id or _booking_of_encounter(request.encounter_id or "", ports)
     stored = ports.crosswalk.load_snapshot(booking_id)
     if stored is None:
-        raise LaunchRefused(
+        raise RequestRefused(
             404,
             "booking-not-found",
             "Booking not found",
@@ -108,7 +109,7 @@ def _person_id(request: LaunchRequest, ports: ResolvePorts) -> str:
         return cached
     person_ids = ports.fhir.person_ids(f"urn:oid:{oid}", identifier.value)
     if not person_ids:
-        raise LaunchRefused(
+        raise RequestRefused(
             404,
             "patient-not-found",
             "Patient not found in Millennium",
@@ -116,7 +117,7 @@ def _person_id(request: LaunchRequest, ports: ResolvePorts) -> str:
             "Register the patient in Millennium first, or check patient.identifier.",
         )
     if len(person_ids) > 1:
-        raise LaunchRefused(
+        raise RequestRefused(
             409,
             "patient-ambiguous",
             "Patient ambiguous in Millennium",
@@ -174,7 +175,7 @@ def _booking_of_encounter(encounter_id: str, ports: ResolvePorts) -> str:
         raise _encounter_not_found()
     visit_numbers = _visit_numbers(encounter)
     if len(visit_numbers) != 1 or not _BOOKING_ID.match(visit_numbers[0]):
-        raise LaunchRefused(
+        raise RequestRefused(
             404,
             "encounter-without-booking",
             "Encounter has no Orbit booking",
@@ -196,7 +197,7 @@ def _visit_numbers(encounter: FhirEncounter) -> list[str]:
 
 
 def _check_same_booking(snapshot: BookingSnapshot, request: LaunchRequest) -> None:
-    """Raises LaunchRefused (409) when the stored booking is not the request's patient's."""
+    """Raises RequestRefused (409) when the stored booking is not the request's patient's."""
     if snapshot.administration != request.administration:
         raise _mismatch("booking-administration-mismatch", "administration")
     stored = snapshot.patient.identifier
@@ -205,8 +206,8 @@ def _check_same_booking(snapshot: BookingSnapshot, request: LaunchRequest) -> No
         raise _mismatch("booking-patient-mismatch", "patient.identifier")
 
 
-def _mismatch(reason: str, path: str) -> LaunchRefused:
-    return LaunchRefused(
+def _mismatch(reason: str, path: str) -> RequestRefused:
+    return RequestRefused(
         409,
         reason,
         "Ids do not belong together",
@@ -216,8 +217,8 @@ def _mismatch(reason: str, path: str) -> LaunchRefused:
     )
 
 
-def _encounter_not_found() -> LaunchRefused:
-    return LaunchRefused(
+def _encounter_not_found() -> RequestRefused:
+    return RequestRefused(
         404,
         "encounter-not-found",
         "Encounter not found",

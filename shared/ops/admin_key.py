@@ -10,6 +10,7 @@ endpoints answer 503 saying so: they are never open.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -45,8 +46,23 @@ def keys_problem() -> str:
 
 def is_authorised(presented: str | None, keys: Sequence[str]) -> bool:
     """Whether ``presented`` is one of ``keys``, compared in constant time."""
+    return authorised_key_id(presented, keys) is not None
+
+
+def key_id(key: str) -> str:
+    """The public id of an operators' key: ``k-`` and 12 hex digits of its SHA-256.
+
+    Audit rows and log lines name a key by it, never by the key. Keys are long
+    random strings, so the id gives nothing away; an operator finds their key's
+    id with ``python -c "from shared.ops.admin_key import key_id; print(key_id('…'))"``.
+    """
+    return "k-" + hashlib.sha256(key.strip().encode()).hexdigest()[:12]
+
+
+def authorised_key_id(presented: str | None, keys: Sequence[str]) -> str | None:
+    """The id of the key ``presented`` matches (all compared in constant time), or None."""
     if not presented or not keys:
-        return False
+        return None
     given = presented.strip().encode()
     matches = [hmac.compare_digest(given, key.encode()) for key in keys]
-    return any(matches)
+    return key_id(keys[matches.index(True)]) if any(matches) else None

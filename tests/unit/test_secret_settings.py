@@ -66,6 +66,7 @@ GOOD_ENVIRONMENT = {
     "MILLENNIUM_FHIR_CLIENT_ID": "orbit-millennium-tests",
     "MILLENNIUM_FHIR_SECRET": random.token_urlsafe(24),
     "OPS_ADMIN_SECRETS": OPS_KEY,
+    "PUBLIC_BASE_URL": "http://127.0.0.1:7071",
 }
 
 
