@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from shared.hl7.er7 import (
     ENCODING_CHARACTERS,
     FIELD,
-    SEGMENT_TERMINATOR,
     Delimiters,
     components,
     dtm,
     escape,
+    message,
     segment,
     unescape,
 )
@@ -137,7 +137,7 @@ def render_ack(
             received(6),
             received(3),
             received(4),
-            dtm(moment),
+            dtm(moment, moment.tzinfo or dt.UTC),  # as the caller's clock shows it
             "",
             components("ACK", escape(event), "ACK"),
             escape(control_id),
@@ -153,7 +153,7 @@ def render_ack(
         lines.append(
             segment("ERR", {3: components(error, "HL70357"), 4: "E", 8: escape(error_text)})
         )
-    return SEGMENT_TERMINATOR.join(lines)
+    return message(lines)
 
 
 def message_control_id(text: str) -> str:

@@ -221,7 +221,7 @@ def examples_markdown() -> str:
     parts = [BEGIN, ""]
     for example in examples():
         parts += [f"### {example.title}", "", example.explanation, "", "```"]
-        parts += example.message.split("\r")
+        parts += example.message.rstrip("\r").split("\r")
         parts += ["```", ""]
     parts.append(END)
     return "\n".join(parts)

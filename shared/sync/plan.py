@@ -8,7 +8,9 @@ kicks are harmless.
 
 Ordering rules (brief §5): the encounter exists before the appointment and the
 bed booking are sent; on cancellation (or a patient correction) those two are
-removed before the encounter.
+removed before the encounter. A patient correction is a new patient generation
+(shared.targets): everything confirmed under the old one is removed and created
+again under new identifiers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.targets import AppointmentFacts, Facts, PatientFacts, Target, Trigger
+from shared.targets import AppointmentFacts, BedFacts, Facts, PatientFacts, Target, Trigger
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,15 @@ def same_patient(a: PatientFacts, b: PatientFacts) -> bool:
     return (a.system, a.value) == (b.system, b.value)
 
 
+def same_subject(a: Facts, b: Facts) -> bool:
+    """Whether two facts are about the same person under the same identifiers."""
+    return a.generation == b.generation and same_patient(a.patient, b.patient)
+
+
 def _must_remove(confirmed: Facts | None, desired: Facts | None) -> bool:
     if confirmed is None:
         return False
-    return desired is None or not same_patient(confirmed.patient, desired.patient)
+    return desired is None or not same_subject(confirmed, desired)
 
 
 def plan(
@@ -79,11 +86,11 @@ def _plan_dependent(
     current = confirmed[target]
     remove = Trigger.S15 if target is Target.APPOINTMENT else Trigger.A27
     if current is not None and _must_remove(current, desired):
-        return Step(remove, current, None)
+        return Step(remove, _with_newest_names(current, desired, confirmed), None)
     if desired is None:
         return None
     encounter = confirmed[Target.ENCOUNTER]
-    if encounter is None or not same_patient(encounter.patient, desired.patient):
+    if encounter is None or not same_subject(encounter, desired):
         return Wait(Target.ENCOUNTER, "the encounter must exist first")
     if current is None:
         create = Trigger.S12 if target is Target.APPOINTMENT else Trigger.A14
@@ -93,4 +100,23 @@ def _plan_dependent(
     if isinstance(current, AppointmentFacts) and isinstance(desired, AppointmentFacts):
         return Step(Trigger.S14 if current.same_time_as(desired) else Trigger.S13, desired, desired)
     # A pending admit cannot be updated in place: cancel it, then book it again.
-    return Step(Trigger.A27, current, None)
+    # (BedFacts compare equal when only names differ, so a name change never gets here.)
+    return Step(Trigger.A27, _with_newest_names(current, desired, confirmed), None)
+
+
+def _with_newest_names(
+    current: Facts, desired: Facts | None, confirmed: Mapping[Target, Facts | None]
+) -> Facts:
+    """A bed booking's removal names the person as Millennium now knows them.
+
+    The confirmed bed facts keep the names of their A14 (a name correction does
+    not rebook the bed), so the A27 takes the newer names of the same person
+    from the snapshot or the confirmed encounter, never older ones that would
+    undo the encounter's A08.
+    """
+    if not isinstance(current, BedFacts):
+        return current
+    for newer in (desired, confirmed[Target.ENCOUNTER]):
+        if newer is not None and same_subject(newer, current):
+            return current.model_copy(update={"patient": newer.patient})
+    return current

@@ -47,7 +47,7 @@ from shared.redaction import redact
 from shared.sync.convergence import note_if_converged
 from shared.sync.plan import Step, Wait, plan
 from shared.sync.ports import SyncPorts
-from shared.targets import Facts, Target, desired_facts
+from shared.targets import Facts, Target, desired_facts, removal_facts
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
     )
     if profile.mode is not Mode.INTEGRATED:
         return SyncOutcome.SHADOW
-    ctx = _Context(kick, stored, profile, desired_facts(stored.snapshot, kick.target), ports)
+    desired = desired_facts(stored.snapshot, kick.target, stored.patient_generation)
+    ctx = _Context(kick, stored, profile, desired, ports)
     for _ in range(MAX_STEPS_PER_KICK):
         outcome = _advance(ctx)
         if outcome is not None:
@@ -117,7 +118,8 @@ def _refreshed(ctx: _Context) -> _Context:
     stored = ctx.ports.crosswalk.load_snapshot(ctx.booking_id)
     if stored is None or stored.version == ctx.stored.version:
         return ctx
-    return replace(ctx, stored=stored, desired=desired_facts(stored.snapshot, ctx.target))
+    desired = desired_facts(stored.snapshot, ctx.target, stored.patient_generation)
+    return replace(ctx, stored=stored, desired=desired)
 
 
 def _advance(ctx: _Context) -> SyncOutcome | None:
@@ -187,10 +189,12 @@ def _record_intent(ctx: _Context, state: TargetState, step: Step) -> TargetState
         ctx.stored.version,
         state.refusals,
     )
+    # A removal carries the confirmed facts (and an S15 the cancellation reason).
+    facts = step.facts if step.confirms else removal_facts(step.facts, ctx.stored.snapshot)
     try:
         message = render_message(
             step.trigger,
-            step.facts,
+            facts,
             ctx.profile,
             control_id=cid,
             sent_at=now,
