@@ -197,12 +197,21 @@ def test_order_is_not_enforced_when_switched_off():
         assert lax.state.appointments["OB-1"].encounter_id == ""
 
 
-def test_messages_for_another_patient_on_the_same_visit_number_are_ae(sim, client):
+def test_messages_for_another_patient_on_the_same_visit_number_are_ar(sim, client):
+    send(client, adt("A05", "C1", "OB-1", PNR))
+    ack = send(client, adt("A08", "C2", "OB-1", OTHER_PNR))
+    assert ack.code == "AR"
+    assert "belongs to another person" in ack.error_text
+    assert sim.stats()["patient_mismatches"] == 1
+    assert sim.state.encounters["OB-1"].updated_by == []
+
+
+def test_a_lenient_simulator_answers_another_patients_visit_number_ae(sim, client):
+    sim.faults.lenient = True
     send(client, adt("A05", "C1", "OB-1", PNR))
     ack = send(client, adt("A08", "C2", "OB-1", OTHER_PNR))
     assert ack.code == "AE"
     assert sim.stats()["patient_mismatches"] == 1
-    assert sim.state.encounters["OB-1"].updated_by == []
 
 
 def test_updates_change_the_stored_records(sim, client):

@@ -633,3 +633,14 @@ def test_an_event_id_that_looks_like_an_identity_number_is_not_logged(
         assert post(encode(event(id=PATIENT_NUMBER))).status_code == 202
     assert "event=<unloggable>" in caplog.text
     assert PATIENT_NUMBER not in caplog.text
+
+
+@pytest.mark.parametrize("byte", ["\x0b", "\x1c", "\x00", "\r"])
+def test_a_control_character_in_a_name_gets_422_naming_the_field(world: World, byte: str) -> None:
+    """Defect 6: a frame byte in a name was accepted (202) and then stuck the booking."""
+    data = snapshot().model_dump(mode="json", by_alias=True)
+    data["patient"]["familyName"] = f"Berg{byte}ström"
+    problem = problem_of(post(encode(event(data))), 422)
+    assert paths(problem) == {"data.patient.familyName"}
+    assert "control character" in problem["errors"][0]["message"]
+    assert "Berg" not in json.dumps(problem)
