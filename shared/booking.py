@@ -52,9 +52,7 @@ Name = Annotated[str, BeforeValidator(_nfc), Field(min_length=1, max_length=NAME
 FreeText = Annotated[str, BeforeValidator(_nfc), Field(min_length=1, max_length=TEXT_LENGTH)]
 UnitName = Annotated[str, BeforeValidator(_nfc), Field(min_length=1, max_length=200)]
 """Not sent to Millennium (the profile names locations), only kept."""
-Theatre = Annotated[
-    str, BeforeValidator(_nfc), Field(min_length=1, max_length=THEATRE_LENGTH)
-]
+Theatre = Annotated[str, BeforeValidator(_nfc), Field(min_length=1, max_length=THEATRE_LENGTH)]
 
 
 class _Model(BaseModel):

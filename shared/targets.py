@@ -166,9 +166,7 @@ def patient_facts(snapshot: BookingSnapshot) -> PatientFacts:
     )
 
 
-def desired_facts(
-    snapshot: BookingSnapshot, target: Target, generation: int = 0
-) -> Facts | None:
+def desired_facts(snapshot: BookingSnapshot, target: Target, generation: int = 0) -> Facts | None:
     """The facts ``target`` should hold for ``snapshot``; None means 'must not exist'.
 
     ``generation`` is the booking's patient generation (see the module docstring).

@@ -54,7 +54,9 @@ def build_ack(
     if code != "AA":
         severity = "E"
         condition = f"{error_code}^{escape(text)}^HL70357" if error_code else ""
-        segments.append(f"ERR||{_error_location(location)}|{condition}|{severity}||||{escape(text)}")
+        segments.append(
+            f"ERR||{_error_location(location)}|{condition}|{severity}||||{escape(text)}"
+        )
     return "\r".join(segment.rstrip("|") for segment in segments) + "\r"
 
 

@@ -145,8 +145,7 @@ def read_inbound(block: bytes, *, strict: bool = True, zone: str = DEFAULT_ZONE)
         found = violations(text, message, zone)
         if found:
             described = "; ".join(
-                f"{item.location} {item.text}" if item.location else item.text
-                for item in found[:3]
+                f"{item.location} {item.text}" if item.location else item.text for item in found[:3]
             )
             raise Rejected(header, found[0].error_code, described, found[0].location)
     inbound = Inbound(

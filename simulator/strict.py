@@ -94,9 +94,7 @@ def _framing(text: str, message: Er7Message) -> list[Violation]:
     found = []
     if not message.last_segment_terminated:
         found.append(
-            Violation(
-                DATA_TYPE_ERROR, "", "the last segment does not end with a carriage return"
-            )
+            Violation(DATA_TYPE_ERROR, "", "the last segment does not end with a carriage return")
         )
     if "\n" in text or _CONTROL.search(text):
         found.append(
@@ -157,7 +155,9 @@ def _lengths(message: Er7Message) -> list[Violation]:
             value = fields[number]
             limit = FIELD_LENGTH.get((name, number))
             if limit is not None and len(value) > limit:
-                found.append(_too_long(name, number, f"is {len(value)} characters; at most {limit}"))
+                found.append(
+                    _too_long(name, number, f"is {len(value)} characters; at most {limit}")
+                )
             elif _longest_component(value, message) > COMPONENT_LENGTH:
                 found.append(
                     _too_long(name, number, f"has a component over {COMPONENT_LENGTH} characters")

@@ -82,8 +82,15 @@ def dtm(moment: dt.datetime, zone: dt.tzinfo) -> str:
     Raises:
         ValueError: ``moment`` is naive (HL7 times we send always carry an offset).
     """
-    if moment.utcoffset() is None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("HL7 timestamps need a UTC offset; got a naive datetime")
+    return _local_dtm(moment, zone)
+
+
+@lru_cache(maxsize=16)
+def _local_dtm(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    # A message names its start time up to five times (SCH-11, TQ1, AIS, AIL, AIP):
+    # the conversion is remembered for the message being rendered, not repeated.
     local = moment.astimezone(zone)
     offset = local.utcoffset()
     assert offset is not None  # an aware datetime converted to a tzinfo stays aware

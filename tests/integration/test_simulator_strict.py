@@ -78,14 +78,18 @@ def test_summer_times_carry_plus_two_and_are_accepted(sim, client):
 
 
 def test_the_error_location_is_in_err_2(sim, client):
-    text = adt("A14", "C1", "OB-1", PNR).replace("20261130180000+0100||3", "20261130180000+0100|||3")
+    text = adt("A14", "C1", "OB-1", PNR).replace(
+        "20261130180000+0100||3", "20261130180000+0100|||3"
+    )
     send(client, adt("A05", "C0", "OB-1", PNR))
     assert err_2(client, text) == "PV2^1^11"
 
 
 def test_length_of_stay_in_pv2_11_on_a_bed_booking_is_ar(sim, client):
     send(client, adt("A05", "C0", "OB-1", PNR))
-    text = adt("A14", "C1", "OB-1", PNR).replace("20261130180000+0100||3", "20261130180000+0100|||3")
+    text = adt("A14", "C1", "OB-1", PNR).replace(
+        "20261130180000+0100||3", "20261130180000+0100|||3"
+    )
     ack = rejected_then_lenient(sim, client, text)
     assert "PV2-11" in ack.error_text and "PV2-10" in ack.error_text
     assert sim.state.pending_admits["OB-1"].expected_length_of_stay == ""

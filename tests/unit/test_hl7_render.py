@@ -123,8 +123,14 @@ def test_strict_validation_catches_a_broken_structure():
         (Trigger.A38, ["MSH", "EVN", "PID", "PD1", "PV1"]),
         (Trigger.A14, ["MSH", "EVN", "PID", "PD1", "PV1", "PV2"]),
         (Trigger.A27, ["MSH", "EVN", "PID", "PD1", "PV1", "PV2"]),
-        (Trigger.S12, ["MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"]),
-        (Trigger.S15, ["MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"]),
+        (
+            Trigger.S12,
+            ["MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"],
+        ),
+        (
+            Trigger.S15,
+            ["MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"],
+        ),
     ],
 )
 def test_segments_of_each_message(trigger, segments):

@@ -98,7 +98,9 @@ def snapshots(draw: st.DrawFn) -> dict[str, Any]:
         admission["ward"] = {"hsaId": draw(st.sampled_from(hsa_ids))}
         admission["expectedNights"] = draw(st.one_of(st.none(), st.integers(0, 365)))
         if draw(st.booleans()):
-            admission["admitAt"] = (start - dt.timedelta(hours=draw(st.integers(0, 48)))).isoformat()
+            admission["admitAt"] = (
+                start - dt.timedelta(hours=draw(st.integers(0, 48)))
+            ).isoformat()
     zone = draw(_OFFSETS)
     diagnosis = draw(st.one_of(st.none(), st.just("M16.1"), st.just("S72.00")))
     status = draw(st.sampled_from(["booked", "booked", "cancelled"]))

@@ -273,7 +273,8 @@ def test_patient_correction_recreates_everything_under_new_aliases():
     s12 = next(s.message for s in created if s.trigger == "SIU^S12")
     assert "SCH|OB-2026-000123:1^ORBIT|OB-2026-000123:1^ORBIT|" in s12
     # The crosswalk records the generation, with the facts and on the snapshot row.
-    assert world.crosswalk.load_snapshot("OB-2026-000123").patient_generation == 1
+    stored = world.crosswalk.load_snapshot("OB-2026-000123")
+    assert stored is not None and stored.patient_generation == 1
     assert all(world.confirmed(t).alias == "OB-2026-000123:1" for t in Target)
     corrected = [
         row for row in world.crosswalk.audit_trail("OB-2026-000123")
