@@ -126,7 +126,7 @@ def _encounter(
 def _bed(event: str, facts: BedFacts, profile: Profile, sent_at: dt.datetime) -> list[str]:
     """ADT^A14 / A27: the pending admit (bed booking) on the ward."""
     ward = profile.location(facts.ward_hsa_id)
-    own_alias = profile.bed_booking_id is BedBookingId.OWN_ALIAS
+    own_alias = profile.bed_booking_id == BedBookingId.OWN_ALIAS
     return [
         seg.evn(event, sent_at, profile),
         seg.pid(facts.patient, profile),

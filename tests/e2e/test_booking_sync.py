@@ -127,6 +127,17 @@ def test_patient_correction_moves_the_booking_to_the_right_patient(local_run, or
     no_duplicates(local_run)
 
 
+def test_a_name_correction_updates_the_encounter_and_leaves_the_bed_alone(local_run, orbit):
+    orbit.send(make_snapshot())
+    converge(local_run, orbit)
+    orbit.send(make_snapshot(version=2, patient=make_patient(1, family_name="Berg")))
+    converge(local_run, orbit)
+    assert sorted(history(local_run)[3:]) == ["ADT^A08", "SIU^S14"]
+    encounter = state(local_run).encounters[BOOKING]
+    assert state(local_run).persons[encounter.person_id].family_name == "Berg"
+    assert local_run.simulator.stats()["strict_rejections"] == 0
+
+
 def test_protected_identity_is_flagged_to_millennium(local_run, orbit):
     orbit.send(make_snapshot(patient=make_patient(5, protected=True)))
     converge(local_run, orbit)

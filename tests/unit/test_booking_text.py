@@ -6,9 +6,13 @@ import unicodedata
 
 import pytest
 
-from shared.booking import NAME_LENGTH, TEXT_LENGTH, THEATRE_LENGTH, hl7_length, semantic_problems
+from shared.booking import semantic_problems
 from shared.hl7.er7 import escape
 from tests.builders import make_patient, make_snapshot
+
+# The contract's HL7 lengths (shared.booking NAME_LENGTH, TEXT_LENGTH, THEATRE_LENGTH),
+# written out so that these tests also run against the code before issue 9.
+NAME_LENGTH, TEXT_LENGTH, THEATRE_LENGTH = 100, 199, 20
 
 DECOMPOSED = unicodedata.normalize("NFD", "Åkerström")
 
@@ -72,7 +76,11 @@ def test_control_characters_in_the_theatre_and_unit_names_are_refused():
     ["plain", "a|b^c~d\\e&f", "line\nbreak\r\ttab", "&" * 10],
 )
 def test_hl7_length_is_the_escaped_length(text):
-    assert hl7_length(text) == len(escape(text))
+    import shared.booking as contract
+
+    assert contract.hl7_length(text) == len(escape(text))
+    limits = (contract.NAME_LENGTH, contract.TEXT_LENGTH, contract.THEATRE_LENGTH)
+    assert limits == (NAME_LENGTH, TEXT_LENGTH, THEATRE_LENGTH)
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import pytest
 from shared.booking import BookingStatus
 from shared.hl7.render import render_message
 from shared.hl7.validate import unexpected_warnings, validate_strict
-from shared.profiles import BedBookingId, Location, Profile
-from shared.targets import Facts, Target, Trigger, desired_facts, removal_facts
+from shared.profiles import Location, Profile
+from shared.targets import Facts, Target, Trigger, desired_facts
 from tests.builders import (
     CET,
     make_facts,
@@ -221,6 +221,9 @@ def test_bed_booking_identified_by_the_visit_number_by_default(trigger):
 
 @pytest.mark.parametrize("trigger", [Trigger.A14, Trigger.A27])
 def test_bed_booking_with_its_own_alias(trigger):
+    from shared.profiles import BedBookingId  # new in issue 9: imported here so that the
+    # other tests of this module also run (and fail) against the code before it
+
     own = profile().model_copy(update={"bed_booking_id": BedBookingId.OWN_ALIAS})
     text = render(trigger, using=own)
     message = parsed(text)
@@ -297,6 +300,8 @@ def test_tq1_carries_start_end_and_duration_beside_sch_11():
 
 
 def test_cancellation_carries_orbits_reason_in_sch_6():
+    from shared.targets import removal_facts
+
     cancelled = make_snapshot(version=2, status="cancelled", cancellation_reason="Patienten sjuk")
     facts = removal_facts(make_facts(Target.APPOINTMENT), cancelled)
     message = parsed(render(Trigger.S15, facts))
@@ -306,6 +311,8 @@ def test_cancellation_carries_orbits_reason_in_sch_6():
 
 
 def test_cancellation_without_reason_and_patient_correction_have_their_own_codes():
+    from shared.targets import removal_facts
+
     cancelled = make_snapshot(version=2, status=BookingStatus.CANCELLED)
     facts = removal_facts(make_facts(Target.APPOINTMENT), cancelled)
     assert parsed(render(Trigger.S15, facts))["SCH.F6.R1.C1"] == "CANCELLED"
