@@ -8,6 +8,7 @@ parser independent of ours.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import hl7
@@ -367,3 +368,21 @@ def test_unmapped_procedure_and_theatre_pass_through():
 def test_times_of_a_cet_snapshot_are_unchanged():
     message = parsed(render(Trigger.A05, planned_start=dt.datetime(2026, 12, 1, 8, tzinfo=CET)))
     assert message["PV1.F44"] == "20261130180000+0100"
+
+
+def test_a_partial_identifier_table_keeps_the_other_systems_defaults(tmp_path):
+    from shared.identity import IdentifierSystem
+    from shared.profiles import load_profile
+
+    profile_path = tmp_path / "SU.toml"
+    source = (Path(__file__).resolve().parents[2] / "profiles" / "SU.toml").read_text("utf-8")
+    # Keep only the reserve-number entry, renamed.
+    start = source.index("[identifiers.personnummer]")
+    end = source.index("[code_systems]")
+    custom = '[identifiers.reservnummer]\nnamespace = "RESERV"\noid = "1.2.3"\ntype_code = "PI"\n\n'
+    profile_path.write_text(source[:start] + custom + source[end:], encoding="utf-8")
+    loaded = load_profile(profile_path)
+
+    assert loaded.identifiers[IdentifierSystem.RESERVNUMMER].namespace == "RESERV"
+    assert loaded.identifiers[IdentifierSystem.PERSONNUMMER].oid == "1.2.752.129.2.1.3.1"
+    assert loaded.bed_booking_id == "visit-number"
