@@ -53,9 +53,8 @@ def test_another_zone_can_be_configured():
 
 
 def test_a_missing_final_cr_and_pv2_11_on_a_bed_booking():
-    text = message("20261122081500+0100", "PV2||||||||||3").replace(
-        "ADT^A05^ADT_A05", "ADT^A14^ADT_A05"
-    )
+    pv2_11 = "PV2" + "|" * 11 + "3"
+    text = message("20261122081500+0100", pv2_11).replace("ADT^A05^", "ADT^A14^")
     assert any("PV2-11" in p for p in problems(text))
     assert problems(text.rstrip("\r")) == [
         "the last segment does not end with a carriage return",
