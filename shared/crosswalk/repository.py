@@ -43,6 +43,9 @@ class StoredSnapshot:
     event_id: str
     correlation_id: str
     etag: str | None = None
+    # 0 for the booking's first patient, +1 per correction of the patient in Orbit
+    # (shared.targets: the Millennium aliases carry it). Intake sets it.
+    patient_generation: int = 0
 
     @property
     def version(self) -> int:
@@ -220,6 +223,7 @@ def _snapshot_data(stored: StoredSnapshot) -> dict[str, Value]:
         "receivedAt": stored.received_at.isoformat(),
         "eventId": stored.event_id,
         "correlationId": stored.correlation_id,
+        "patientGeneration": stored.patient_generation,
     }
 
 
@@ -231,6 +235,7 @@ def _snapshot_from(entity: Entity) -> StoredSnapshot:
         event_id=str(data["eventId"]),
         correlation_id=str(data["correlationId"]),
         etag=entity.etag,
+        patient_generation=int(data.get("patientGeneration", 0)),
     )
 
 

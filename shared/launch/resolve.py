@@ -28,7 +28,7 @@ from shared.launch.lookup import CachedEncounter, LookupCache
 from shared.launch.refusal import not_configured
 from shared.launch.request import LaunchRequest, LaunchTarget
 from shared.profiles import Mode, Profile
-from shared.targets import Target
+from shared.targets import Target, booking_of_alias
 
 VISIT_NUMBER_SYSTEM = "ORBIT"
 """Identifier system under which Millennium's FHIR API shows the visit number (PV1-19,
@@ -146,19 +146,23 @@ def _encounter_id(
     if stored is None:
         return ""
     _check_same_booking(stored.snapshot, request)
-    if ports.crosswalk.load_targets(request.booking_id)[Target.ENCOUNTER].confirmed is None:
+    confirmed = ports.crosswalk.load_targets(request.booking_id)[Target.ENCOUNTER].confirmed
+    if confirmed is None:
         return ""  # not (yet, or no longer) in Millennium
-    return _encounter_of_booking(request.booking_id, person_id, ports)
+    # After a patient correction the visit number carries the generation ("OB-1:1").
+    return _encounter_of_booking(request.booking_id, confirmed.alias, person_id, ports)
 
 
-def _encounter_of_booking(booking_id: str, person_id: str, ports: ResolvePorts) -> str:
+def _encounter_of_booking(
+    booking_id: str, visit_number: str, person_id: str, ports: ResolvePorts
+) -> str:
     cached = ports.cache.encounter_of_booking(booking_id)
     if cached is not None and cached.person_id == person_id:
         return cached.encounter_id
     found = [
         encounter
-        for encounter in ports.fhir.encounters_with_identifier(booking_id)
-        if encounter.person_id == person_id and _visit_numbers(encounter) == [booking_id]
+        for encounter in ports.fhir.encounters_with_identifier(visit_number)
+        if encounter.person_id == person_id and _visit_numbers(encounter) == [visit_number]
     ]
     if len(found) != 1:
         return ""  # Millennium does not show it (yet): open the patient alone
@@ -174,7 +178,8 @@ def _booking_of_encounter(encounter_id: str, ports: ResolvePorts) -> str:
     if encounter is None:
         raise _encounter_not_found()
     visit_numbers = _visit_numbers(encounter)
-    if len(visit_numbers) != 1 or not _BOOKING_ID.match(visit_numbers[0]):
+    booking_id = booking_of_alias(visit_numbers[0]) if len(visit_numbers) == 1 else ""
+    if not _BOOKING_ID.match(booking_id):
         raise RequestRefused(
             404,
             "encounter-without-booking",
@@ -182,7 +187,6 @@ def _booking_of_encounter(encounter_id: str, ports: ResolvePorts) -> str:
             "This Millennium encounter was not created from an Orbit booking, so there is "
             "no booking to open. Open Orbit on the patient by hand.",
         )
-    booking_id = visit_numbers[0]
     ports.cache.remember_encounter(
         booking_id, CachedEncounter(encounter.encounter_id, encounter.person_id)
     )

@@ -37,7 +37,10 @@ PATIENT_NOT_SHOWN = (
 )
 HIDDEN_PROTECTED = "hidden: protected identity"
 
-_NEVER_SHOWN = frozenset({"patient", "booking_id", "administration", "procedure_text"})
+_NEVER_SHOWN = frozenset(
+    {"patient", "booking_id", "administration", "procedure_text"}
+    | {"diagnosis_text", "cancellation_reason"}
+)
 """Fact fields left out of every summary: the patient (compared instead), ids the
 trace already names, and Orbit's free text."""
 _HIDDEN_WHEN_PROTECTED = frozenset(
@@ -45,7 +48,7 @@ _HIDDEN_WHEN_PROTECTED = frozenset(
     | {"start", "end", "admit_at"}
 )
 
-_EVENT_KINDS = {"event-stored", "event-stale"}
+_EVENT_KINDS = {"event-stored", "event-stale", "patient-corrected"}
 _MESSAGE_KINDS = {"ack", "in-doubt"}
 _DEAD_LETTER_KINDS = {"dead-lettered"}
 _OPERATOR_KINDS = {"dead-letter-resubmitted", "dead-letter-purged", "patient-shown"}
@@ -153,6 +156,7 @@ def _snapshot(stored: StoredSnapshot | None) -> dict[str, Any] | None:
         "administration": snapshot.administration,
         "admissionType": snapshot.admission.type.value,
         "protectedIdentity": snapshot.patient.protected_identity,
+        "patientGeneration": stored.patient_generation,
         "receivedAt": stored.received_at.isoformat(),
         "eventId": stored.event_id,
         "correlationId": stored.correlation_id,
@@ -177,7 +181,11 @@ def _patient(stored: StoredSnapshot | None, show: bool) -> Any:
 
 
 def _target(stored: StoredSnapshot | None, state: TargetState, *, hide: bool) -> dict[str, Any]:
-    desired = desired_facts(stored.snapshot, state.target) if stored is not None else None
+    desired = (
+        desired_facts(stored.snapshot, state.target, stored.patient_generation)
+        if stored is not None
+        else None
+    )
     snapshot_patient = patient_facts(stored.snapshot) if stored is not None else None
     intent = state.intent
     return {

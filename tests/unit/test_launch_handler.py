@@ -73,12 +73,15 @@ def problem_of(result: LaunchCreated | ProblemResponse) -> ProblemResponse:
     return result
 
 
-def store_booking(world: LaunchWorld, *, encounter_confirmed: bool, **overrides) -> None:
+def store_booking(
+    world: LaunchWorld, *, encounter_confirmed: bool, generation: int = 0, **overrides
+) -> None:
     snapshot = make_snapshot(**overrides)
     crosswalk = Crosswalk(world.store)
-    crosswalk.save_snapshot(StoredSnapshot(snapshot, NOW, "event-1", "corr-1"), None)
+    stored = StoredSnapshot(snapshot, NOW, "event-1", "corr-1", patient_generation=generation)
+    crosswalk.save_snapshot(stored, None)
     if encounter_confirmed:
-        facts = desired_facts(snapshot, Target.ENCOUNTER)
+        facts = desired_facts(snapshot, Target.ENCOUNTER, generation)
         crosswalk.save_target(
             snapshot.booking_id, TargetState(Target.ENCOUNTER, confirmed=facts, confirmed_version=1)
         )
@@ -331,6 +334,24 @@ def test_an_integrated_booking_opens_its_encounter(world):
     result = created(world, launch_body(bookingId="OB-2026-000123"))
     answer = follow(world, code_of(result.launch_url))
     assert answer.headers["Location"].endswith("person=P100001&encounter=E200001")
+
+
+def test_a_corrected_patients_booking_opens_the_encounter_of_its_new_alias(world):
+    store_booking(world, encounter_confirmed=True, generation=1, patient=make_patient(1))
+    world.fhir.add_encounter("E200001", "P100009", "OB-2026-000123")  # the old person's
+    world.fhir.add_encounter("E200002", "P100001", "OB-2026-000123:1")
+    result = created(world, launch_body(bookingId="OB-2026-000123"))
+    answer = follow(world, code_of(result.launch_url))
+    assert answer.headers["Location"].endswith("person=P100001&encounter=E200002")
+
+
+def test_millennium_finds_the_booking_from_a_corrected_encounter(world):
+    store_booking(world, encounter_confirmed=True, generation=1, patient=make_patient(1))
+    world.fhir.add_encounter("E200002", "P100001", "OB-2026-000123:1")
+    body = launch_body(target="orbit", encounterId="E200002")
+    result = created(world, body, secret=world.millennium_secret)
+    answer = follow(world, code_of(result.launch_url))
+    assert answer.headers["Location"] == "https://orbit.example/booking/OB-2026-000123"
 
 
 def test_an_unconfirmed_encounter_or_jumpout_mode_opens_the_patient_alone(world):

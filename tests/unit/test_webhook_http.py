@@ -676,3 +676,14 @@ def test_an_unknown_key_named_after_the_patient_is_not_echoed(world: World) -> N
     body = response.get_body().decode()
     assert paths(problem_of(response, 400)) == {"<key>"}
     assert FAMILY_NAME not in body and "tolvan" not in body and GIVEN_NAME not in body
+
+
+@pytest.mark.parametrize("byte", ["\x0b", "\x1c", "\x00", "\r"])
+def test_a_control_character_in_a_name_gets_422_naming_the_field(world: World, byte: str) -> None:
+    """Defect 6: a frame byte in a name was accepted (202) and then stuck the booking."""
+    data = snapshot().model_dump(mode="json", by_alias=True)
+    data["patient"]["familyName"] = f"Berg{byte}ström"
+    problem = problem_of(post(encode(event(data))), 422)
+    assert paths(problem) == {"data.patient.familyName"}
+    assert "control character" in problem["errors"][0]["message"]
+    assert "Berg" not in json.dumps(problem)
