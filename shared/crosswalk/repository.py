@@ -312,7 +312,9 @@ def _intent_from(target: Target, raw: str) -> Intent | None:
     if "payload" in data:
         prepared = Prepared(data["channel"], data["key"], data["label"], data["payload"])
     else:
-        prepared = Prepared(LEGACY_CHANNEL, data["controlId"], data["trigger"], data["message"])
+        prepared = Prepared(
+            LEGACY_CHANNEL, data["controlId"], data["trigger"], _terminated(data["message"])
+        )
     return Intent(
         prepared=prepared,
         version=int(data["version"]),
@@ -320,6 +322,12 @@ def _intent_from(target: Target, raw: str) -> Intent | None:
         created_at=dt.datetime.fromisoformat(data["createdAt"]),
         attempts=int(data["attempts"]),
     )
+
+
+def _terminated(er7: str) -> str:
+    """The previous layout's messages lacked the carriage return after the last
+    segment, which a strict interface refuses; the resend adds it (same MSH-10)."""
+    return er7 if er7.endswith("\r") else er7 + "\r"
 
 
 def _blocked_json(blocked: Blocked | None) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -132,12 +131,6 @@ def event_message(snapshot: Any) -> Any:
 
 def store_snapshot(store: Any, snapshot: Any) -> None:
     Crosswalk(store).save_snapshot(StoredSnapshot(snapshot, NOW, "e-1", "c-1"), None)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- regressions ---------------------------------------------------------------
