@@ -6,6 +6,7 @@ error in Azure silently drops every function.
 
 import azure.functions as func
 
+from functions.health import bp as health
 from functions.launch import bp as launch
 from functions.ops import bp as ops
 from functions.orbit_webhook import bp as orbit_webhook
@@ -16,3 +17,4 @@ app.register_functions(orbit_webhook)
 app.register_functions(sync_workers)
 app.register_functions(ops)
 app.register_functions(launch)
+app.register_functions(health)

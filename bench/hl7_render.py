@@ -87,13 +87,15 @@ def snapshot(number: int, code: str) -> BookingSnapshot:
 def jobs(pool_size: int) -> list[Job]:
     """One job per (booking, trigger): everything a render needs, prepared up front."""
     profiles = load_profiles(str(PROFILES))
+    bookings = [snapshot(n, "SU" if n % 2 == 0 else "SAS") for n in range(pool_size)]
     prepared: list[Job] = []
-    for number in range(pool_size):
-        code = "SU" if number % 2 == 0 else "SAS"
-        booking = snapshot(number, code)
-        for trigger, target in TARGET_OF.items():
+    # Trigger by trigger, so consecutive messages are of different bookings (as in a
+    # busy worker): nothing one message computed is reused by the next.
+    for trigger, target in TARGET_OF.items():
+        for booking in bookings:
             facts = desired_facts(booking, target)
             assert facts is not None
+            code = booking.administration
             prepared.append(
                 (trigger, facts, profiles.get(code), booking.booking_id, booking.version)
             )

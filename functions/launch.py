@@ -11,7 +11,6 @@ The triggers only translate; the handlers live in ``shared.launch.handler``.
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
 import azure.functions as func
 
@@ -26,22 +25,22 @@ logger = logging.getLogger("orbit.launch")
 @bp.route(route="launch", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 def launch_create(req: func.HttpRequest) -> func.HttpResponse:
     # Imported here, not at module level: importing function_app must stay cheap.
+    from shared.errors import HttpRefusal
     from shared.launch.handler import (
         LaunchHttpRequest,
         create_launch,
         internal_error,
-        new_correlation_id,
         refuse_before_handling,
     )
-    from shared.launch.refusal import LaunchRefused
     from shared.launch.wiring import launch_ports
+    from shared.problems import new_correlation_id
     from shared.services import get_services
 
     try:
         ports = launch_ports(get_services())
-        request = LaunchHttpRequest.of(dict(req.headers), req.get_body(), _base_url(req.url))
+        request = LaunchHttpRequest.of(dict(req.headers), req.get_body())
         result = create_launch(request, ports)
-    except LaunchRefused as refused:  # not configured
+    except HttpRefusal as refused:  # not configured
         result = refuse_before_handling(refused)
     except Exception as error:
         # Only reachable when the services cannot be built (a setting is wrong).
@@ -80,9 +79,3 @@ def launch_follow(req: func.HttpRequest) -> func.HttpResponse:
         answer = BrowserAnswer(503, PAGE_HEADERS, UNAVAILABLE_PAGE)
     headers = {**answer.headers, "Content-Type": answer.content_type}
     return func.HttpResponse(body=answer.body, status_code=answer.status, headers=headers)
-
-
-def _base_url(url: str) -> str:
-    """Scheme and host of the request URL: the browser comes back the way the caller came."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

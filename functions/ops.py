@@ -23,7 +23,7 @@ def ops_booking_trace(req: func.HttpRequest) -> func.HttpResponse:
     # Imported here, not at module level: importing function_app must stay cheap.
     from shared.crosswalk.repository import Crosswalk
     from shared.errors import TransientError
-    from shared.ops.admin_key import configured_keys
+    from shared.ops.admin_key import configured_keys, keys_problem
     from shared.ops.http_api import Answer, booking_trace_answer
     from shared.problems import problem
     from shared.services import get_services
@@ -35,6 +35,7 @@ def ops_booking_trace(req: func.HttpRequest) -> func.HttpResponse:
             dict(req.headers),
             dict(req.params),
             keys=configured_keys(),
+            keys_problem=keys_problem(),
             crosswalk=Crosswalk(services.store),
             dead_letters=services.dead_letters,
             clock=services.clock,

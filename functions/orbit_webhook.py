@@ -24,22 +24,25 @@ logger = logging.getLogger("orbit.webhook")
 def orbit_webhook(req: func.HttpRequest) -> func.HttpResponse:
     # Imported here, not at module level: importing function_app must stay cheap
     # (cold start), and the handler pulls in pydantic models and the SDKs.
+    from shared.problems import new_correlation_id
     from shared.services import get_services
     from shared.webhook.handler import (
         WebhookDelivery,
         WebhookResult,
         accept_delivery,
         internal_error,
-        new_correlation_id,
     )
 
     result: WebhookResult
     try:
         services = get_services()
+        settings = services.settings
         delivery = WebhookDelivery.of(dict(req.headers), req.get_body())
         result = accept_delivery(
             delivery,
-            secrets=services.settings.orbit_webhook_secrets,
+            secrets=settings.orbit_webhook_secrets,
+            secrets_problem=settings.secret("ORBIT_WEBHOOK_SECRETS").problem(),
+            administrations=settings.administrations,
             store=services.store,
             bus=services.bus,
             profiles=services.profiles,

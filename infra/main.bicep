@@ -52,10 +52,37 @@ param millenniumMllpPort int
 @description('Wrap MLLP in TLS.')
 param millenniumMllpTls bool = true
 
+@description('True: the MLLP TLS server certificate is checked against a private CA bundle (PEM) kept in Key Vault as secret millennium-mllp-ca-bundle; false: against the system trust store.')
+param millenniumMllpCaBundleFromKeyVault bool = false
+
 @description('Seconds to wait for an ACK before a send is in doubt.')
 @minValue(1)
 @maxValue(120)
 param millenniumMllpTimeoutSeconds int = 10
+
+// --- The Millennium link's budget (whole stamp; agree the numbers with Cerner) ---
+
+@description('MLLP connections the whole stamp may hold to Millennium\'s inbound interface, however far it scales (blob leases in the host storage account enforce it).')
+@minValue(1)
+@maxValue(16)
+param millenniumMllpMaxConnections int = 1
+
+@description('Most HL7 messages a second the whole stamp sends (0: as fast as Millennium answers).')
+@minValue(0)
+param millenniumMllpMaxMessagesPerSecond int = 0
+
+@description('Seconds an unused MLLP connection stays open before it is closed and its slot released.')
+@minValue(5)
+param millenniumMllpIdleSeconds int = 60
+
+@description('Seconds a send waits for a connection of the budget before it is rescheduled (kept well under the 60 s Service Bus lock).')
+@minValue(1)
+@maxValue(40)
+param millenniumMllpLinkWaitSeconds int = 15
+
+@description('Pace of a go-live\'s kicks (bookings a second), so live changes reach Millennium first.')
+@minValue(1)
+param goLiveBookingsPerSecond int = 20
 
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
@@ -85,6 +112,19 @@ param dnsServers array
 
 @description('Resource id of the hub VNet to peer with; empty for none (developer stamps).')
 param hubVirtualNetworkId string = ''
+
+@description('True: the peering routes through the hub\'s VPN/ExpressRoute gateway (useRemoteGateways). Needs the hub side of the peering with allowGatewayTransit first; see infra/README.md.')
+param hubUseRemoteGateways bool = false
+
+@description('stamp: the privatelink DNS zones are created here and linked to the spoke (only with Azure-provided DNS, dnsServers empty). central: the zones already exist in privateDnsZoneResourceGroupId, linked where the hub\'s resolvers are.')
+@allowed([
+  'stamp'
+  'central'
+])
+param privateDnsZoneMode string = 'stamp'
+
+@description('Resource group id (/subscriptions/…/resourceGroups/…) holding the central privatelink zones; only with privateDnsZoneMode central.')
+param privateDnsZoneResourceGroupId string = ''
 
 @description('CIDR ranges of Millennium\'s interface engine and FHIR endpoint.')
 param millenniumAddressPrefixes array
@@ -131,10 +171,13 @@ param queueAgeWindow string = 'PT30M'
 @maxValue(730)
 param logRetentionDays int = 90
 
-@description('Most instances the app may scale out to.')
-@minValue(1)
+@description('Most instances the app may scale out to. Flex Consumption accepts 40 to 1000 (lower values only in a few preview regions).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
+
+@description('Spread the Flex plan over availability zones. Only in regions with zones; bills at least two always-ready instances, so a stamp never scales to zero.')
+param zoneRedundant bool = false
 
 @description('Instances kept warm for the webhook and the jump-out.')
 @minValue(0)
@@ -163,9 +206,8 @@ var crosswalkTables = [
 ]
 
 var deploymentContainer = 'app-package'
-var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f4feb48ff88'
-var storageTableDataReader = '76199698-9eea-4c19-bc75-cec21354c6b6'
+// One blob per connection of the Millennium link budget (shared/names.py CONTAINER_LINK_LEASES).
+var linkLeaseContainer = 'millennium-link'
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -199,6 +241,7 @@ module network 'modules/network.bicep' = {
     privateEndpointSubnetPrefix: privateEndpointSubnetPrefix
     dnsServers: dnsServers
     hubVirtualNetworkId: hubVirtualNetworkId
+    hubUseRemoteGateways: hubUseRemoteGateways
     millenniumAddressPrefixes: millenniumAddressPrefixes
     millenniumMllpPort: millenniumMllpPort
   }
@@ -226,14 +269,15 @@ module crosswalkStorage 'modules/storage.bicep' = {
     location: location
     tags: allTags
     tableNames: crosswalkTables
-    appRoleIds: [
-      storageTableDataContributor
+    // Role names as published (builtin-roles.json): reads and writes rows, nothing else.
+    appRoleNames: [
+      'Storage Table Data Contributor'
     ]
     appPrincipalId: identity.outputs.principalId
     // Operators read a booking's state and audit trail when they follow up an alert.
     operatorsGroupId: operatorsGroupId
-    operatorRoleIds: [
-      storageTableDataReader
+    operatorRoleNames: [
+      'Storage Table Data Reader'
     ]
     integrationSubnetId: network.outputs.integrationSubnetId
     disablePublicNetworkAccess: privateNetworking
@@ -249,10 +293,11 @@ module hostStorage 'modules/storage.bicep' = {
     tags: allTags
     containerNames: [
       deploymentContainer
+      linkLeaseContainer
     ]
     // The Functions host keeps leases and keys in blobs and reads the package.
-    appRoleIds: [
-      storageBlobDataOwner
+    appRoleNames: [
+      'Storage Blob Data Owner'
     ]
     appPrincipalId: identity.outputs.principalId
     integrationSubnetId: network.outputs.integrationSubnetId
@@ -283,6 +328,8 @@ module privateLink 'modules/private-link.bicep' = if (privateNetworking) {
     tags: allTags
     vnetId: network.outputs.vnetId
     subnetId: network.outputs.privateEndpointSubnetId
+    zoneMode: privateDnsZoneMode
+    centralZoneResourceGroupId: privateDnsZoneResourceGroupId
     endpoints: [
       {
         name: '${baseName}-servicebus'
@@ -332,13 +379,23 @@ module functionApp 'modules/functionapp.bicep' = {
     millenniumMllpHost: millenniumMllpHost
     millenniumMllpPort: millenniumMllpPort
     millenniumMllpTls: millenniumMllpTls
+    millenniumMllpCaBundleFromKeyVault: millenniumMllpCaBundleFromKeyVault
     millenniumMllpTimeoutSeconds: millenniumMllpTimeoutSeconds
+    millenniumMllpMaxConnections: millenniumMllpMaxConnections
+    millenniumMllpMaxMessagesPerSecond: millenniumMllpMaxMessagesPerSecond
+    millenniumMllpIdleSeconds: millenniumMllpIdleSeconds
+    millenniumMllpLinkWaitSeconds: millenniumMllpLinkWaitSeconds
+    goLiveBookingsPerSecond: goLiveBookingsPerSecond
     millenniumFhirBaseUrl: millenniumFhirBaseUrl
     millenniumFhirTokenUrl: millenniumFhirTokenUrl
     millenniumFhirClientId: millenniumFhirClientId
     millenniumFhirScope: millenniumFhirScope
     hl7ProcessingId: environmentName == 'prod' ? 'P' : 'T'
     maximumInstanceCount: maximumInstanceCount
+    zoneRedundant: zoneRedundant
+    administrations: [
+      administration
+    ]
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
     allowedInboundAddressPrefixes: allowedInboundAddressPrefixes
   }
@@ -383,3 +440,13 @@ output keyVaultName string = keyVault.outputs.name
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output mode string = mode
 output wave int = wave
+// For infra/scripts/smoke_check.py: the host names that must resolve to private
+// addresses inside privateEndpointSubnetPrefix when privateNetworking is on.
+output privateNetworking bool = privateNetworking
+output privateEndpointSubnetPrefix string = privateEndpointSubnetPrefix
+output privateEndpointHostNames array = [
+  serviceBus.outputs.fullyQualifiedNamespace
+  split(split(crosswalkStorage.outputs.tableEndpoint, '//')[1], '/')[0]
+  split(split(hostStorage.outputs.blobEndpoint, '//')[1], '/')[0]
+  split(split(keyVault.outputs.uri, '//')[1], '/')[0]
+]

@@ -164,7 +164,18 @@ class LocalRun:
         self.dispatcher = Dispatcher(functions, queue, threads_per_queue=self._threads_per_queue)
         self.dispatcher.start()
         self.http = HttpHost(functions, LOOPBACK, self.settings.host_port)
+        self._set_public_base_url(self.http.port)
         self.http.start()
+
+    def _set_public_base_url(self, port: int) -> None:
+        """Launch links lead back to this local run, unless PUBLIC_BASE_URL says
+        otherwise (never to whatever Host header a request carried)."""
+        assert self.services is not None
+        if not self.services.settings.public_base_url:
+            self.settings = dataclasses.replace(
+                self.settings, public_base_url=f"http://{LOOPBACK}:{port}"
+            )
+            self.services.settings = self.settings
 
     @property
     def base_url(self) -> str:

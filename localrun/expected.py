@@ -8,28 +8,53 @@ booking ids and fields only, never personal data.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from shared.booking import AdmissionType, BookingSnapshot, BookingStatus
-from shared.hl7.er7 import dtm
+from shared.targets import booking_of_alias
+
+Records = dict[str, list[dict[str, Any]]]
 
 
 def millennium_differences(
     snapshots: Iterable[BookingSnapshot], state: dict[str, Any]
 ) -> list[str]:
     """Every way the simulator's ``/state`` differs from the snapshots' wishes."""
+    # A corrected patient's records carry a later generation's alias
+    # ("OB-1:1"): group every record by the booking its alias belongs to.
+    by_booking = {kind: _by_booking(state[kind]) for kind in _KINDS}
     differences: list[str] = []
     for snapshot in snapshots:
-        differences.extend(_booking_differences(snapshot, state))
+        differences.extend(_booking_differences(snapshot, state, by_booking))
     return differences
 
 
-def _booking_differences(snapshot: BookingSnapshot, state: dict[str, Any]) -> list[str]:
+_KINDS = ("encounters", "appointments", "pending_admits")
+
+
+def _by_booking(records: dict[str, dict[str, Any]]) -> Records:
+    grouped: Records = defaultdict(list)
+    for alias, record in records.items():
+        grouped[booking_of_alias(alias)].append(record)
+    return grouped
+
+
+def _booking_differences(
+    snapshot: BookingSnapshot, state: dict[str, Any], by_booking: dict[str, Records]
+) -> list[str]:
     visit = snapshot.booking_id
-    encounter = state["encounters"].get(visit)
-    appointment = state["appointments"].get(visit)
-    admit = state["pending_admits"].get(visit)
+    found = {kind: by_booking[kind].get(visit, []) for kind in _KINDS}
+    duplicates = [
+        f"{visit}: {len(records)} {kind} in Millennium"
+        for kind, records in found.items()
+        if len(records) > 1
+    ]
+    if duplicates:
+        return duplicates
+    encounter, appointment, admit = (next(iter(found[kind]), None) for kind in _KINDS)
     if snapshot.status is BookingStatus.CANCELLED:
         return [
             f"{visit}: {name} still exists after cancellation"
@@ -56,9 +81,19 @@ def _booking_differences(snapshot: BookingSnapshot, state: dict[str, Any]) -> li
     for name, record in (("encounter", encounter), ("appointment", appointment), ("bed", admit)):
         if record is not None and _person_value(state, record["person_id"]) != value:
             problems.append(f"{visit}: {name} belongs to another person")
-    if appointment is not None and appointment["start"] != dtm(snapshot.planned_start):
+    # HL7 times are to the second.
+    planned_start = snapshot.planned_start.replace(microsecond=0)
+    if appointment is not None and _instant(appointment["start"]) != planned_start:
         problems.append(f"{visit}: appointment start differs")
     return problems
+
+
+def _instant(value: str) -> dt.datetime | None:
+    """An HL7 time ``YYYYMMDDHHMMSS±HHMM`` as an aware datetime (None if it is not one)."""
+    try:
+        return dt.datetime.strptime(value, "%Y%m%d%H%M%S%z")
+    except ValueError:
+        return None
 
 
 def _person_value(state: dict[str, Any], person_id: str) -> str:

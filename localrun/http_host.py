@@ -4,6 +4,12 @@ Routes are the triggers' `route` templates under the `/api` prefix, with
 `{name}` segments passed as route parameters. Each request is translated into a
 `func.HttpRequest`, the decorated function is called, and its
 `func.HttpResponse` is written back.
+
+The host's own answers (no route, wrong method, a malformed or lying
+``Content-Length``, oversized headers, a client too slow to send) are problem
+documents too, and never quote the request: the standard library's HTML error
+pages and tracebacks do. Every connection has a timeout: a body announced but
+not sent, or a keep-alive connection left idle, is closed after it.
 """
 
 from __future__ import annotations
@@ -13,16 +19,52 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from shared.problems import problem
+
 log = logging.getLogger(__name__)
 
 ROUTE_PREFIX = "/api/"
 MAX_BODY = 1024 * 1024  # the app itself answers 413 above its own, smaller limit
+CONNECTION_TIMEOUT_SECONDS = 10.0
+"""How long the host waits for the next request on a keep-alive connection, and
+for each read of a request's headers and body, before it closes the connection."""
+
+_HOST_PROBLEMS: dict[int, tuple[str, str]] = {
+    400: (
+        "Bad request",
+        "The request is not well-formed HTTP/1.1. Send a valid request line, "
+        "headers and a Content-Length of whole bytes.",
+    ),
+    404: (
+        "Not found",
+        "No function serves this path. The routes are under /api/, e.g. POST /api/orbit/events.",
+    ),
+    405: ("Method not allowed", "This path does not serve this method; see the Allow header."),
+    408: (
+        "Request timeout",
+        "The request was not received in time (a body shorter than its "
+        "Content-Length?). Send the whole request again.",
+    ),
+    411: ("Length required", "Send the body with a Content-Length header (no chunked encoding)."),
+    413: ("Body too large", f"Request bodies are at most {MAX_BODY} bytes."),
+    414: ("URI too long", "The request line is too long."),
+    431: ("Headers too large", "The request's header lines are too long or too many."),
+    500: (
+        "Internal error",
+        "The function failed. Retry later; if it keeps failing, contact "
+        "the integration team with the correlationId.",
+    ),
+    501: ("Method not allowed", "This method is not served here."),
+}
+"""The host's own answers. Fixed texts: the standard library's messages quote the
+request (a header value, the request line), and those may hold anything."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +110,32 @@ def _compile(template: str) -> re.Pattern[str]:
     return re.compile("^" + "/".join(parts) + "/?$")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An exception escaped a handler thread: log its type only. The standard
+        library prints the traceback, and its frames may quote the request."""
+        import sys
+
+        error = sys.exc_info()[1]
+        log.warning("http host dropped a connection error_type=%s", type(error).__name__)
+
+
 class HttpHost:
     """A threaded HTTP server on loopback for a FunctionApp's HTTP triggers."""
 
-    def __init__(self, functions: list[Any], host: str = "127.0.0.1", port: int = 7071) -> None:
+    def __init__(
+        self,
+        functions: list[Any],
+        host: str = "127.0.0.1",
+        port: int = 7071,
+        *,
+        timeout: float = CONNECTION_TIMEOUT_SECONDS,
+    ) -> None:
         self.routes = http_routes(functions)
-        handler = _handler_class(self.routes)
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        handler = _handler_class(self.routes, timeout)
+        self._server = _Server((host, port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="http-host", daemon=True
         )
@@ -92,12 +152,47 @@ class HttpHost:
         self._server.server_close()
 
 
-def _handler_class(routes: list[HttpRoute]) -> type[BaseHTTPRequestHandler]:
+def _handler_class(
+    routes: list[HttpRoute], connection_timeout: float
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # Headers and body go out in two writes; with Nagle on, the body waits for
         # the client's delayed ACK (~40 ms) on every keep-alive request.
         disable_nagle_algorithm = True
+
+        # The socket timeout: an idle keep-alive connection, or a read of headers or
+        # body that stalls, ends the connection (by default the stdlib waits forever).
+        timeout = connection_timeout
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """The standard library's error answers (bad request line, too long or too
+            many headers, unknown methods), as problem documents with fixed texts."""
+            self.close_connection = True
+            # A request line that could not be read leaves HTTP/0.9, which has no
+            # status line or headers: answer in our own protocol instead.
+            self.request_version = self.protocol_version
+            if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no function serves (TRACE, …)
+                self._method_not_served()
+            else:
+                self._problem(code if code in _HOST_PROBLEMS else 400)
+
+        def _method_not_served(self) -> None:
+            relative = urlsplit(getattr(self, "path", "")).path[len(ROUTE_PREFIX) :]
+            for route in routes:
+                if route.pattern.match(relative):
+                    self._problem(405, headers={"Allow": ", ".join(sorted(route.methods))})
+                    return
+            self._problem(404)
+
+        def handle_one_request(self) -> None:
+            try:
+                super().handle_one_request()
+            except TimeoutError:
+                # Idle keep-alive (nothing to answer) or a stalled body (answered in _read).
+                self.close_connection = True
 
         def do_GET(self) -> None:
             self._dispatch()
@@ -118,7 +213,7 @@ def _handler_class(routes: list[HttpRoute]) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             path = url.path
             if not path.startswith(ROUTE_PREFIX):
-                self._plain(404, "not found")
+                self._problem(404)
                 return
             relative = path[len(ROUTE_PREFIX) :]
             for route in routes:
@@ -126,22 +221,47 @@ def _handler_class(routes: list[HttpRoute]) -> type[BaseHTTPRequestHandler]:
                 if match is None:
                     continue
                 if self.command not in route.methods:
-                    self._plain(405, "method not allowed")
+                    self._problem(405, headers={"Allow": ", ".join(sorted(route.methods))})
                     return
                 self._call(route, match.groupdict(), url.query)
                 return
-            self._plain(404, "not found")
+            self._problem(404)
+
+        def _read_body(self) -> bytes | None:
+            """The body as announced, or None after answering why it cannot be read."""
+            if "Transfer-Encoding" in self.headers:
+                self.close_connection = True
+                self._problem(411)
+                return None
+            announced = self.headers.get("Content-Length", "0").strip()
+            if not announced.isdigit() or len(announced) > 12:
+                self.close_connection = True
+                self._problem(400)
+                return None
+            length = int(announced)
+            if length > MAX_BODY:
+                self.close_connection = True
+                self._problem(413)
+                return None
+            try:
+                body = self.rfile.read(length) if length else b""
+            except TimeoutError:
+                body = b""
+            if len(body) < length:  # the client stopped sending: timed out or closed
+                self.close_connection = True
+                self._problem(408)
+                return None
+            return body
 
         def _call(self, route: HttpRoute, params: dict[str, str], query: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._plain(413, "request body too large")
-                self.close_connection = True
+            body = self._read_body()
+            if body is None:
                 return
-            body = self.rfile.read(length) if length else b""
+            port = getattr(self.server, "server_port", 0)
             request = func.HttpRequest(
                 method=self.command,
-                url=f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}",
+                # Our own address, never the Host header: the URL is not the caller's to choose.
+                url=f"http://127.0.0.1:{port}{self.path}",
                 headers={k.lower(): v for k, v in self.headers.items()},
                 params=dict(parse_qsl(query)),
                 route_params=params,
@@ -152,7 +272,7 @@ def _handler_class(routes: list[HttpRoute]) -> type[BaseHTTPRequestHandler]:
             except Exception as error:
                 # Type only: an exception's text may quote the request body.
                 log.error("function %s raised %s; answered 500", route.name, type(error).__name__)
-                self._plain(500, "internal error")
+                self._problem(500)
                 return
             self._write(response)
 
@@ -168,13 +288,22 @@ def _handler_class(routes: list[HttpRoute]) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def _plain(self, status: int, text: str) -> None:
-            body = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+        def _problem(self, status: int, *, headers: dict[str, str] | None = None) -> None:
+            title, detail = _HOST_PROBLEMS[status]
+            answer = problem(status, title, detail, type_suffix=f"http-{status}")
+            body = answer.body()
+            try:
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                self.close_connection = True  # the client is gone; nothing to answer
 
     return Handler
 

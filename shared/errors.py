@@ -19,6 +19,8 @@ ids and codes only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 
 class IntegrationError(Exception):
     """Base class of every error this integration raises on purpose."""
@@ -134,3 +136,50 @@ class MalformedMessage(PermanentError):
     """A queue message's body is not what its queue carries (a bug or a manual send)."""
 
     reason = "malformed-message"
+
+
+class TlsNotConfigured(ConnectionFailed):
+    """MLLP TLS cannot start: MILLENNIUM_MLLP_CA_BUNDLE is an unresolved Key Vault
+    reference, names no file, or holds no certificate. Nothing was sent; like any
+    connection failure the message is resent with the same MSH-10 after backoff, so
+    sends resume once an operator fixes the setting (alerted past the maximum age)."""
+
+
+class HttpRefusal(IntegrationError):
+    """An HTTP request answered with a problem document (``shared.problems``); raise
+    one of its two kinds, which say who must act.
+
+    ``reason`` is the problem type's suffix and the log line's reason; ``detail``
+    says what is wrong and what to do; ``errors`` lists failing fields
+    (``shared.problems.FieldError``); ``note`` is for operators (log line only).
+    None of them may hold a value the client sent.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        title: str,
+        detail: str,
+        *,
+        errors: Sequence[object] = (),
+        headers: Mapping[str, str] | None = None,
+        note: str = "",
+    ) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.title = title
+        self.detail = detail
+        self.errors = tuple(errors)
+        self.headers = dict(headers or {})
+        self.note = note
+
+
+class RequestRefused(HttpRefusal, PermanentError):
+    """The client's mistake (4xx): sending the same request again cannot help."""
+
+
+class RequestDeferred(HttpRefusal, TransientError):
+    """Refused for now (503): our configuration or a dependency is not ready; the
+    client may send the same request again later."""

@@ -113,7 +113,14 @@ def go_live(administration: str, ports: SyncPorts, *, dry_run: bool) -> GoLiveRe
     now = ports.clock()
     tally = _Tally()
     for stored in ports.crosswalk.snapshots_of(administration):
-        _consider(stored.snapshot, now, ports, tally, dry_run=dry_run)
+        _consider(
+            stored.snapshot,
+            now,
+            ports,
+            tally,
+            dry_run=dry_run,
+            generation=stored.patient_generation,
+        )
     tally.bookings.sort(key=lambda booking: (booking.planned_date, booking.booking_id))
     return GoLiveReport(
         administration=administration,
@@ -127,7 +134,13 @@ def go_live(administration: str, ports: SyncPorts, *, dry_run: bool) -> GoLiveRe
 
 
 def _consider(
-    snapshot: BookingSnapshot, now: dt.datetime, ports: SyncPorts, tally: _Tally, *, dry_run: bool
+    snapshot: BookingSnapshot,
+    now: dt.datetime,
+    ports: SyncPorts,
+    tally: _Tally,
+    *,
+    dry_run: bool,
+    generation: int,
 ) -> None:
     if snapshot.status is BookingStatus.CANCELLED:
         tally.cancelled += 1
@@ -138,7 +151,7 @@ def _consider(
         tally.over += 1
         return
     states = ports.crosswalk.load_targets(snapshot.booking_id)
-    missing = _targets_out_of_sync(snapshot, states)
+    missing = _targets_out_of_sync(snapshot, states, generation)
     if not missing:
         tally.in_sync += 1
         return
@@ -152,12 +165,12 @@ def _consider(
 
 
 def _targets_out_of_sync(
-    snapshot: BookingSnapshot, states: Mapping[Target, TargetState]
+    snapshot: BookingSnapshot, states: Mapping[Target, TargetState], generation: int
 ) -> tuple[Target, ...]:
     return tuple(
         target
         for target in Target
-        if desired_facts(snapshot, target) != states[target].confirmed
+        if desired_facts(snapshot, target, generation) != states[target].confirmed
         or states[target].intent is not None
     )
 

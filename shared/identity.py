@@ -26,6 +26,16 @@ ASSIGNING_AUTHORITY_OID: dict[IdentifierSystem, str] = {
 }
 """PID-3 assigning authority (CX.4) per identifier system."""
 
+IDENTITY_NUMBER_SHAPE = r"(?:\d{2})?\d{6}[-+]?(?:\d{4}|[KMX]\d{3})"
+"""The one pattern of what *looks like* a Swedish identity number: 10 or 12 digits,
+optionally with ``-`` or ``+`` before the last four, and reserve numbers with a
+K/M/X in place of the first serial digit. A shape, not a validation: it finds
+numbers (valid or not) in places where none may be."""
+
+_SHAPE_ANYWHERE = re.compile(IDENTITY_NUMBER_SHAPE)
+_SHAPE_WHOLE = re.compile(r"(?P<date>(?:\d{2})?\d{6})[-+]?(?:\d{4}|[KMX]\d{3})")
+_SHAPE_IN_TEXT = re.compile(rf"(?<![0-9A-Za-z]){_SHAPE_WHOLE.pattern}(?![0-9A-Za-z])")
+_SHAPE_AT_EVERY_POSITION = re.compile(r"(?=(?P<date>(?:\d{2})?\d{6})[-+]?(?:\d{4}|[KMX]\d{3}))")
 _DIGITS12 = re.compile(r"^\d{12}$")
 _RESERVE = re.compile(r"^(\d{8})([KMX])(\d{2})(\d)$")
 _RESERVE_LETTER_VALUE = {"K": 5, "M": 7, "X": 8}
@@ -33,6 +43,42 @@ _RESERVE_LETTER_VALUE = {"K": 5, "M": 7, "X": 8}
 
 class InvalidIdentifier(PermanentError, ValueError):
     """The identifier does not have the format or check digit of its system."""
+
+
+def looks_like_identity_number(value: str) -> bool:
+    """Whether ``value`` has the shape anywhere, date or not (``OB191212121212``
+    counts too): the strictest test, for what goes into a log line."""
+    return _SHAPE_ANYWHERE.search(value) is not None
+
+
+def contains_identity_number(value: str) -> bool:
+    """Whether ``value`` holds, anywhere, something shaped like an identity number
+    whose date part could be a birth date (month 01–12, day 01–31 or 61–91): the
+    test a booking id must pass (``OB191212121212`` fails it, ``OB-2026-000123``
+    passes). Every alignment of a long digit run is tried."""
+    return any(_plausible_date(m["date"]) for m in _SHAPE_AT_EVERY_POSITION.finditer(value))
+
+
+def is_identity_number_shaped(value: str) -> bool:
+    """Whether the whole of ``value`` is shaped like an identity number (with a
+    plausible date), e.g. ``191212121212`` or ``121212-1212``."""
+    match = _SHAPE_WHOLE.fullmatch(value)
+    return match is not None and _plausible_date(match["date"])
+
+
+def _plausible_date(digits: str) -> bool:
+    month, day = int(digits[-4:-2]), int(digits[-2:])
+    return 1 <= month <= 12 and (1 <= day <= 31 or 61 <= day <= 91)
+
+
+def redact_identity_numbers(text: str, mask: str) -> str:
+    """``text`` with every identity-number-shaped word replaced by ``mask``.
+
+    For free text (a counterpart's error text): only whole words are replaced, so
+    control ids and other long codes that merely contain digits stay readable;
+    the date is not looked at (a last line of defence errs on the safe side).
+    """
+    return _SHAPE_IN_TEXT.sub(mask, text)
 
 
 def luhn_check_digit(digits: str) -> int:

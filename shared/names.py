@@ -37,8 +37,6 @@ ALL_TABLES: tuple[str, ...] = (TABLE_BOOKINGS, TABLE_DELIVERIES, TABLE_LOOKUP, T
 SERVICE_BUS_CONNECTION = "ServiceBusConnection"
 """Prefix of the identity-based Service Bus connection used by triggers and senders."""
 SETTING_SERVICE_BUS_NAMESPACE = f"{SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace"
-SETTING_HOST_STORAGE_BLOB_URI = "AzureWebJobsStorage__blobServiceUri"
-"""The host storage account's blob endpoint (identity-based); the link leases live there."""
 CONTAINER_LINK_LEASES = "millennium-link"
 """Blob container of the connection budget's lease slots (one blob per connection)."""
 
@@ -50,13 +48,16 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_MLLP_HOST": "Host of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_PORT": "Port of Millennium's inbound MLLP interface.",
     "MILLENNIUM_MLLP_TLS": "'on' to wrap MLLP in TLS (default off).",
+    "MILLENNIUM_MLLP_CA_BUNDLE": (
+        "CA bundle the MLLP TLS server certificate is checked against: a PEM file path, or "
+        "PEM text (a Key Vault reference in Azure); empty: the system trust store."
+    ),
     "MILLENNIUM_MLLP_TIMEOUT_SECONDS": "Seconds to wait for an ACK before a send is in doubt.",
     "MILLENNIUM_MLLP_MAX_CONNECTIONS": "Connections to Millennium for the whole stamp (default 1).",
     "MILLENNIUM_MLLP_MAX_MESSAGES_PER_SECOND": "Send rate cap of the whole stamp (0: none).",
     "MILLENNIUM_MLLP_IDLE_SECONDS": "Seconds an unused connection stays open (default 60).",
     "MILLENNIUM_MLLP_LINK_WAIT_SECONDS": "Seconds a send waits for a free connection (default 5).",
-    "MILLENNIUM_LINK_LEASE_ACCOUNT_URL": "Blob endpoint of the link leases (default host storage).",
-    SETTING_HOST_STORAGE_BLOB_URI: "Host storage blob endpoint (identity-based host storage).",
+    "MILLENNIUM_LINK_LEASE_ACCOUNT_URL": "Blob endpoint of the link leases (host storage).",
     "GO_LIVE_BOOKINGS_PER_SECOND": "Pace of a go-live's kicks, so live changes go first (20).",
     "MILLENNIUM_FHIR_BASE_URL": "FHIR R4 base URL for the jump-out's Patient lookup.",
     "MILLENNIUM_FHIR_TOKEN_URL": "OAuth2 token endpoint for the FHIR API (empty: no auth, local).",
@@ -64,11 +65,20 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_FHIR_SECRET": "OAuth2 client secret for the FHIR API (Key Vault).",
     "MILLENNIUM_FHIR_SCOPE": "OAuth2 scope(s) asked for, e.g. 'system/Patient.read'.",
     "LAUNCH_LOOKUP_SECRET": "HMAC key for the jump-out's lookup cache keys (Key Vault).",
+    "PUBLIC_BASE_URL": (
+        "The stamp's public https address (scheme and host, e.g. "
+        "https://func-orbit-su.azurewebsites.net): launch links are built on it, never on "
+        "the request's Host header. The local run sets its own."
+    ),
     "OPS_ADMIN_SECRETS": "Space-separated operators' keys for the ops endpoints (Key Vault).",
     "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
     "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090).",
     "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",
     "HL7_PROCESSING_ID": "MSH-11: 'P' in production, 'T' elsewhere (default T).",
+    "ADMINISTRATIONS": (
+        "Space-separated administration codes this stamp accepts events and launches for "
+        "(others: 422); empty: every administration with a profile (the local run)."
+    ),
     "QUEUE_BACKEND": "'servicebus' in Azure, 'embedded' in the local run.",
     "CROSSWALK_BACKEND": "'table' in Azure, 'sqlite' in the local run.",
     "CROSSWALK_TABLE_ENDPOINT": "Table service URL, e.g. https://<account>.table.core.windows.net.",
@@ -78,3 +88,18 @@ SETTINGS: dict[str, str] = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "Turns on Azure Monitor export (never in tests).",
 }
 """Every app setting the code reads, with what it means."""
+
+SECRET_SETTINGS: tuple[str, ...] = (
+    "ORBIT_WEBHOOK_SECRETS",
+    "LAUNCH_SECRETS_ORBIT",
+    "LAUNCH_SECRETS_MILLENNIUM",
+    "LAUNCH_LOOKUP_SECRET",
+    "MILLENNIUM_FHIR_SECRET",
+    "OPS_ADMIN_SECRETS",
+)
+"""The settings that hold secrets (Key Vault references in Azure). A value that is
+missing or still an unresolved ``@Microsoft.KeyVault(...)`` reference is "not
+configured" and never used (shared/secrets.py)."""
+
+KEY_VAULT_SETTINGS: tuple[str, ...] = (*SECRET_SETTINGS, "MILLENNIUM_MLLP_CA_BUNDLE")
+"""Every setting that may be a Key Vault reference: the secrets and the MLLP CA bundle."""

@@ -13,11 +13,13 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.booking import AdmissionType
 from shared.errors import UnknownAdministration, UnmappedLocation
+from shared.identity import ASSIGNING_AUTHORITY_OID, IdentifierSystem
 
 
 class Mode(StrEnum):
@@ -59,6 +61,70 @@ class Launch(_Model):
     orbit_url: str = ""  # e.g. https://…/booking/{bookingId}
 
 
+class IdentifierAuthority(_Model):
+    """How PID-3 names one identifier system: CX.4 ``namespace&OID&ISO`` and CX.5."""
+
+    namespace: Annotated[str, Field(min_length=1, max_length=20)]  # CX.4 HD.1
+    oid: Annotated[str, Field(pattern=r"^[0-2](\.(0|[1-9][0-9]*))+$")]  # CX.4 HD.2
+    type_code: Annotated[str, Field(min_length=1, max_length=5)]  # CX.5 (HL7 table 0203)
+
+
+def _default_identifiers() -> dict[IdentifierSystem, IdentifierAuthority]:
+    # Both national numbers are issued by Skatteverket ("national person identifier",
+    # NNSWE); reserve numbers are assigned by the region ("patient internal id", PI).
+    return {
+        IdentifierSystem.PERSONNUMMER: IdentifierAuthority(
+            namespace="PERSONNUMMER",
+            oid=ASSIGNING_AUTHORITY_OID[IdentifierSystem.PERSONNUMMER],
+            type_code="NNSWE",
+        ),
+        IdentifierSystem.SAMORDNINGSNUMMER: IdentifierAuthority(
+            namespace="SAMORDNINGSNUMMER",
+            oid=ASSIGNING_AUTHORITY_OID[IdentifierSystem.SAMORDNINGSNUMMER],
+            type_code="NNSWE",
+        ),
+        IdentifierSystem.RESERVNUMMER: IdentifierAuthority(
+            namespace="VGR_RESERVNUMMER",
+            oid=ASSIGNING_AUTHORITY_OID[IdentifierSystem.RESERVNUMMER],
+            type_code="PI",
+        ),
+    }
+
+
+class CodeSystems(_Model):
+    """CE.3 / CWE.3 coding system names (HL7 table 0396 or local)."""
+
+    procedure: str = "KVA"  # SCH-7, AIS-3: KVÅ
+    diagnosis: str = "ICD-10-SE"  # DG1-3
+    event_reason: str = "L"  # SCH-6: local codes
+    hsa: str = "HSA"  # XCN.9 HD.1 of clinicians (HD.2 is the HSA OID)
+
+
+class EventReasons(_Model):
+    """SCH-6 event reason codes (CE.1) per appointment message; texts are fixed."""
+
+    booked: str = "BOOKED"  # S12
+    rescheduled: str = "RESCHEDULED"  # S13
+    modified: str = "MODIFIED"  # S14
+    cancelled: str = "CANCELLED"  # S15 (CE.2 carries cancellationReason when given)
+    corrected: str = "CORRECTED"  # S15 of a patient correction (removed under the old person)
+
+
+class MeasureUnit(_Model):
+    """A unit of measure as CE: code^text^system (AIS-8, AIL-10, AIP-10, TQ1-6)."""
+
+    code: str = "min"
+    text: str = "minute"
+    system: str = "ISO+"
+
+
+class BedBookingId(StrEnum):
+    """How Millennium identifies a pending admit (bed booking)."""
+
+    VISIT_NUMBER = "visit-number"  # the encounter's PV1-19 (one pending admit per encounter)
+    OWN_ALIAS = "own-alias"  # its own alias in PV1-50 (alternate visit id), PV1-19 links
+
+
 class Profile(_Model):
     code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$")]
     name: str
@@ -71,11 +137,23 @@ class Profile(_Model):
     facility: str  # PL.4 default and PV1-39 servicing facility
     patient_class: PerAdmissionType  # PV1-2
     encounter_type: PerAdmissionType  # PV1-18
-    appointment_type: str = "SURGERY"  # SCH-7 identifier's coding system fallback / SCH-8
+    appointment_type: str = "SURGERY"  # SCH-8 (unless appointment_types maps the KVÅ code)
     filler_status: str = "Booked"  # SCH-25 while booked
     cancelled_status: str = "Cancelled"  # SCH-25 on S15
     surgeon_role: str = "SURGEON"  # AIP-4 resource role of the surgeon
     ae_retry_limit: Annotated[int, Field(ge=0, le=20)] = 5
+    time_zone: str = "Europe/Stockholm"  # every time sent, with the offset of its instant
+    namespace: str = "ORBIT"  # CX.4 of visit number, EI.2 of appointment ids
+    send_placer_id: bool = True  # SCH-1 = the booking id too (SCH-2, filler, always is)
+    identifiers: dict[IdentifierSystem, IdentifierAuthority] = Field(
+        default_factory=_default_identifiers
+    )
+    code_systems: CodeSystems = CodeSystems()
+    event_reasons: EventReasons = EventReasons()
+    minute_unit: MeasureUnit = MeasureUnit()
+    bed_booking_id: BedBookingId = BedBookingId.VISIT_NUMBER
+    appointment_types: dict[str, str] = {}  # KVÅ code → SCH-8 (unmapped: appointment_type)
+    rooms: dict[str, str] = {}  # theatre text → PL.2 room code (unmapped: the text itself)
     locations: dict[str, Location]  # HSA-id → location
     launch: Launch = Launch()
 
@@ -92,6 +170,28 @@ class Profile(_Model):
                 f"HSA-id {hsa_id} has no location in profile {self.code}; "
                 f"add it under [locations] in profiles/{self.code}.toml and resubmit"
             ) from None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("identifiers")
+    @classmethod
+    def _every_system(
+        cls, value: dict[IdentifierSystem, IdentifierAuthority]
+    ) -> dict[IdentifierSystem, IdentifierAuthority]:
+        # A partial table replaces only the systems it names.
+        return {**_default_identifiers(), **value}
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The administration's time zone (every time is sent in it)."""
+        return ZoneInfo(self.time_zone)
 
     @property
     def encoding(self) -> str:

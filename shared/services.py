@@ -15,7 +15,6 @@ needs them.
 from __future__ import annotations
 
 import datetime as dt
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -227,24 +226,26 @@ def build_mllp_link(settings: Settings) -> BudgetedLink:
     """MLLP to Millennium under the stamp's connection budget (shared.link.budget)."""
     from shared.link.budget import Budget, BudgetedLink
     from shared.mllp.client import MllpClient
+    from shared.mllp.tls import context_factory
 
-    ssl_context = ssl.create_default_context() if settings.mllp_tls else None
+    # MILLENNIUM_MLLP_CA_BUNDLE: built on the first connection, failing closed.
+    tls_context = context_factory(settings) if settings.mllp_tls else None
     budget = Budget(
         slots=settings.mllp_max_connections,
         max_messages_per_second=settings.mllp_max_messages_per_second,
         idle_seconds=settings.mllp_idle_seconds,
         wait_seconds=settings.mllp_link_wait_seconds,
     )
-    return BudgetedLink(
-        lambda: MllpClient(
+
+    def connect() -> MllpClient:
+        return MllpClient(
             settings.mllp_host,
             settings.mllp_port,
             timeout=settings.mllp_timeout_seconds,
-            ssl_context=ssl_context,
-        ),
-        build_leases(settings),
-        budget,
-    )
+            ssl_context=tls_context() if tls_context is not None else None,
+        )
+
+    return BudgetedLink(connect, build_leases(settings), budget)
 
 
 def build_leases(settings: Settings) -> LeaseStore:

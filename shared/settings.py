@@ -8,12 +8,18 @@ the environment. Names are listed (with meanings) in `shared.names.SETTINGS`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from shared.errors import PermanentError
-from shared.names import SETTING_HOST_STORAGE_BLOB_URI, SETTING_SERVICE_BUS_NAMESPACE
+from shared.names import (
+    KEY_VAULT_SETTINGS,
+    SETTING_SERVICE_BUS_NAMESPACE,
+)
+from shared.secrets import SecretSetting, SecretState, read_secret, state_of
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,9 +60,41 @@ class Settings:
     mllp_max_connections: int = 1
     mllp_max_messages_per_second: float = 0.0  # 0: no limit
     mllp_idle_seconds: float = 60.0
-    mllp_link_wait_seconds: float = 5.0
+    mllp_link_wait_seconds: float = 15.0
     link_lease_account_url: str = ""  # blob endpoint of the leases in Azure
     go_live_bookings_per_second: float = 20.0
+    # MLLP TLS trust: a PEM path or PEM text; empty: the system trust store.
+    mllp_ca_bundle: str = ""
+    # Where browsers reach this stamp (launch links); empty: the jump-out is off.
+    public_base_url: str = ""
+    # Stamp scoping: the administrations this stamp accepts; empty: every profile.
+    administrations: tuple[str, ...] = ()
+    # State of every Key Vault setting as read (shared.secrets): a secret that is
+    # missing or an unresolved reference has an empty value above.
+    secret_states: Mapping[str, SecretState] = field(default_factory=dict)
+
+    def secret(self, name: str) -> SecretSetting:
+        """One Key Vault setting (``shared.names.KEY_VAULT_SETTINGS``) with its state.
+
+        Raises:
+            KeyError: ``name`` is not a Key Vault setting.
+        """
+        value = getattr(self, _SECRET_FIELDS[name])
+        text = " ".join(value) if isinstance(value, tuple) else str(value)
+        state = state_of(self.secret_states, name, value)
+        return SecretSetting(name, state, text if state is SecretState.CONFIGURED else "")
+
+
+_SECRET_FIELDS: dict[str, str] = {
+    "ORBIT_WEBHOOK_SECRETS": "orbit_webhook_secrets",
+    "LAUNCH_SECRETS_ORBIT": "launch_secrets_orbit",
+    "LAUNCH_SECRETS_MILLENNIUM": "launch_secrets_millennium",
+    "LAUNCH_LOOKUP_SECRET": "launch_lookup_secret",
+    "MILLENNIUM_FHIR_SECRET": "fhir_secret",
+    "OPS_ADMIN_SECRETS": "ops_admin_secrets",
+    "MILLENNIUM_MLLP_CA_BUNDLE": "mllp_ca_bundle",
+}
+"""Key Vault setting -> the Settings field holding its (usable) value."""
 
 
 def _text(name: str, default: str = "") -> str:
@@ -111,6 +149,16 @@ def _choice(name: str, default: str, allowed: set[str]) -> str:
     return value
 
 
+_ADMINISTRATION_CODE = re.compile(r"[A-Z0-9]{2,10}")
+
+
+def _administrations(name: str) -> tuple[str, ...]:
+    codes = tuple(_text(name).upper().split())
+    if not all(_ADMINISTRATION_CODE.fullmatch(code) for code in codes):
+        raise SettingsError(f"{name} must list administration codes such as SU or SKAS")
+    return codes
+
+
 def _project_path(value: str) -> str:
     """A relative path is taken from the project folder, not the working directory
     (the Functions host starts the worker from a folder of its own)."""
@@ -124,11 +172,13 @@ def read_settings() -> Settings:
     Raises:
         SettingsError: a setting is malformed (names the setting, not its value).
     """
+    # Secrets fail closed: an unresolved Key Vault reference reads as "" (never its text).
+    secrets = {name: read_secret(name, os.environ) for name in KEY_VAULT_SETTINGS}
     return Settings(
         host_port=_int("HOST_PORT", 7071),
-        orbit_webhook_secrets=tuple(_text("ORBIT_WEBHOOK_SECRETS").split()),
-        launch_secrets_orbit=tuple(_text("LAUNCH_SECRETS_ORBIT").split()),
-        launch_secrets_millennium=tuple(_text("LAUNCH_SECRETS_MILLENNIUM").split()),
+        orbit_webhook_secrets=tuple(secrets["ORBIT_WEBHOOK_SECRETS"].value.split()),
+        launch_secrets_orbit=tuple(secrets["LAUNCH_SECRETS_ORBIT"].value.split()),
+        launch_secrets_millennium=tuple(secrets["LAUNCH_SECRETS_MILLENNIUM"].value.split()),
         mllp_host=_text("MILLENNIUM_MLLP_HOST", "127.0.0.1"),
         mllp_port=_int("MILLENNIUM_MLLP_PORT", 2575),
         mllp_tls=_switch("MILLENNIUM_MLLP_TLS", False),
@@ -145,16 +195,19 @@ def read_settings() -> Settings:
         app_insights_connection_string=_text("APPLICATIONINSIGHTS_CONNECTION_STRING"),
         fhir_token_url=_text("MILLENNIUM_FHIR_TOKEN_URL"),
         fhir_client_id=_text("MILLENNIUM_FHIR_CLIENT_ID"),
-        fhir_secret=_text("MILLENNIUM_FHIR_SECRET"),
+        fhir_secret=secrets["MILLENNIUM_FHIR_SECRET"].value,
         fhir_scope=_text("MILLENNIUM_FHIR_SCOPE"),
-        launch_lookup_secret=_text("LAUNCH_LOOKUP_SECRET"),
-        ops_admin_secrets=tuple(_text("OPS_ADMIN_SECRETS").split()),
+        launch_lookup_secret=secrets["LAUNCH_LOOKUP_SECRET"].value,
+        ops_admin_secrets=tuple(secrets["OPS_ADMIN_SECRETS"].value.split()),
+        mllp_ca_bundle=secrets["MILLENNIUM_MLLP_CA_BUNDLE"].value,
+        administrations=_administrations("ADMINISTRATIONS"),
+        secret_states={name: secret.state for name, secret in secrets.items()},
+        public_base_url=_text("PUBLIC_BASE_URL"),
         mllp_max_connections=_positive_int("MILLENNIUM_MLLP_MAX_CONNECTIONS", 1),
         mllp_max_messages_per_second=_float("MILLENNIUM_MLLP_MAX_MESSAGES_PER_SECOND", 0.0),
         mllp_idle_seconds=_float("MILLENNIUM_MLLP_IDLE_SECONDS", 60.0),
-        mllp_link_wait_seconds=_float("MILLENNIUM_MLLP_LINK_WAIT_SECONDS", 5.0),
-        link_lease_account_url=_text("MILLENNIUM_LINK_LEASE_ACCOUNT_URL")
-        or _text(SETTING_HOST_STORAGE_BLOB_URI),
+        mllp_link_wait_seconds=_float("MILLENNIUM_MLLP_LINK_WAIT_SECONDS", 15.0),
+        link_lease_account_url=_text("MILLENNIUM_LINK_LEASE_ACCOUNT_URL"),
         go_live_bookings_per_second=_float("GO_LIVE_BOOKINGS_PER_SECOND", 20.0),
     )
 

@@ -35,6 +35,9 @@ RETRIES_SCHEDULED = "orbitsync.sync.retries_scheduled"
 """Fresh kick messages scheduled with backoff after a transient failure."""
 DEAD_LETTERED = "orbitsync.sync.dead_lettered"
 """Messages parked on the dead-letters queue; dimension ``reason`` (see shared.errors)."""
+OPS_KEY_CHECKS = "orbitsync.ops.key_checks"
+"""Checks of the operators' key on the ops endpoints; dimension ``reason``
+(``accepted``, ``missing-key`` or ``no-matching-key``). Refusals are worth an eye."""
 LINK_NOT_SENT = "orbitsync.link.not_sent"
 """Sends that found no connection to Millennium and were retried later with the same
 message; dimension ``reason``: ``LinkBusy`` (the stamp's connection budget stayed
@@ -66,6 +69,7 @@ COUNTERS: tuple[str, ...] = (
     IN_DOUBT_RESENDS,
     RETRIES_SCHEDULED,
     DEAD_LETTERED,
+    OPS_KEY_CHECKS,
     LINK_NOT_SENT,
 )
 UP_DOWN_COUNTERS: tuple[str, ...] = (LINK_CONNECTIONS_OPEN, LINK_SENDS_WAITING)

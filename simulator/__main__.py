@@ -25,6 +25,11 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="accept appointments and pending admits without an encounter",
     )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="accept what only a strict interface refuses (the 'lenient' fault setting)",
+    )
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve MLLP over TLS")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--verbose", action="store_true", help="log every message's control id")
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         enforce_order=not args.no_enforce_order,
         ssl_context=ssl_context,
     )
+    handle.faults.lenient = args.lenient
     logging.getLogger("simulator").info(
         "Millennium simulator: MLLP%s on %s:%d, HTTP on %s (Ctrl-C stops)",
         " over TLS" if ssl_context else "",

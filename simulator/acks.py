@@ -16,11 +16,18 @@ SIMULATOR_APPLICATION = "MILLENNIUM"
 
 
 def build_ack(
-    header: Header, code: str, *, ack_control_id: str, error_code: str = "", text: str = ""
+    header: Header,
+    code: str,
+    *,
+    ack_control_id: str,
+    error_code: str = "",
+    text: str = "",
+    location: str = "",
 ) -> str:
     """The ACK text for a message with ``header`` (which may be empty for garbage).
 
-    ``code`` is AA, AE or AR; ``error_code`` is from HL7 table 0357.
+    ``code`` is AA, AE or AR; ``error_code`` is from HL7 table 0357; ``location``
+    (e.g. ``PV2-11``) becomes ERR-2 (ERL: segment^sequence^field).
     """
     trigger = header.message_type.split("^")[1] if "^" in header.message_type else ""
     msh = [
@@ -47,8 +54,16 @@ def build_ack(
     if code != "AA":
         severity = "E"
         condition = f"{error_code}^{escape(text)}^HL70357" if error_code else ""
-        segments.append(f"ERR|||{condition}|{severity}||||{escape(text)}")
+        segments.append(
+            f"ERR||{_error_location(location)}|{condition}|{severity}||||{escape(text)}"
+        )
     return "\r".join(segment.rstrip("|") for segment in segments) + "\r"
+
+
+def _error_location(location: str) -> str:
+    """ERR-2 (ERL) from ``SEG-n``: ``SEG^1^n``; empty when the message as a whole is wrong."""
+    segment, _, field = location.partition("-")
+    return f"{segment}^1^{field}" if segment and field.isdigit() else ""
 
 
 def escape(text: str) -> str:

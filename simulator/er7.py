@@ -39,6 +39,8 @@ class Er7Message:
         self.repetition = encoding[1]
         self.escape = encoding[2]
         self.subcomponent = encoding[3]
+        # ER7 ends every segment with CR, the last one too; kept for the strict check.
+        self.last_segment_terminated = text.endswith("\r")
         self._segments: dict[str, list[list[str]]] = {}
         for line in _SEGMENT_SPLIT.split(text):
             if line:
@@ -65,6 +67,17 @@ class Er7Message:
                     copy[2] = ""
                 lines.append(self.field_separator.join(copy))
         return "\r".join(lines)
+
+    def segments(self) -> list[tuple[str, list[str]]]:
+        """Every segment occurrence as (name, raw fields), fields numbered as in HL7."""
+        return [(name, fields) for name, found in self._segments.items() for fields in found]
+
+    def raw(self, segment: str, field: int) -> str:
+        """One whole field as sent (escaped, every repetition); ``""`` when absent."""
+        occurrences = self._segments.get(segment)
+        if not occurrences or field >= len(occurrences[0]):
+            return ""
+        return occurrences[0][field]
 
     def count(self, segment: str) -> int:
         """How many times ``segment`` occurs."""

@@ -25,6 +25,11 @@ class Faults:
     * ``down``: every connection is closed at once and nothing is applied;
       :meth:`down_for` sets a window that ends by itself.
     * ``reject_locations``: PV1-3 / AIL-3 points of care answered with AR.
+    * ``lenient``: accept what a strict interface team refuses (simulator.strict:
+      missing final CR, wrong time offsets, non-NFC text, over-long fields,
+      PV2-11 on a bed booking) and answer a visit alias or appointment id of
+      another person AE rather than AR, as the simulator did before issue 9.
+      Off by default: the simulator is as strict as the real interface.
     """
 
     latency_ms: float
@@ -33,6 +38,7 @@ class Faults:
     ack_timeout_rate: float
     down: bool
     reject_locations: frozenset[str]
+    lenient: bool
 
     def __init__(self, seed: int | None = None) -> None:
         self._initial_seed = seed
@@ -45,6 +51,7 @@ class Faults:
         self.ack_timeout_rate = 0.0
         self.down = False  # also clears the down window
         self.reject_locations = frozenset()
+        self.lenient = False
         self.reseed(self._initial_seed)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -92,6 +99,7 @@ class Faults:
             "down": self.is_down(),
             "down_seconds_remaining": round(remaining, 3),
             "reject_locations": sorted(self.reject_locations),
+            "lenient": self.lenient,
             "seed": self.seed,
         }
 
@@ -99,12 +107,21 @@ class Faults:
         """Apply a JSON-style change set (as sent to ``POST /faults``).
 
         Keys: latency_ms, nak_rate, ack_timeout_rate, down, down_seconds,
-        reject_locations (list of codes), seed. Validated before anything changes.
+        reject_locations (list of codes), lenient, seed. Validated before anything
+        changes.
 
         Raises:
             ValueError: an unknown key or an invalid value (the message names it).
         """
-        allowed = {"latency_ms", *_RATES, "down", "down_seconds", "reject_locations", "seed"}
+        allowed = {
+            "latency_ms",
+            *_RATES,
+            "down",
+            "down_seconds",
+            "reject_locations",
+            "lenient",
+            "seed",
+        }
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
@@ -138,9 +155,9 @@ def _validated(name: str, value: Any) -> Any:
         if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
             raise ValueError("latency_ms must be a number >= 0")
         return float(value)
-    if name == "down":
+    if name in ("down", "lenient"):
         if not isinstance(value, bool):
-            raise ValueError("down must be true or false")
+            raise ValueError(f"{name} must be true or false")
         return value
     if name == "reject_locations":
         if isinstance(value, str) or not all(isinstance(code, str) for code in value):

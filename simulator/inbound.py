@@ -5,7 +5,9 @@ character set is rejected instead of storing garbled Swedish names. Fields are
 read with the simulator's own :mod:`simulator.er7` reader, independent of the
 integration's renderer.
 
-Anything structurally wrong raises :class:`Rejected` (the simulator answers AR).
+Anything structurally wrong raises :class:`Rejected` (the simulator answers AR),
+and so, unless the simulator is lenient, does anything a strict interface team
+refuses (:mod:`simulator.strict`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from shared.mllp.charset import UnsupportedCharset, codec_for, declared_charset
 from simulator.er7 import Er7Error, Er7Message
+from simulator.strict import DEFAULT_ZONE, violations
 
 ADT_TYPES = frozenset({"ADT^A05", "ADT^A08", "ADT^A38", "ADT^A14", "ADT^A27"})
 SIU_TYPES = frozenset({"SIU^S12", "SIU^S13", "SIU^S14", "SIU^S15"})
@@ -47,11 +50,12 @@ class Header:
 class Rejected(Exception):
     """The message is structurally invalid; Millennium would answer AR."""
 
-    def __init__(self, header: Header, error_code: str, text: str) -> None:
+    def __init__(self, header: Header, error_code: str, text: str, location: str = "") -> None:
         super().__init__(text)
         self.header = header
         self.error_code = error_code
         self.text = text
+        self.location = location  # e.g. "PV2-11": ERR-2 of the AR
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,15 @@ class VisitData:
     encounter_type: str  # PV1-18
     admit_time: str  # PV1-44
     expected_admit: str  # PV2-8
-    expected_length_of_stay: str  # PV2-11
+    expected_length_of_stay: str  # PV2-10 (estimated length of inpatient stay)
+    bed_alias: str  # PV1-50 CX.1: a bed booking's own alias ("" when it has none)
 
 
 @dataclass(frozen=True)
 class ScheduleData:
     """SCH and its resource segments, as Millennium stores an appointment."""
 
-    placer_id: str  # SCH-1 EI.1
+    placer_id: str  # SCH-2 EI.1 (filler id, Orbit's), else SCH-1 EI.1: the appointment's key
     reason: str  # SCH-7 CWE.1
     start: str  # SCH-11 TQ.4
     end: str  # SCH-11 TQ.5
@@ -116,12 +121,16 @@ class Inbound:
         return tuple(code for code in (self.visit.location, *extra) if code)
 
 
-def read_inbound(block: bytes) -> Inbound:
+def read_inbound(block: bytes, *, strict: bool = True, zone: str = DEFAULT_ZONE) -> Inbound:
     """Decode, parse and check one frame's payload.
 
+    ``strict`` adds the checks of :mod:`simulator.strict` with times expected in
+    ``zone`` (the administration's time zone).
+
     Raises:
-        Rejected: unparseable, undecodable, an unsupported message type, or a
-            required field (MSH-10, PID-3, PV1-19, SCH-1, SCH-11 start) missing.
+        Rejected: unparseable, undecodable, an unsupported message type, a
+            required field (MSH-10, PID-3, PV1-19, SCH-1/SCH-2, SCH-11 start)
+            missing, or (strict) a violation: the first one decides ERR-2.
     """
     header = read_header(block)
     text = _decode(block, header)
@@ -132,6 +141,13 @@ def read_inbound(block: bytes) -> Inbound:
             header, DATA_TYPE_ERROR, f"message is not parseable HL7 v2: {error}"
         ) from None
     _check_header(header)
+    if strict:
+        found = violations(text, message, zone)
+        if found:
+            described = "; ".join(
+                f"{item.location} {item.text}" if item.location else item.text for item in found[:3]
+            )
+            raise Rejected(header, found[0].error_code, described, found[0].location)
     inbound = Inbound(
         header=header,
         fingerprint=fingerprint(message),
@@ -242,12 +258,15 @@ def _visit(message: Er7Message, header: Header) -> VisitData:
         encounter_type=message.get("PV1", 18),
         admit_time=message.get("PV1", 44),
         expected_admit=message.get("PV2", 8),
-        expected_length_of_stay=message.get("PV2", 11),
+        expected_length_of_stay=message.get("PV2", 10),
+        bed_alias=message.get("PV1", 50),
     )
 
 
 def _schedule(message: Er7Message, header: Header) -> ScheduleData:
-    placer_id = _required(message, header, "SCH-1 placer appointment id", "SCH", 1)
+    placer_id = message.get("SCH", 2) or _required(
+        message, header, "SCH-1 placer or SCH-2 filler appointment id", "SCH", 1
+    )
     start = message.get("SCH", 11, 4)
     if not start and header.message_type in ("SIU^S12", "SIU^S13"):
         raise Rejected(

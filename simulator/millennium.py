@@ -3,7 +3,8 @@
 Order of decisions for each message:
 
 1. down → the connection is closed, nothing applied;
-2. structurally invalid → AR;
+2. structurally invalid, or (unless lenient) what a strict interface team
+   refuses (simulator.strict) → AR;
 3. MSH-10 already applied → the same ACK as the first time, nothing applied;
 4. a rejected location → AR; an injected NAK → AE;
 5. the state transition → AA, or AE when Millennium would refuse it;
@@ -37,6 +38,7 @@ from simulator.inbound import (
     read_inbound,
 )
 from simulator.state import MillenniumState, Outcome, Problem
+from simulator.strict import DEFAULT_ZONE
 
 log = logging.getLogger("simulator")
 
@@ -82,10 +84,12 @@ class Millennium:
         *,
         seed: int | None = None,
         enforce_order: bool = True,
+        time_zone: str = DEFAULT_ZONE,
         connection_limit: int | None = None,
     ) -> None:
         self.faults = Faults(seed)
         self._enforce_order = enforce_order
+        self.time_zone = time_zone  # the administrations' zone: every time must carry its offset
         self._lock = threading.Lock()
         self._ack_numbers = 0
         self.connection_limit = connection_limit  # None: as many as come
@@ -145,8 +149,10 @@ class Millennium:
                 self._stats["refused_connections"] += 1
                 return CLOSE
             self._stats["received"] += 1
+            strict = not self.faults.lenient
+            self.state.strict = strict
             try:
-                inbound = read_inbound(block)
+                inbound = read_inbound(block, strict=strict, zone=self.time_zone)
             except Rejected as rejected:
                 return self._reject(rejected)
             return self._handle(inbound)
@@ -203,11 +209,21 @@ class Millennium:
         if header.message_type:
             self._by_type[header.message_type] += 1
         self._by_ack["AR"] += 1
-        ack = self._ack_bytes(header, "AR", error_code=rejected.error_code, text=rejected.text)
+        if rejected.location or rejected.error_code == "102":
+            self._stats["strict_rejections"] += 1
+        ack = self._ack_bytes(
+            header,
+            "AR",
+            error_code=rejected.error_code,
+            text=rejected.text,
+            location=rejected.location,
+        )
         self._record(header, "AR", sent=True, visit_number="")
         return Reply(ack=ack)
 
-    def _ack_bytes(self, header: Header, code: str, *, error_code: str, text: str) -> bytes:
+    def _ack_bytes(
+        self, header: Header, code: str, *, error_code: str, text: str, location: str = ""
+    ) -> bytes:
         self._ack_numbers += 1
         ack = build_ack(
             header,
@@ -215,6 +231,7 @@ class Millennium:
             ack_control_id=f"MIL{self._ack_numbers:09d}",
             error_code=error_code,
             text=text,
+            location=location,
         )
         try:
             codec = codec_for(header.charset)
@@ -248,6 +265,7 @@ class Millennium:
                 "max_connections_seen",
                 "framing_errors",
                 "control_id_conflicts",
+                "strict_rejections",
                 *(problem.value for problem in Problem),
             )
             return {

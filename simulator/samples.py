@@ -2,7 +2,9 @@
 
 Deliberately independent of the integration's renderer: the simulator's tests
 must not depend on the code the simulator exists to test. Only the fields the
-simulator reads are filled in. Callers pass synthetic identity numbers.
+simulator reads are filled in, as strictly as the simulator reads them: every
+segment ends with CR, times are Europe/Stockholm with their offset, the expected
+stay is in PV2-10. Callers pass synthetic identity numbers.
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ def adt(
         pv1(visit_number, location),
     ]
     if event in ("A14", "A27"):
-        segments.append("PV2||||||||20261130180000+0100|||3")
-    return "\r".join(segments)
+        segments.append("PV2||||||||20261130180000+0100||3")
+    return "".join(segment + "\r" for segment in segments)
 
 
 def siu(
@@ -76,8 +78,9 @@ def siu(
     charset: str = UTF8,
 ) -> str:
     """A SIU message (``event`` like ``S12``) for one booking's appointment."""
-    return "\r".join(
-        [
+    return "".join(
+        segment + "\r"
+        for segment in [
             msh(f"SIU^{event}", control_id, charset),
             f"SCH|{placer_id}^ORBIT||||||NFB49^Primär total höftledsplastik^KVA||||"
             f"^^M120^{start}^20261201100000+0100||||||||||||||BOOKED",

@@ -9,6 +9,11 @@ The answers follow Millennium's rules as the brief models them: an update or
 cancel of something unknown is AE, a create of something that exists is AE,
 and (with ``enforce_order``) appointments and pending admits need their
 encounter first, and an encounter cannot be cancelled while they remain.
+
+Persons are matched by alias: identifier plus assigning authority (PID-3 CX.1
+and CX.4). A visit alias (PV1-19, PV1-50) or appointment id belongs to the
+person it was first used for, for ever, also after its record is removed:
+``strict`` (the default) answers AR when one arrives for another person.
 """
 
 from __future__ import annotations
@@ -108,6 +113,8 @@ class MillenniumState:
 
     def __init__(self, *, enforce_order: bool = True) -> None:
         self.enforce_order = enforce_order
+        self.strict = True  # the Millennium facade sets it from the lenient fault setting
+        self.alias_owners: dict[str, str] = {}  # visit alias / appointment id → person id
         self.persons: dict[str, Person] = {}
         self.encounters: dict[str, Encounter] = {}
         self.appointments: dict[str, Appointment] = {}
@@ -131,7 +138,45 @@ class MillenniumState:
 
     def apply(self, inbound: Inbound) -> Outcome:
         """Apply one checked message; AA means the state changed."""
-        return self._transitions[inbound.message_type](inbound)
+        if self.strict:
+            moved = self._alias_of_another_person(inbound)
+            if moved is not None:
+                return moved
+        outcome = self._transitions[inbound.message_type](inbound)
+        if outcome.code == "AA":
+            self._remember_aliases(inbound)
+        return outcome
+
+    def _aliases(self, inbound: Inbound) -> list[tuple[str, str]]:
+        """(HL7 position, alias) of every visit alias and appointment id in the message."""
+        aliases = [("PV1-19", inbound.visit.visit_number)]
+        if inbound.visit.bed_alias:
+            aliases.append(("PV1-50", inbound.visit.bed_alias))
+        if inbound.schedule is not None:
+            aliases.append(("SCH-2", "appointment:" + inbound.schedule.placer_id))
+        return aliases
+
+    def _alias_of_another_person(self, inbound: Inbound) -> Outcome | None:
+        person = self.find_person(inbound.patient.authority, inbound.patient.value)
+        for position, alias in self._aliases(inbound):
+            owner = self.alias_owners.get(alias)
+            if owner is not None and (person is None or owner != person.person_id):
+                shown = alias.removeprefix("appointment:")
+                return Outcome(
+                    "AR",
+                    Problem.PATIENT_MISMATCH,
+                    DUPLICATE_KEY,
+                    f"{position} {shown} belongs to another person than PID-3; "
+                    "a visit alias never moves between persons",
+                )
+        return None
+
+    def _remember_aliases(self, inbound: Inbound) -> None:
+        person = self.find_person(inbound.patient.authority, inbound.patient.value)
+        if person is None:
+            return
+        for _, alias in self._aliases(inbound):
+            self.alias_owners.setdefault(alias, person.person_id)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -216,7 +261,7 @@ class MillenniumState:
                 name
                 for name, exists in (
                     ("an appointment (cancel it with S15 first)", self._appointment_of(number)),
-                    ("a pending admit (cancel it with A27 first)", number in self.pending_admits),
+                    ("a pending admit (cancel it with A27 first)", self._admit_of(number)),
                 )
                 if exists
             ]
@@ -264,7 +309,7 @@ class MillenniumState:
         return encounter.encounter_id, ACCEPTED
 
     def _create_pending_admit(self, inbound: Inbound) -> Outcome:
-        number = inbound.visit.visit_number
+        number = _pending_admit_key(inbound)
         if number in self.pending_admits:
             return _duplicate("pending admit", number)
         encounter_id, problem = self._parent_encounter(inbound)
@@ -272,7 +317,7 @@ class MillenniumState:
             return problem
         person = self.register_person(inbound.patient)
         self.pending_admits[number] = PendingAdmit(
-            visit_number=number,
+            visit_number=inbound.visit.visit_number,
             person_id=person.person_id,
             encounter_id=encounter_id,
             ward=inbound.visit.location,
@@ -283,7 +328,7 @@ class MillenniumState:
         return ACCEPTED
 
     def _remove_pending_admit(self, inbound: Inbound) -> Outcome:
-        number = inbound.visit.visit_number
+        number = _pending_admit_key(inbound)
         admit = self.pending_admits.get(number)
         if admit is None:
             return _unknown("pending admit", "visit number", number)
@@ -291,6 +336,9 @@ class MillenniumState:
             return _mismatch(number)
         del self.pending_admits[number]
         return ACCEPTED
+
+    def _admit_of(self, visit_number: str) -> bool:
+        return any(admit.visit_number == visit_number for admit in self.pending_admits.values())
 
     def _appointment_of(self, visit_number: str) -> bool:
         return visit_number in self._placer_by_visit
@@ -355,6 +403,12 @@ class MillenniumState:
         del self.appointments[schedule.placer_id]
         self._placer_by_visit.pop(appointment.visit_number, None)
         return ACCEPTED
+
+
+def _pending_admit_key(inbound: Inbound) -> str:
+    """A pending admit is keyed by its own alias (PV1-50) when it has one, else by
+    its encounter's visit number (PV1-19)."""
+    return inbound.visit.bed_alias or inbound.visit.visit_number
 
 
 def _schedule(inbound: Inbound) -> ScheduleData:

@@ -84,6 +84,7 @@ class LaunchWorld:
             },
             "lookup_key": b"test lookup key",
             "clock": self.clock,
+            "public_base_url": BASE_URL,
             "new_code": self._new_code,
         }
         values.update(overrides)
@@ -142,7 +143,7 @@ def signed_request(
         secret, webhook_id or f"msg_{uuid.uuid4().hex}", timestamp or int(time.time()), raw
     )
     headers["Content-Type"] = content_type
-    return LaunchHttpRequest.of(headers, raw, BASE_URL)
+    return LaunchHttpRequest.of(headers, raw)
 
 
 def code_of(launch_url: str) -> str:

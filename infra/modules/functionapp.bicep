@@ -55,8 +55,26 @@ param millenniumMllpPort int
 @description('Wrap MLLP in TLS.')
 param millenniumMllpTls bool
 
+@description('True: MILLENNIUM_MLLP_CA_BUNDLE references Key Vault secret millennium-mllp-ca-bundle (PEM); false: the system trust store.')
+param millenniumMllpCaBundleFromKeyVault bool
+
 @description('Seconds to wait for an ACK before a send is in doubt.')
 param millenniumMllpTimeoutSeconds int
+
+@description('MLLP connections of the whole stamp (the link budget).')
+param millenniumMllpMaxConnections int
+
+@description('Most HL7 messages a second for the whole stamp (0: no cap).')
+param millenniumMllpMaxMessagesPerSecond int
+
+@description('Seconds an idle MLLP connection stays open.')
+param millenniumMllpIdleSeconds int
+
+@description('Seconds a send waits for a connection of the budget.')
+param millenniumMllpLinkWaitSeconds int
+
+@description('Pace of a go-live\'s kicks, bookings a second.')
+param goLiveBookingsPerSecond int
 
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
@@ -77,10 +95,20 @@ param millenniumFhirScope string
 ])
 param hl7ProcessingId string
 
-@description('Most instances the app may scale out to.')
-@minValue(1)
+@description('Public https address browsers reach this stamp at; launch links are built on it (never on a request\'s Host header). Empty: the app\'s default host name.')
+param publicBaseUrl string = ''
+
+@description('Most instances the app may scale out to (Flex Consumption: 40 to 1000 outside preview regions).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int
+
+@description('Spread the plan over availability zones (regions with zones only; at least two always-ready instances).')
+param zoneRedundant bool
+
+@description('Administration codes this stamp accepts events and launches for (ADMINISTRATIONS).')
+@minLength(1)
+param administrations array
 
 @description('Instances kept warm for the HTTP functions (webhook, launch); 0 allows a cold start.')
 @minValue(0)
@@ -98,6 +126,15 @@ var inboundRules = [for (prefix, i) in allowedInboundAddressPrefixes: {
 }]
 
 var secretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/'
+
+// A zone-redundant Flex plan keeps at least two always-ready instances; say so here
+// rather than let the platform round up silently.
+var alwaysReadyHttp = zoneRedundant ? max(alwaysReadyHttpInstances, 2) : alwaysReadyHttpInstances
+
+// The health check path (GET /api/health, anonymous, no personal data): where the
+// platform honours it, an instance that answers 503 is taken out of rotation
+// (verified on the first deployment: infra/README.md, checklist step 10).
+var healthCheckPath = '/api/health'
 
 /*
   App settings as the name/value list siteConfig takes. Every name the code reads is
@@ -180,6 +217,11 @@ var appSettings = [
     name: 'OPS_ADMIN_SECRETS'
     value: '${secretReference}ops-admin-secrets/)'
   }
+  // Where browsers come back to (launch links); behind a gateway, its address.
+  {
+    name: 'PUBLIC_BASE_URL'
+    value: empty(publicBaseUrl) ? 'https://${name}.azurewebsites.net' : publicBaseUrl
+  }
   // Millennium endpoints of this administration.
   {
     name: 'MILLENNIUM_MLLP_HOST'
@@ -194,8 +236,39 @@ var appSettings = [
     value: millenniumMllpTls ? 'on' : 'off'
   }
   {
+    // A private CA bundle (PEM) for the interface engine's certificate, or empty
+    // for the system trust store. An unresolved reference switches MLLP off.
+    name: 'MILLENNIUM_MLLP_CA_BUNDLE'
+    value: millenniumMllpCaBundleFromKeyVault ? '${secretReference}millennium-mllp-ca-bundle/)' : ''
+  }
+  {
     name: 'MILLENNIUM_MLLP_TIMEOUT_SECONDS'
     value: string(millenniumMllpTimeoutSeconds)
+  }
+  {
+    name: 'MILLENNIUM_MLLP_MAX_CONNECTIONS'
+    value: string(millenniumMllpMaxConnections)
+  }
+  {
+    name: 'MILLENNIUM_MLLP_MAX_MESSAGES_PER_SECOND'
+    value: string(millenniumMllpMaxMessagesPerSecond)
+  }
+  {
+    name: 'MILLENNIUM_MLLP_IDLE_SECONDS'
+    value: string(millenniumMllpIdleSeconds)
+  }
+  {
+    name: 'MILLENNIUM_MLLP_LINK_WAIT_SECONDS'
+    value: string(millenniumMllpLinkWaitSeconds)
+  }
+  {
+    // The link budget's lease blobs live in the host storage account.
+    name: 'MILLENNIUM_LINK_LEASE_ACCOUNT_URL'
+    value: hostBlobEndpoint
+  }
+  {
+    name: 'GO_LIVE_BOOKINGS_PER_SECOND'
+    value: string(goLiveBookingsPerSecond)
   }
   {
     name: 'MILLENNIUM_FHIR_BASE_URL'
@@ -223,6 +296,11 @@ var appSettings = [
     name: 'HL7_PROCESSING_ID'
     value: hl7ProcessingId
   }
+  // Stamp scoping: events and launches for any other administration get 422.
+  {
+    name: 'ADMINISTRATIONS'
+    value: join(administrations, ' ')
+  }
 ]
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -238,6 +316,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   functions warm with always-ready instances. See infra/README.md.
 */
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zoneRedundant is a per-stamp parameter, on in the production stamps (Sweden Central has zones); off where a region has none (Azure answers 400) or a developer stamp must scale to zero.
   name: 'plan-${name}'
   location: location
   tags: tags
@@ -248,15 +327,15 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
   properties: {
     reserved: true
-    // Instances spread over availability zones (Sweden Central has three).
-    zoneRedundant: true
+    // A parameter: regions without zones answer 400, and zone redundancy bills
+    // always-ready instances, so a developer stamp would never scale to zero.
+    zoneRedundant: zoneRedundant
   }
 }
 
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222: Orbit's webhook and clinicians' browsers (jump-out) must reach the app; inbound is limited by ipSecurityRestrictions to allowedInboundAddressPrefixes.
   // checkov:skip=CKV_AZURE_17: Orbit authenticates with Standard Webhooks signatures and browsers follow launch links; neither presents a client certificate.
-  // checkov:skip=CKV_AZURE_213: Flex Consumption has no App Service health check; dead instances surface through the failure-rate and queue-age alerts.
   // checkov:skip=CKV_AZURE_212: Flex Consumption has no fixed worker count; the platform scales instances (maximumInstanceCount) and keeps alwaysReadyHttpInstances warm.
   name: name
   location: location
@@ -291,10 +370,10 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: 2048
-        alwaysReady: alwaysReadyHttpInstances > 0 ? [
+        alwaysReady: alwaysReadyHttp > 0 ? [
           {
             name: 'http'
-            instanceCount: alwaysReadyHttpInstances
+            instanceCount: alwaysReadyHttp
           }
         ] : []
       }
@@ -309,6 +388,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
+      healthCheckPath: healthCheckPath
       ipSecurityRestrictions: inboundRules
       ipSecurityRestrictionsDefaultAction: empty(allowedInboundAddressPrefixes) ? 'Allow' : 'Deny'
       // Deployments come through the SCM site with Entra ID tokens (publishing

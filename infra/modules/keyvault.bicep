@@ -30,8 +30,10 @@ param secretsOfficerGroupId string
 @description('Log Analytics workspace for the audit log.')
 param workspaceId string
 
-var secretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
-var secretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+// Azure built-in roles by their published names (infra/builtin-roles.json).
+var roles = loadJsonContent('../builtin-roles.json').roles
+var secretsUser = roles['Key Vault Secrets User']
+var secretsOfficer = roles['Key Vault Secrets Officer']
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   // checkov:skip=CKV_AZURE_189: public access is Disabled when privateNetworking is on; otherwise the firewall denies all but the app's subnet and trusted Azure services.

@@ -24,7 +24,9 @@ param retentionDays int
 @description('Principal id of the app identity (gets Monitoring Metrics Publisher).')
 param appPrincipalId string
 
-var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+// Azure built-in roles by their published names (infra/builtin-roles.json).
+var roles = loadJsonContent('../builtin-roles.json').roles
+var monitoringMetricsPublisher = roles['Monitoring Metrics Publisher']
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: workspaceName

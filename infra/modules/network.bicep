@@ -30,6 +30,9 @@ param dnsServers array
 @description('Resource id of the hub VNet to peer with; empty for no peering (developer stamps).')
 param hubVirtualNetworkId string
 
+@description('Route through the hub\'s gateway. Azure refuses the peering unless the hub side exists with allowGatewayTransit and the hub has a VPN/ExpressRoute gateway.')
+param hubUseRemoteGateways bool
+
 @description('Address prefixes of Millennium\'s interface engine and FHIR endpoint (on premises).')
 param millenniumAddressPrefixes array
 
@@ -169,8 +172,10 @@ resource hubPeering 'Microsoft.Network/virtualNetworks/virtualNetworkPeerings@20
     }
     allowVirtualNetworkAccess: true
     allowForwardedTraffic: true
-    // The hub's gateway carries the route to the on-premises interface engine.
-    useRemoteGateways: true
+    // The hub's gateway carries the route to the on-premises interface engine. A
+    // parameter, because Azure rejects it until the platform team has created the
+    // hub side of the peering with gateway transit (infra/README.md, checklist).
+    useRemoteGateways: hubUseRemoteGateways
   }
 }
 

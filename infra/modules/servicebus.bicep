@@ -79,8 +79,11 @@ var queues = [
   }
 ]
 
-var dataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
-var dataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+// Azure built-in roles by their published names (infra/builtin-roles.json).
+var roles = loadJsonContent('../builtin-roles.json').roles
+var dataSender = roles['Azure Service Bus Data Sender']
+var dataReceiver = roles['Azure Service Bus Data Receiver']
+var dataOwner = roles['Azure Service Bus Data Owner']
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
@@ -119,8 +122,8 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for q in q
   }
 }]
 
-// Least privilege, per queue: the app sends to every queue (webhook, fan-out,
-// rescheduled kicks, dead letters) and receives from all but dead-letters.
+// Per queue, never the namespace: the app sends to every queue (webhook, fan-out,
+// rescheduled kicks, dead letters) and is triggered by all but dead-letters.
 resource sendRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (q, i) in queues: {
   name: guid(queue[i].id, appPrincipalId, dataSender)
   scope: queue[i]
@@ -131,7 +134,7 @@ resource sendRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (q
   }
 }]
 
-// The queues the app receives from (all but dead-letters, which waits for operators).
+// The queues the app is triggered by (all but dead-letters, which waits for operators).
 var receivedQueues = filter(queues, q => q.appReceives)
 
 resource receivedQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = [for q in receivedQueues: {
@@ -139,13 +142,23 @@ resource receivedQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' exist
   name: q.name
 }]
 
+/*
+  Data Owner, not Data Receiver, on each triggering queue: the Functions
+  documentation lists Azure Service Bus Data Owner for the Service Bus trigger with
+  an identity-based connection, because the scale controller reads the queue's
+  message counts (a manage operation); with receive rights only it cannot, and
+  scales less accurately. Scoped to the one queue, never the namespace. The cost:
+  the identity may also change or delete that queue (the app never calls the
+  management plane; a redeploy restores the queue's settings). infra/README.md,
+  "Roles", says so for the security review.
+*/
 resource receiveRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (q, i) in receivedQueues: {
-  name: guid(receivedQueue[i].id, appPrincipalId, dataReceiver)
+  name: guid(receivedQueue[i].id, appPrincipalId, dataOwner)
   scope: receivedQueue[i]
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataReceiver)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', dataOwner)
   }
   dependsOn: [
     queue

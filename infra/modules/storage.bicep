@@ -30,8 +30,8 @@ param tableNames array = []
 @description('Blob containers to create (host account).')
 param containerNames array = []
 
-@description('Built-in role definition ids (GUIDs) the app identity gets on this account.')
-param appRoleIds array
+@description('Built-in role names (keys of infra/builtin-roles.json) the app identity gets on this account.')
+param appRoleNames array
 
 @description('Principal id of the app identity.')
 param appPrincipalId string
@@ -39,8 +39,8 @@ param appPrincipalId string
 @description('Entra group (object id) of the operators; empty for none.')
 param operatorsGroupId string = ''
 
-@description('Built-in role definition ids (GUIDs) the operators group gets on this account.')
-param operatorRoleIds array = []
+@description('Built-in role names (keys of infra/builtin-roles.json) the operators group gets on this account.')
+param operatorRoleNames array = []
 
 @description('Subnet the app egresses from (admitted by the firewall through its service endpoint).')
 param integrationSubnetId string
@@ -50,6 +50,9 @@ param disablePublicNetworkAccess bool
 
 @description('Log Analytics workspace for data-plane audit logs.')
 param workspaceId string
+
+// Azure built-in roles by their published names (infra/builtin-roles.json).
+var roles = loadJsonContent('../builtin-roles.json').roles
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
@@ -133,23 +136,23 @@ resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@20
   }
 }]
 
-resource appRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in appRoleIds: {
-  name: guid(account.id, appPrincipalId, roleId)
+resource appRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleName in appRoleNames: {
+  name: guid(account.id, appPrincipalId, roles[roleName])
   scope: account
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[roleName])
   }
 }]
 
-resource operatorRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in (empty(operatorsGroupId) ? [] : operatorRoleIds): {
-  name: guid(account.id, operatorsGroupId, roleId)
+resource operatorRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleName in (empty(operatorsGroupId) ? [] : operatorRoleNames): {
+  name: guid(account.id, operatorsGroupId, roles[roleName])
   scope: account
   properties: {
     principalId: operatorsGroupId
     principalType: 'Group'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles[roleName])
   }
 }]
 

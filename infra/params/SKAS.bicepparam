@@ -12,6 +12,8 @@ param mode = 'jumpout'
 param millenniumMllpHost = 'mllp-skas.millennium.vgr.internal'
 param millenniumMllpPort = 6663
 param millenniumMllpTls = true
+// The interface engine's certificate is signed by VGR's internal CA (PEM in Key Vault).
+param millenniumMllpCaBundleFromKeyVault = true
 param millenniumMllpTimeoutSeconds = 10
 param millenniumFhirBaseUrl = 'https://fhir.millennium.vgr.internal/r4/skas'
 param millenniumAddressPrefixes = [
@@ -27,6 +29,9 @@ param dnsServers = [
   '10.210.0.5'
 ]
 param hubVirtualNetworkId = readEnvironmentVariable('HUB_VNET_ID')
+// The hub has an ExpressRoute gateway and its side of the peering allows gateway
+// transit (platform team; infra/README.md, first deployment checklist).
+param hubUseRemoteGateways = true
 // Private endpoints + Service Bus Premium where the security review asks for them.
 param privateNetworking = false
 // Orbit's egress range and VGR's client networks (documentation ranges until the
@@ -42,3 +47,9 @@ param alertEmailAddresses = [
 ]
 param secretsOfficerGroupId = readEnvironmentVariable('SECRETS_OFFICER_GROUP_ID')
 param operatorsGroupId = readEnvironmentVariable('OPERATORS_GROUP_ID')
+
+// Scale: Sweden Central has availability zones; zone redundancy keeps two
+// always-ready instances (billed) for the webhook and the jump-out.
+param zoneRedundant = true
+param alwaysReadyHttpInstances = 2
+param maximumInstanceCount = 40

@@ -21,16 +21,9 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.crosswalk.keys import (
-    check_data,
-    check_etag,
-    check_key,
-    check_keys,
-    check_ops,
-    check_table_name,
-    prefix_upper_bound,
-)
-from shared.crosswalk.port import Entity, Op, OpKind, Value
+from shared.crosswalk.checked import CheckedTableStore
+from shared.crosswalk.keys import prefix_upper_bound
+from shared.crosswalk.port import Entity, Value
 from shared.errors import (
     ConcurrencyConflict,
     EntityExists,
@@ -49,12 +42,12 @@ _INT32_MAX = 2**31 - 1
 _KEYS = ("PartitionKey", "RowKey")
 
 
-class AzureTableStore:
+class AzureTableStore(CheckedTableStore):
     """``TableStore`` over one storage account's Table service; safe to share between threads.
 
     Raises (every method): as ``TableStore``, plus ``StoreError`` for a missing
     table or a request the service rejects, and ``ValueError``/``TypeError`` for keys,
-    names or values it would reject (checked before sending, see ``keys``).
+    names or values it would reject (checked before sending, by ``CheckedTableStore``).
     """
 
     def __init__(
@@ -89,22 +82,19 @@ class AzureTableStore:
         """Close the HTTP connections; the store cannot be used afterwards."""
         self._service.close()
 
-    # --- TableStore ---
+    # --- CheckedTableStore's hooks: the arguments are already checked ---
 
-    def create_tables(self, tables: Sequence[str]) -> None:
-        for table in tables:
-            check_table_name(table)
+    def _create_tables(self, tables: Sequence[str]) -> None:
         for table in tables:
             try:
                 self._service.create_table_if_not_exists(table)
             except _azure_error() as error:
                 raise _translate(error, table) from None
 
-    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
+    def _get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         client = self._client(table)
-        check_keys(partition_key, row_key)
         try:
             found = client.get_entity(partition_key, row_key)
         except ResourceNotFoundError as error:
@@ -115,28 +105,23 @@ class AzureTableStore:
             raise _translate(error, table) from None
         return _from_sdk(found)
 
-    def insert(
+    def _insert(
         self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
     ) -> Entity:
         client = self._client(table)
-        check_keys(partition_key, row_key)
-        check_data(data)
         try:
             written = client.create_entity(_to_sdk(partition_key, row_key, data))
         except _azure_error() as error:
             raise _translate(error, table) from None
         return Entity(partition_key, row_key, dict(data), written["etag"])
 
-    def update(
+    def _update(
         self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], etag: str
     ) -> Entity:
         from azure.core import MatchConditions
         from azure.data.tables import UpdateMode
 
         client = self._client(table)
-        check_keys(partition_key, row_key)
-        check_etag(etag)
-        check_data(data)
         try:
             written = client.update_entity(
                 _to_sdk(partition_key, row_key, data),
@@ -148,14 +133,12 @@ class AzureTableStore:
             raise _translate(error, table) from None
         return Entity(partition_key, row_key, dict(data), written["etag"])
 
-    def upsert(
+    def _upsert(
         self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
     ) -> Entity:
         from azure.data.tables import UpdateMode
 
         client = self._client(table)
-        check_keys(partition_key, row_key)
-        check_data(data)
         try:
             written = client.upsert_entity(
                 _to_sdk(partition_key, row_key, data), mode=UpdateMode.REPLACE
@@ -164,12 +147,10 @@ class AzureTableStore:
             raise _translate(error, table) from None
         return Entity(partition_key, row_key, dict(data), written["etag"])
 
-    def delete(self, table: str, partition_key: str, row_key: str, etag: str | None = None) -> None:
+    def _delete(self, table: str, partition_key: str, row_key: str, etag: str | None) -> None:
         from azure.core import MatchConditions
 
         client = self._client(table)
-        check_keys(partition_key, row_key)
-        check_etag(etag)
         # The SDK swallows a 404 on delete; the hook lets a conditional delete of a
         # vanished entity still be reported as the conflict it is.
         statuses: list[int] = []
@@ -193,9 +174,8 @@ class AzureTableStore:
         if etag is not None and statuses and statuses[-1] == 404:
             raise ConcurrencyConflict("the entity was deleted since it was read")
 
-    def query(self, table: str, partition_key: str, row_key_prefix: str = "") -> list[Entity]:
+    def _query(self, table: str, partition_key: str, row_key_prefix: str) -> list[Entity]:
         client = self._client(table)
-        check_key("partition key", partition_key)
         bound = prefix_upper_bound(row_key_prefix)
         parameters = {"pk": partition_key, "lo": row_key_prefix, "hi": bound or ""}
         if not row_key_prefix:
@@ -215,44 +195,20 @@ class AzureTableStore:
         found.sort(key=lambda entity: entity.row_key)
         return found
 
-    def scan(self, table: str, row_key: str | None = None) -> Iterator[Entity]:
+    def _scan(self, table: str, row_key: str | None) -> Iterator[Entity]:
         """Pages through the table lazily; errors surface while iterating."""
         client = self._client(table)
         if row_key is None:
             return self._iterate(table, client.list_entities())
-        check_key("row key", row_key)
         pages = client.query_entities("RowKey eq @rk", parameters={"rk": row_key})
         return self._iterate(table, pages)
-
-    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
-        """Submit the ops as one entity-group transaction.
-
-        An update or delete whose entity is missing fails the whole transaction
-        (ConcurrencyConflict). Real Azure checks etags here too; Azurite ignores them.
-        """
-        client = self._client(table)
-        check_key("partition key", partition_key)
-        check_ops(ops)
-        if not ops:
-            return []
-        operations = [_to_batch_operation(partition_key, op) for op in ops]
-        try:
-            written = client.submit_transaction(operations)
-        except _azure_error() as error:
-            raise _translate(error, table) from None
-        return [
-            None
-            if op.kind is OpKind.DELETE
-            else Entity(partition_key, op.row_key, dict(op.data), result["etag"])
-            for op, result in zip(ops, written, strict=True)
-        ]
 
     # --- plumbing ---
 
     def _client(self, table: str) -> TableClient:
+        """The table's client (no request is made); the name was checked already."""
         client = self._clients.get(table)
         if client is None:
-            check_table_name(table)
             with self._clients_lock:
                 client = self._clients.get(table)
                 if client is None:
@@ -307,26 +263,6 @@ def _from_sdk(entity: TableEntity) -> Entity:
         data[name] = value.value if isinstance(value, EntityProperty) else value
     etag = entity.metadata.get("etag") or ""  # the service always sends one
     return Entity(entity["PartitionKey"], entity["RowKey"], data, etag)
-
-
-def _to_batch_operation(partition_key: str, op: Op) -> tuple[Any, ...]:
-    """One ``submit_transaction`` operation: (kind, entity[, options])."""
-    from azure.core import MatchConditions
-    from azure.data.tables import UpdateMode
-
-    entity = _to_sdk(partition_key, op.row_key, op.data)
-    condition: dict[str, Any] = (
-        {}
-        if op.etag is None
-        else {"etag": op.etag, "match_condition": MatchConditions.IfNotModified}
-    )
-    if op.kind is OpKind.INSERT:
-        return ("create", entity)
-    if op.kind is OpKind.UPSERT:
-        return ("upsert", entity, {"mode": UpdateMode.REPLACE})
-    if op.kind is OpKind.UPDATE:
-        return ("update", entity, {"mode": UpdateMode.REPLACE, **condition})
-    return ("delete", entity, condition)
 
 
 # --- errors ---

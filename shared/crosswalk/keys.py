@@ -1,4 +1,7 @@
-"""Checks shared by every table-store adapter, so both accept exactly the same input.
+"""The rules Azure Table storage sets for names, keys and values, as checks.
+
+``checked.CheckedTableStore`` applies them to every adapter's input, so both
+accept exactly the same input.
 
 Azure Table storage rejects some keys, property names and values with an HTTP 400
 that names nothing useful. Checking up front gives every adapter the same rules
@@ -11,15 +14,12 @@ breaks a rule may be exactly the personal data that must not leak into a log.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from shared.crosswalk.port import Op, Value
+from shared.crosswalk.port import Value
 
 MAX_KEY_LENGTH = 512
 """Azure allows 1 KiB of UTF-16 per key; 512 characters always fits."""
-
-MAX_BATCH_OPS = 100
-"""Azure's limit of operations in one entity-group transaction."""
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -115,25 +115,6 @@ def _check_value(name: str, value: object) -> None:
             raise ValueError(f"property {name!r}: int does not fit in 64 bits")
         return
     raise TypeError(f"property {name!r}: unsupported type {kind.__name__} (str/int/float/bool)")
-
-
-def check_ops(ops: Sequence[Op]) -> None:
-    """Check a transaction's operations the way Azure would, before sending them.
-
-    Raises:
-        ValueError: more than 100 ops, a row key twice, or a bad key/property.
-        TypeError: a value of an unsupported type.
-    """
-    if len(ops) > MAX_BATCH_OPS:
-        raise ValueError(f"a transaction holds at most {MAX_BATCH_OPS} operations")
-    seen: set[str] = set()
-    for op in ops:
-        check_key("row key", op.row_key)
-        if op.row_key in seen:
-            raise ValueError("a transaction may touch each row key only once")
-        seen.add(op.row_key)
-        check_etag(op.etag)
-        check_data(op.data)
 
 
 def prefix_upper_bound(prefix: str) -> str | None:

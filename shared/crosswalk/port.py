@@ -1,8 +1,13 @@
 """The table-store port: the small subset of Azure Table storage the crosswalk needs.
 
 Adapters: ``sqlite.SqliteTableStore`` (embedded, local run) and
-``azure_table.AzureTableStore`` (Azure Table storage / Azurite). Both pass the
-same contract tests (tests/contract/test_table_store.py).
+``azure_table.AzureTableStore`` (Azure Table storage / Azurite). Both subclass
+``checked.CheckedTableStore``, which checks every argument the way Azure would
+before the adapter runs, and both pass the same contract tests
+(tests/contract/test_table_store.py).
+
+There are no entity-group transactions: the app writes one entity at a time,
+each write conditional on its ETag where it matters (see docs/architecture.md).
 
 Values are ``str``, ``int`` (fits in 64 bits), ``float`` or ``bool``. Keys must
 not contain ``/ \\ # ?`` or control characters, and never personal data.
@@ -11,8 +16,7 @@ not contain ``/ \\ # ?`` or control characters, and never personal data.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Protocol
 
 Value = str | int | float | bool
@@ -26,27 +30,15 @@ class Entity:
     etag: str
 
 
-class OpKind(StrEnum):
-    INSERT = "insert"
-    UPSERT = "upsert"
-    UPDATE = "update"  # conditional on etag
-    DELETE = "delete"  # conditional on etag when given
-
-
-@dataclass(frozen=True)
-class Op:
-    """One operation of an entity-group transaction (same table and partition)."""
-
-    kind: OpKind
-    row_key: str
-    data: Mapping[str, Value] = field(default_factory=dict)
-    etag: str | None = None
-
-
 class TableStore(Protocol):
     """Tables of entities with optimistic concurrency.
 
     Raises (every method):
+        ValueError: a table name, key, property name or etag the service would
+            reject, or an int beyond 64 bits; checked before any I/O, and the
+            message names the rule, never the key or value.
+        TypeError: a value that is not str, int, float or bool.
+        StoreError: the table was never created, or the store refused the request.
         EntityExists: insert of keys already present.
         ConcurrencyConflict: update/delete whose etag no longer matches, or whose
             entity is gone.
@@ -83,8 +75,3 @@ class TableStore(Protocol):
 
     def scan(self, table: str, row_key: str | None = None) -> Iterator[Entity]:
         """Every entity of the table (optionally only those with this row key)."""
-
-    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
-        """Apply all ops atomically (entity-group transaction); results in op order
-        (None for deletes). Note: Azurite ignores If-Match inside batches, so callers
-        must not rely on batch etag checks alone."""

@@ -43,6 +43,9 @@ class StoredSnapshot:
     event_id: str
     correlation_id: str
     etag: str | None = None
+    # 0 for the booking's first patient, +1 per correction of the patient in Orbit
+    # (shared.targets: the Millennium aliases carry it). Intake sets it.
+    patient_generation: int = 0
 
     @property
     def version(self) -> int:
@@ -220,6 +223,7 @@ def _snapshot_data(stored: StoredSnapshot) -> dict[str, Value]:
         "receivedAt": stored.received_at.isoformat(),
         "eventId": stored.event_id,
         "correlationId": stored.correlation_id,
+        "patientGeneration": stored.patient_generation,
     }
 
 
@@ -231,6 +235,7 @@ def _snapshot_from(entity: Entity) -> StoredSnapshot:
         event_id=str(data["eventId"]),
         correlation_id=str(data["correlationId"]),
         etag=entity.etag,
+        patient_generation=int(data.get("patientGeneration", 0)),
     )
 
 
@@ -307,7 +312,9 @@ def _intent_from(target: Target, raw: str) -> Intent | None:
     if "payload" in data:
         prepared = Prepared(data["channel"], data["key"], data["label"], data["payload"])
     else:
-        prepared = Prepared(LEGACY_CHANNEL, data["controlId"], data["trigger"], data["message"])
+        prepared = Prepared(
+            LEGACY_CHANNEL, data["controlId"], data["trigger"], _terminated(data["message"])
+        )
     return Intent(
         prepared=prepared,
         version=int(data["version"]),
@@ -315,6 +322,12 @@ def _intent_from(target: Target, raw: str) -> Intent | None:
         created_at=dt.datetime.fromisoformat(data["createdAt"]),
         attempts=int(data["attempts"]),
     )
+
+
+def _terminated(er7: str) -> str:
+    """The previous layout's messages lacked the carriage return after the last
+    segment, which a strict interface refuses; the resend adds it (same MSH-10)."""
+    return er7 if er7.endswith("\r") else er7 + "\r"
 
 
 def _blocked_json(blocked: Blocked | None) -> str:

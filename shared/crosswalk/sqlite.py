@@ -29,16 +29,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from shared.crosswalk.keys import (
-    check_data,
-    check_etag,
-    check_key,
-    check_keys,
-    check_ops,
-    check_table_name,
-    prefix_upper_bound,
-)
-from shared.crosswalk.port import Entity, Op, OpKind, Value
+from shared.crosswalk.checked import CheckedTableStore
+from shared.crosswalk.keys import prefix_upper_bound
+from shared.crosswalk.port import Entity, Value
 from shared.errors import (
     ConcurrencyConflict,
     EntityExists,
@@ -66,8 +59,8 @@ class _Sql:
 
 
 # "{t}" stands for the quoted SQLite table name. Store table names pass
-# check_table_name (ASCII letters and digits only) before they get here, so
-# substituting them into SQL cannot inject anything.
+# check_table_name (ASCII letters and digits only, in CheckedTableStore) before
+# they get here, so substituting them into SQL cannot inject anything.
 _TEMPLATES = _Sql(
     get="SELECT version, data FROM {t} WHERE pk = ? AND rk = ?",
     insert="INSERT INTO {t} (pk, rk, version, data) VALUES (?, ?, ?, ?)",
@@ -124,12 +117,12 @@ def _expected_version(etag: str | None) -> int | None:
         raise ConcurrencyConflict("the etag does not belong to this store") from None
 
 
-class SqliteTableStore:
+class SqliteTableStore(CheckedTableStore):
     """``TableStore`` over one SQLite file (or ``":memory:"``); safe to share between threads.
 
     Raises (every method): as ``TableStore``, plus ``StoreError`` for a table that
     was never created and ``ValueError``/``TypeError`` for keys, names or values
-    that Azure Table storage would reject (see ``shared.crosswalk.keys``).
+    that Azure Table storage would reject (checked by ``CheckedTableStore``).
     """
 
     def __init__(
@@ -163,20 +156,17 @@ class SqliteTableStore:
         with self._lock:
             self._conn.close()
 
-    # --- TableStore ---
+    # --- CheckedTableStore's hooks: the arguments are already checked ---
 
-    def create_tables(self, tables: Sequence[str]) -> None:
-        for table in tables:
-            check_table_name(table)
+    def _create_tables(self, tables: Sequence[str]) -> None:
         with self._lock:
             for table in tables:
                 sql = _statements(table)
                 self._run(sql.create, ())
                 self._sql[table] = sql
 
-    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
+    def _get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
         sql = self._statements_of(table)
-        check_keys(partition_key, row_key)
         with self._lock:
             rows = self._run(sql.get, (partition_key, row_key)).fetchall()
         if not rows:
@@ -184,44 +174,49 @@ class SqliteTableStore:
         version, data = rows[0]
         return Entity(partition_key, row_key, _loads(data), str(version))
 
-    def insert(
+    def _insert(
         self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
     ) -> Entity:
         sql = self._statements_of(table)
-        check_keys(partition_key, row_key)
-        check_data(data)
-        with self._lock:
-            return self._insert(sql, partition_key, row_key, data)
+        version = _new_version()
+        try:
+            with self._lock:
+                self._run(sql.insert, (partition_key, row_key, version, _dumps(data)))
+        except sqlite3.IntegrityError:
+            raise EntityExists("an entity with these keys already exists") from None
+        return Entity(partition_key, row_key, dict(data), str(version))
 
-    def update(
+    def _update(
         self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value], etag: str
     ) -> Entity:
         sql = self._statements_of(table)
-        check_keys(partition_key, row_key)
-        check_etag(etag)
-        check_data(data)
+        params = (_dumps(data), partition_key, row_key, _expected_version(etag))
         with self._lock:
-            return self._update(sql, partition_key, row_key, data, etag)
+            rows = self._run(sql.update, params).fetchall()
+        if not rows:
+            raise ConcurrencyConflict("the entity changed or was deleted since it was read")
+        return Entity(partition_key, row_key, dict(data), str(rows[0][0]))
 
-    def upsert(
+    def _upsert(
         self, table: str, partition_key: str, row_key: str, data: Mapping[str, Value]
     ) -> Entity:
         sql = self._statements_of(table)
-        check_keys(partition_key, row_key)
-        check_data(data)
+        params = (partition_key, row_key, _new_version(), _dumps(data))
         with self._lock:
-            return self._upsert(sql, partition_key, row_key, data)
+            ((version,),) = self._run(sql.upsert, params).fetchall()
+        return Entity(partition_key, row_key, dict(data), str(version))
 
-    def delete(self, table: str, partition_key: str, row_key: str, etag: str | None = None) -> None:
+    def _delete(self, table: str, partition_key: str, row_key: str, etag: str | None) -> None:
         sql = self._statements_of(table)
-        check_keys(partition_key, row_key)
-        check_etag(etag)
+        params = (partition_key, row_key, _expected_version(etag))
         with self._lock:
-            self._delete(sql, partition_key, row_key, etag, must_exist=etag is not None)
+            deleted = self._run(sql.delete, params).rowcount
+        # Without an etag a missing entity is fine; with one, it was deleted since read.
+        if deleted == 0 and etag is not None:
+            raise ConcurrencyConflict("the entity changed or was deleted since it was read")
 
-    def query(self, table: str, partition_key: str, row_key_prefix: str = "") -> list[Entity]:
+    def _query(self, table: str, partition_key: str, row_key_prefix: str) -> list[Entity]:
         sql = self._statements_of(table)
-        check_key("partition key", partition_key)
         bound = prefix_upper_bound(row_key_prefix)
         with self._lock:
             if not row_key_prefix:
@@ -233,83 +228,11 @@ class SqliteTableStore:
             rows = cursor.fetchall()
         return [Entity(partition_key, rk, _loads(data), str(version)) for rk, version, data in rows]
 
-    def scan(self, table: str, row_key: str | None = None) -> Iterator[Entity]:
+    def _scan(self, table: str, row_key: str | None) -> Iterator[Entity]:
         sql = self._statements_of(table)  # fail now, not at the first next()
         if row_key is None:
             return self._scan_all(sql)
-        check_key("row key", row_key)
         return self._scan_row_key(sql, row_key)
-
-    def transact(self, table: str, partition_key: str, ops: Sequence[Op]) -> list[Entity | None]:
-        """Apply all ops in one SQLite transaction; etags ARE checked (unlike Azurite).
-
-        As in an Azure entity-group transaction, an update or delete whose entity is
-        missing fails the whole transaction (ConcurrencyConflict), etag or not.
-        """
-        sql = self._statements_of(table)
-        check_key("partition key", partition_key)
-        check_ops(ops)
-        with self._lock:
-            self._run("BEGIN IMMEDIATE", ())
-            try:
-                results = [self._apply(sql, partition_key, op) for op in ops]
-                self._run("COMMIT", ())
-            except BaseException:
-                if self._conn.in_transaction:  # SQLite may have rolled back already
-                    self._conn.execute("ROLLBACK")
-                raise
-        return results
-
-    # --- one operation each; the caller holds self._lock ---
-
-    def _apply(self, sql: _Sql, partition_key: str, op: Op) -> Entity | None:
-        if op.kind is OpKind.INSERT:
-            return self._insert(sql, partition_key, op.row_key, op.data)
-        if op.kind is OpKind.UPSERT:
-            return self._upsert(sql, partition_key, op.row_key, op.data)
-        if op.kind is OpKind.UPDATE:
-            return self._update(sql, partition_key, op.row_key, op.data, op.etag)
-        self._delete(sql, partition_key, op.row_key, op.etag, must_exist=True)
-        return None
-
-    def _insert(
-        self, sql: _Sql, partition_key: str, row_key: str, data: Mapping[str, Value]
-    ) -> Entity:
-        version = _new_version()
-        try:
-            self._run(sql.insert, (partition_key, row_key, version, _dumps(data)))
-        except sqlite3.IntegrityError:
-            raise EntityExists("an entity with these keys already exists") from None
-        return Entity(partition_key, row_key, dict(data), str(version))
-
-    def _upsert(
-        self, sql: _Sql, partition_key: str, row_key: str, data: Mapping[str, Value]
-    ) -> Entity:
-        params = (partition_key, row_key, _new_version(), _dumps(data))
-        ((version,),) = self._run(sql.upsert, params).fetchall()
-        return Entity(partition_key, row_key, dict(data), str(version))
-
-    def _update(
-        self,
-        sql: _Sql,
-        partition_key: str,
-        row_key: str,
-        data: Mapping[str, Value],
-        etag: str | None,
-    ) -> Entity:
-        params = (_dumps(data), partition_key, row_key, _expected_version(etag))
-        rows = self._run(sql.update, params).fetchall()
-        if not rows:
-            raise ConcurrencyConflict("the entity changed or was deleted since it was read")
-        return Entity(partition_key, row_key, dict(data), str(rows[0][0]))
-
-    def _delete(
-        self, sql: _Sql, partition_key: str, row_key: str, etag: str | None, *, must_exist: bool
-    ) -> None:
-        params = (partition_key, row_key, _expected_version(etag))
-        deleted = self._run(sql.delete, params).rowcount
-        if deleted == 0 and must_exist:
-            raise ConcurrencyConflict("the entity changed or was deleted since it was read")
 
     # --- scanning, a page per lock acquisition ---
 
@@ -338,11 +261,14 @@ class SqliteTableStore:
     # --- plumbing ---
 
     def _statements_of(self, table: str) -> _Sql:
-        """Raises StoreError when the table was never created (by this or another process)."""
+        """The statements of a (checked) table name.
+
+        Raises:
+            StoreError: the table was never created (by this or another process).
+        """
         sql = self._sql.get(table)
         if sql is not None:
             return sql
-        check_table_name(table)
         with self._lock:
             found = self._run(
                 "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (f"t_{table}",)

@@ -12,17 +12,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from pydantic import ValidationError
 
 from shared.deadletters.port import Letter
 from shared.messages import TARGET_OF_QUEUE, Kick, KickCause
-from shared.queue.embedded import resubmitted_message_id
-from shared.queue.port import OutboundMessage
+from shared.queue.port import MAX_ID_LENGTH, OutboundMessage
 from shared.queue.servicebus import DEAD_LETTER_DESCRIPTION, DEAD_LETTER_REASON, SOURCE_QUEUE
 
 RESUBMITTED_FROM = "resubmittedFrom"
+_RESUBMIT_MARK = "|resubmit:"
 _DROPPED_PROPERTIES = frozenset(
     {DEAD_LETTER_REASON, DEAD_LETTER_DESCRIPTION, SOURCE_QUEUE, "transientRetries"}
 )
@@ -37,6 +38,14 @@ def resubmission(letter: Letter) -> OutboundMessage:
         message_id=resubmitted_message_id(letter.message_id or letter.id),
         properties={**kept_properties(letter.properties), RESUBMITTED_FROM: letter.message_id},
     )
+
+
+def resubmitted_message_id(message_id: str) -> str:
+    """A fresh id that still shows the original (an earlier resubmit mark is replaced,
+    so repeated resubmits do not grow the id past Service Bus's limit)."""
+    original = message_id.split(_RESUBMIT_MARK, 1)[0]
+    suffix = f"{_RESUBMIT_MARK}{uuid.uuid4().hex[:12]}"
+    return original[: MAX_ID_LENGTH - len(suffix)] + suffix
 
 
 def resubmitted_body(queue: str, body: bytes) -> bytes:

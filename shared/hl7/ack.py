@@ -19,11 +19,11 @@ from shared.errors import PermanentError
 from shared.hl7.er7 import (
     ENCODING_CHARACTERS,
     FIELD,
-    SEGMENT_TERMINATOR,
     Delimiters,
     components,
     dtm,
     escape,
+    message,
     segment,
     unescape,
 )
@@ -141,7 +141,7 @@ def render_ack(
             received(6),
             received(3),
             received(4),
-            dtm(moment),
+            dtm(moment, moment.tzinfo or dt.UTC),  # as the caller's clock shows it
             "",
             components("ACK", escape(event), "ACK"),
             escape(control_id),
@@ -157,7 +157,7 @@ def render_ack(
         lines.append(
             segment("ERR", {3: components(error, "HL70357"), 4: "E", 8: escape(error_text)})
         )
-    return SEGMENT_TERMINATOR.join(lines)
+    return message(lines)
 
 
 def message_control_id(text: str) -> str:

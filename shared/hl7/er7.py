@@ -22,27 +22,32 @@ ENCODING_CHARACTERS = COMPONENT + REPETITION + ESCAPE + SUBCOMPONENT
 """MSH-2 as we send it."""
 SEGMENT_TERMINATOR = "\r"
 
-_ESCAPES = str.maketrans(
-    {
-        ESCAPE: "\\E\\",  # first in meaning: the escape character itself
-        FIELD: "\\F\\",
-        COMPONENT: "\\S\\",
-        SUBCOMPONENT: "\\T\\",
-        REPETITION: "\\R\\",
-        # A line break in data would end the segment; send it as hex data instead.
-        "\r": "\\X0D\\",
-        "\n": "\\X0A\\",
-    }
-)
-_NEEDS_ESCAPE = re.compile(r"[|^~\\&\r\n]")
+_DELIMITER_ESCAPES = {
+    ESCAPE: "\\E\\",  # first in meaning: the escape character itself
+    FIELD: "\\F\\",
+    COMPONENT: "\\S\\",
+    SUBCOMPONENT: "\\T\\",
+    REPETITION: "\\R\\",
+}
+# A control character in data could end the segment (CR) or the MLLP frame (0x0B,
+# 0x1C): every C0 character and DEL goes out as hex data, so a rendered message can
+# never contain one. Intake refuses them in names and codes in the first place.
+_CONTROL_ESCAPES = {chr(code): f"\\X{code:02X}\\" for code in (*range(0x20), 0x7F)}
+_ESCAPES = str.maketrans({**_DELIMITER_ESCAPES, **_CONTROL_ESCAPES})
+_NEEDS_ESCAPE = re.compile(r"[|^~\\&\x00-\x1f\x7f]")
 
 
 def escape(value: str) -> str:
-    """``value`` with every delimiter replaced by its HL7 escape sequence."""
+    """``value`` with every delimiter and control character replaced by its escape."""
     # Most values need nothing; the search is cheaper than an unconditional translate.
     if _NEEDS_ESCAPE.search(value) is None:
         return value
     return value.translate(_ESCAPES)
+
+
+def message(segments: list[str]) -> str:
+    """Segments as one ER7 message: every segment, the last one too, ends with ``\\r``."""
+    return SEGMENT_TERMINATOR.join(segments) + SEGMENT_TERMINATOR
 
 
 def components(*values: str) -> str:
@@ -67,23 +72,34 @@ def segment(name: str, fields: dict[int, str]) -> str:
     return FIELD.join(values).rstrip(FIELD)
 
 
-def dtm(moment: dt.datetime) -> str:
-    """``moment`` as an HL7 DTM to the second, keeping its own UTC offset.
+def dtm(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    """``moment`` as an HL7 DTM to the second, in ``zone`` with the offset of that instant.
 
-    ``2026-12-01T08:00:00+01:00`` becomes ``20261201080000+0100``.
+    ``2026-12-01T07:00:00Z`` in Europe/Stockholm becomes ``20261201080000+0100``;
+    ``2026-07-01T06:00:00Z`` becomes ``20260701080000+0200``. The instant is kept;
+    only how it is written changes, so durations stay elapsed time.
 
     Raises:
         ValueError: ``moment`` is naive (HL7 times we send always carry an offset).
     """
-    offset = moment.utcoffset()
-    if offset is None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("HL7 timestamps need a UTC offset; got a naive datetime")
+    return _local_dtm(moment, zone)
+
+
+@lru_cache(maxsize=16)
+def _local_dtm(moment: dt.datetime, zone: dt.tzinfo) -> str:
+    # A message names its start time up to five times (SCH-11, TQ1, AIS, AIL, AIP):
+    # the conversion is remembered for the message being rendered, not repeated.
+    local = moment.astimezone(zone)
+    offset = local.utcoffset()
+    assert offset is not None  # an aware datetime converted to a tzinfo stays aware
     minutes = int(offset.total_seconds()) // 60
     sign = "-" if minutes < 0 else "+"
     hours, minutes = divmod(abs(minutes), 60)
     return (
-        f"{moment.year:04d}{moment.month:02d}{moment.day:02d}"
-        f"{moment.hour:02d}{moment.minute:02d}{moment.second:02d}"
+        f"{local.year:04d}{local.month:02d}{local.day:02d}"
+        f"{local.hour:02d}{local.minute:02d}{local.second:02d}"
         f"{sign}{hours:02d}{minutes:02d}"
     )
 

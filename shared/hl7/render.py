@@ -17,9 +17,9 @@ from typing import TypeVar
 
 from shared.booking import AdmissionType
 from shared.hl7 import segments as seg
-from shared.hl7.er7 import SEGMENT_TERMINATOR
+from shared.hl7.er7 import message
 from shared.hl7.triggers import Trigger
-from shared.profiles import Profile
+from shared.profiles import BedBookingId, Profile
 from shared.targets import AppointmentFacts, BedFacts, EncounterFacts, Facts
 
 MESSAGE_STRUCTURE: dict[Trigger, str] = {
@@ -35,13 +35,14 @@ MESSAGE_STRUCTURE: dict[Trigger, str] = {
 }
 """The v2.5.1 abstract message structure (MSH-9.3) of each trigger."""
 
-APPOINTMENT_EVENT_REASON: dict[Trigger, tuple[str, str]] = {
-    Trigger.S12: ("BOOKED", "Booked in Orbit"),
-    Trigger.S13: ("RESCHEDULED", "Rescheduled in Orbit"),
-    Trigger.S14: ("MODIFIED", "Modified in Orbit"),
-    Trigger.S15: ("CANCELLED", "Cancelled in Orbit"),
+APPOINTMENT_EVENT_TEXT: dict[Trigger, str] = {
+    Trigger.S12: "Booked in Orbit",
+    Trigger.S13: "Rescheduled in Orbit",
+    Trigger.S14: "Modified in Orbit",
+    Trigger.S15: "Cancelled in Orbit",
 }
-"""SCH-6 event reason (code, text; coding system ``L``, local) per SIU trigger."""
+"""SCH-6 event reason text per SIU trigger (the codes come from the profile)."""
+CORRECTED_TEXT = "Patient corrected in Orbit"
 
 PROCESSING_IDS = frozenset({"P", "T", "D"})
 _CONTROL_ID = re.compile(r"^[A-Z0-9]{1,20}$")
@@ -62,7 +63,7 @@ def render_message(
     sent_at: dt.datetime,
     processing_id: str,
 ) -> str:
-    """The message for ``trigger`` carrying ``facts``, segments joined by ``\\r``.
+    """The message for ``trigger`` carrying ``facts``; every segment ends with ``\\r``.
 
     Raises:
         UnmappedLocation: an HSA-id in ``facts`` has no location in ``profile``
@@ -83,7 +84,7 @@ def render_message(
         processing_id=processing_id,
     )
     body = _body(trigger, facts, profile, sent_at)
-    return SEGMENT_TERMINATOR.join([header, *body])
+    return message([header, *body])
 
 
 def _body(trigger: Trigger, facts: Facts, profile: Profile, sent_at: dt.datetime) -> list[str]:
@@ -107,15 +108,16 @@ def _encounter(
     """ADT^A05 / A08 / A38: the encounter (pre-admit) at its ward or operating unit."""
     location = profile.location(facts.location_hsa_id)
     return [
-        seg.evn(event, sent_at),
-        seg.pid(facts.patient),
+        seg.evn(event, sent_at, profile),
+        seg.pid(facts.patient, profile),
         seg.pd1(facts.patient),
         seg.pv1(
             profile,
             patient_class=profile.patient_class.for_type(facts.admission_type),
             encounter_type=profile.encounter_type.for_type(facts.admission_type),
-            booking_id=facts.booking_id,
-            location=seg.place(location, profile),
+            alias=facts.alias,
+            location=location,
+            place_field=seg.place(location, profile),
             surgeon_hsa_id=facts.surgeon_hsa_id,
             admit_at=facts.admit_at,
         ),
@@ -125,55 +127,79 @@ def _encounter(
 def _bed(event: str, facts: BedFacts, profile: Profile, sent_at: dt.datetime) -> list[str]:
     """ADT^A14 / A27: the pending admit (bed booking) on the ward."""
     ward = profile.location(facts.ward_hsa_id)
+    own_alias = profile.bed_booking_id == BedBookingId.OWN_ALIAS
     return [
-        seg.evn(event, sent_at),
-        seg.pid(facts.patient),
+        seg.evn(event, sent_at, profile),
+        seg.pid(facts.patient, profile),
         seg.pd1(facts.patient),
         seg.pv1(
             profile,
             # Only inpatients get a bed booking (shared.targets), so the class is fixed.
             patient_class=profile.patient_class.for_type(AdmissionType.INPATIENT),
             encounter_type=profile.encounter_type.for_type(AdmissionType.INPATIENT),
-            booking_id=facts.booking_id,
-            location=seg.place(ward, profile),
+            alias=facts.alias,  # PV1-19 always links the bed booking to its encounter
+            location=ward,
+            place_field=seg.place(ward, profile),
             admit_at=facts.admit_at,
+            alternate_visit_id=seg.bed_alias(facts.alias) if own_alias else "",
         ),
-        seg.pv2_expected_stay(facts.admit_at, facts.expected_nights),
+        seg.pv2_expected_stay(facts.admit_at, facts.expected_nights, profile),
     ]
 
 
 def _appointment(trigger: Trigger, facts: AppointmentFacts, profile: Profile) -> list[str]:
     """SIU^S12..S15: the operation as an appointment with its resources."""
     unit = profile.location(facts.unit_hsa_id)
-    procedure = seg.coded(facts.procedure_code, facts.procedure_text, seg.KVA_SYSTEM)
-    reason_code, reason_text = APPOINTMENT_EVENT_REASON[trigger]
+    systems = profile.code_systems
+    procedure = seg.coded(facts.procedure_code, facts.procedure_text, systems.procedure)
     minutes = seg.duration_minutes(facts.start, facts.end)
     status = profile.cancelled_status if trigger is Trigger.S15 else profile.filler_status
+    room = profile.rooms.get(facts.theatre, facts.theatre) if facts.theatre else None
     lines = [
         seg.sch(
-            booking_id=facts.booking_id,
-            event_reason=seg.coded(reason_code, reason_text, "L"),
+            profile,
+            alias=facts.alias,
+            event_reason=_event_reason(trigger, facts, profile),
             procedure=procedure,
-            appointment_type=profile.appointment_type,
+            appointment_type=profile.appointment_types.get(
+                facts.procedure_code, profile.appointment_type
+            ),
             start=facts.start,
             end=facts.end,
-            contact=seg.system_person(profile),
             status=status,
         ),
-        seg.pid(facts.patient),
+        seg.tq1(facts.start, facts.end, profile),
+        seg.pid(facts.patient, profile),
         seg.pd1(facts.patient),
         seg.pv1(
             profile,
             patient_class=profile.patient_class.for_type(facts.admission_type),
             encounter_type=profile.encounter_type.for_type(facts.admission_type),
-            booking_id=facts.booking_id,  # links the appointment to the encounter
+            alias=facts.alias,  # links the appointment to the encounter
+            location=unit,
         ),
     ]
     if facts.diagnosis_code and not facts.patient.protected:
-        lines.append(seg.dg1(facts.diagnosis_code))
+        lines.append(seg.dg1(facts.diagnosis_code, facts.diagnosis_text, profile))
     lines.append(seg.rgs())
-    lines.append(seg.ais(procedure, facts.start, minutes))
-    lines.append(seg.ail(seg.place(unit, profile, room=facts.theatre), facts.start, minutes))
+    lines.append(seg.ais(procedure, facts.start, minutes, profile))
+    lines.append(seg.ail(seg.place(unit, profile, room=room), facts.start, minutes, profile))
     if facts.surgeon_hsa_id:
-        lines.append(seg.aip(facts.surgeon_hsa_id, profile.surgeon_role, facts.start, minutes))
+        lines.append(seg.aip(facts.surgeon_hsa_id, facts.start, minutes, profile))
     return lines
+
+
+def _event_reason(trigger: Trigger, facts: AppointmentFacts, profile: Profile) -> str:
+    """SCH-6: the profile's code for the trigger. An S15 says whether the booking was
+    cancelled (text: Orbit's cancellationReason when given) or the patient corrected."""
+    reasons = profile.event_reasons
+    system = profile.code_systems.event_reason
+    if trigger is Trigger.S15:
+        if not facts.cancelled:
+            return seg.coded(reasons.corrected, CORRECTED_TEXT, system)
+        text = facts.cancellation_reason or APPOINTMENT_EVENT_TEXT[trigger]
+        return seg.coded(reasons.cancelled, text, system)
+    code = {Trigger.S12: reasons.booked, Trigger.S13: reasons.rescheduled}.get(
+        trigger, reasons.modified
+    )
+    return seg.coded(code, APPOINTMENT_EVENT_TEXT[trigger], system)

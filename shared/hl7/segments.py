@@ -2,8 +2,11 @@
 
 Each function takes facts and profile values and returns the segment as ER7
 text. All data goes through :func:`escape`; codes from the profile too, because a
-profile is edited by hand. The field-by-field table for Cerner's interface team
-is ``docs/hl7-mapping.md``; keep the two in step.
+profile is edited by hand. Every time is written in the profile's time zone with
+the offset of its instant. No site value is written here: namespaces,
+identifier types, code systems, reason codes and units come from the profile.
+The field-by-field table for Cerner's interface team is ``docs/hl7-mapping.md``;
+keep the two in step.
 """
 
 from __future__ import annotations
@@ -19,50 +22,46 @@ from shared.hl7.er7 import (
     segment,
     subcomponents,
 )
-from shared.identity import ASSIGNING_AUTHORITY_OID, IdentifierSystem
-from shared.profiles import Location, Profile
-from shared.targets import PatientFacts
+from shared.hl7.person import administrative_sex, birth_date
+from shared.profiles import Location, MeasureUnit, Profile
+from shared.targets import GENERATION_SEPARATOR, PatientFacts
 
 HL7_VERSION = "2.5.1"
 COUNTRY_CODE = "SWE"  # MSH-17, ISO 3166 alpha-3
-ORBIT_NAMESPACE = "ORBIT"  # CX.4 of the visit number, EI.2 of the placer appointment id
 HSA_OID = "1.2.752.129.2.1.4.1"  # HSA-id, the Swedish health-care directory
-KVA_SYSTEM = "KVA"  # CE.3 for KVÅ procedure codes
-ICD10SE_SYSTEM = "ICD-10-SE"  # CE.3 for diagnoses
-MINUTES = components("min", "minute", "ISO+")  # CE of duration units
-
-IDENTIFIER_TYPE: dict[IdentifierSystem, str] = {
-    # Both national numbers are issued by Skatteverket: "national person identifier".
-    IdentifierSystem.PERSONNUMMER: "NNSWE",
-    IdentifierSystem.SAMORDNINGSNUMMER: "NNSWE",
-    # Reserve numbers are assigned locally by the region: "patient internal identifier".
-    IdentifierSystem.RESERVNUMMER: "PI",
-}
-"""PID-3 CX.5 per identifier system (CX.4 carries the system's OID)."""
+VISIT_NUMBER_TYPE = "VN"  # CX.5 of PV1-19 and PV1-50 (HL7 table 0203)
+BED_ALIAS_SUFFIX = "BED"
+"""A bed booking's own alias is its visit number + ``:BED`` (profile ``bed_booking_id``)."""
 
 
 # --- composite data types -------------------------------------------------------
 
 
-def patient_identifier(patient: PatientFacts) -> str:
-    """PID-3 (CX): ``value^^^&OID&ISO^type``."""
-    authority = subcomponents("", ASSIGNING_AUTHORITY_OID[patient.system], "ISO")
-    return components(escape(patient.value), "", "", authority, IDENTIFIER_TYPE[patient.system])
+def patient_identifier(patient: PatientFacts, profile: Profile) -> str:
+    """PID-3 (CX): ``value^^^namespace&OID&ISO^type`` from the profile's identifier table."""
+    authority = profile.identifiers[patient.system]
+    assigner = subcomponents(escape(authority.namespace), escape(authority.oid), "ISO")
+    return components(escape(patient.value), "", "", assigner, escape(authority.type_code))
 
 
-def visit_number(booking_id: str) -> str:
-    """PV1-19 (CX): the Orbit booking id, assigned by ``ORBIT``, type VN."""
-    return components(escape(booking_id), "", "", ORBIT_NAMESPACE, "VN")
+def visit_number(alias: str, profile: Profile) -> str:
+    """PV1-19 (CX): the booking's alias, assigned by the profile's namespace, type VN."""
+    return components(escape(alias), "", "", escape(profile.namespace), VISIT_NUMBER_TYPE)
 
 
-def placer_appointment_id(booking_id: str) -> str:
-    """SCH-1 (EI): the Orbit booking id in namespace ``ORBIT``."""
-    return components(escape(booking_id), ORBIT_NAMESPACE)
+def bed_alias(alias: str) -> str:
+    """The bed booking's own alias (PV1-50) when the profile identifies it so."""
+    return f"{alias}{GENERATION_SEPARATOR}{BED_ALIAS_SUFFIX}"
 
 
-def hsa_person(hsa_id: str) -> str:
+def appointment_id(alias: str, profile: Profile) -> str:
+    """SCH-1 / SCH-2 (EI): the booking's alias in the profile's namespace."""
+    return components(escape(alias), escape(profile.namespace))
+
+
+def hsa_person(hsa_id: str, profile: Profile) -> str:
     """XCN for a clinician: the HSA-id (XCN.1) with the HSA authority (XCN.9)."""
-    authority = subcomponents("HSA", HSA_OID, "ISO")
+    authority = subcomponents(escape(profile.code_systems.hsa), HSA_OID, "ISO")
     return components(escape(hsa_id), "", "", "", "", "", "", "", authority)
 
 
@@ -74,13 +73,13 @@ def system_person(profile: Profile) -> str:
 def place(location: Location, profile: Profile, *, room: str | None = None) -> str:
     """PL: point of care^room^bed^facility^^^building^^description.
 
-    ``room`` (a theatre) overrides the location's own room.
+    ``room`` (a theatre's room code) overrides the location's own room.
     """
     return components(
         escape(location.point_of_care),
         escape(room or location.room or ""),
         escape(location.bed or ""),
-        escape(location.facility or profile.facility),
+        escape(facility_of(location, profile)),
         "",
         "",
         escape(location.building or ""),
@@ -89,13 +88,27 @@ def place(location: Location, profile: Profile, *, room: str | None = None) -> s
     )
 
 
+def facility_of(location: Location, profile: Profile) -> str:
+    """A location's own facility, else the profile's (PL.4 and PV1-39 agree)."""
+    return location.facility or profile.facility
+
+
 def coded(code: str, text: str | None, system: str) -> str:
     """CE: ``code^text^system``."""
     return components(escape(code), escape(text or ""), escape(system))
 
 
+def unit(measure: MeasureUnit) -> str:
+    """CE of a unit of measure, e.g. ``min^minute^ISO+``."""
+    return coded(measure.code, measure.text, measure.system)
+
+
 def duration_minutes(start: dt.datetime, end: dt.datetime) -> int:
-    """Whole minutes from ``start`` to ``end`` (Orbit plans in minutes)."""
+    """Whole elapsed minutes from ``start`` to ``end`` (Orbit plans in minutes).
+
+    Elapsed time, not wall-clock difference: an operation over a DST change
+    lasts as long as it lasts.
+    """
     return int((end - start).total_seconds()) // 60
 
 
@@ -121,7 +134,7 @@ def msh(
         escape(profile.sending_facility),  # MSH-4
         escape(profile.receiving_application),  # MSH-5
         escape(profile.receiving_facility),  # MSH-6
-        dtm(sent_at),  # MSH-7
+        dtm(sent_at, profile.zone),  # MSH-7
         "",  # MSH-8 security
         message_type,  # MSH-9
         control_id,  # MSH-10
@@ -137,15 +150,25 @@ def msh(
     return FIELD.join(fields)
 
 
-def evn(event: str, sent_at: dt.datetime) -> str:
+def evn(event: str, sent_at: dt.datetime, profile: Profile) -> str:
     """EVN: EVN-1 the trigger event, EVN-2 when the message was recorded."""
-    return segment("EVN", {1: event, 2: dtm(sent_at)})
+    return segment("EVN", {1: event, 2: dtm(sent_at, profile.zone)})
 
 
-def pid(patient: PatientFacts) -> str:
-    """PID: identifier (PID-3) and legal name (PID-5) only; never address or phone."""
+def pid(patient: PatientFacts, profile: Profile) -> str:
+    """PID: identifier (PID-3), legal name (PID-5), and the birth date (PID-7) and
+    sex (PID-8) the identifier encodes; never address or phone."""
     name = components(escape(patient.family_name), escape(patient.given_name), "", "", "", "", "L")
-    return segment("PID", {1: "1", 3: patient_identifier(patient), 5: name})
+    return segment(
+        "PID",
+        {
+            1: "1",
+            3: patient_identifier(patient, profile),
+            5: name,
+            7: birth_date(patient.system, patient.value),
+            8: administrative_sex(patient.system, patient.value),
+        },
+    )
 
 
 def pd1(patient: PatientFacts) -> str:
@@ -161,50 +184,67 @@ def pv1(
     *,
     patient_class: str,
     encounter_type: str,
-    booking_id: str,
-    location: str = "",
+    alias: str,
+    location: Location,
+    place_field: str = "",
     surgeon_hsa_id: str | None = None,
     admit_at: dt.datetime | None = None,
+    alternate_visit_id: str = "",
 ) -> str:
-    """PV1 with class, location, surgeon, encounter type, visit number, admit time."""
+    """PV1 with class, location, surgeon, encounter type, visit number, facility,
+    admit time and (for a bed booking with its own alias) the alternate visit id.
+
+    ``location`` decides PV1-39; ``place_field`` is PV1-3 as sent ("" in SIU).
+    """
     return segment(
         "PV1",
         {
             1: "1",
             2: escape(patient_class),
-            3: location,
-            7: hsa_person(surgeon_hsa_id) if surgeon_hsa_id else "",
+            3: place_field,
+            7: hsa_person(surgeon_hsa_id, profile) if surgeon_hsa_id else "",
             18: escape(encounter_type),
-            19: visit_number(booking_id),
-            39: escape(profile.facility),
-            44: dtm(admit_at) if admit_at else "",
+            19: visit_number(alias, profile),
+            39: escape(facility_of(location, profile)),
+            44: dtm(admit_at, profile.zone) if admit_at else "",
+            50: visit_number(alternate_visit_id, profile) if alternate_visit_id else "",
         },
     )
 
 
-def pv2_expected_stay(admit_at: dt.datetime, expected_nights: int | None) -> str:
-    """PV2-8 expected admit time and PV2-11 expected length of stay (nights)."""
+def pv2_expected_stay(admit_at: dt.datetime, expected_nights: int | None, profile: Profile) -> str:
+    """PV2-8 expected admit time and PV2-10 *estimated* length of inpatient stay
+    (nights). PV2-11 is the actual length of stay and stays empty."""
     nights = "" if expected_nights is None else str(expected_nights)
-    return segment("PV2", {8: dtm(admit_at), 11: nights})
+    return segment("PV2", {8: dtm(admit_at, profile.zone), 10: nights})
 
 
 def sch(
+    profile: Profile,
     *,
-    booking_id: str,
+    alias: str,
     event_reason: str,
     procedure: str,
     appointment_type: str,
     start: dt.datetime,
     end: dt.datetime,
-    contact: str,
     status: str,
 ) -> str:
-    """SCH: placer id, reason, procedure, timing (TQ: ^^duration^start^end), status."""
-    timing = components("", "", f"M{duration_minutes(start, end)}", dtm(start), dtm(end))
+    """SCH: placer and filler ids, reason, procedure, type, timing, contacts, status.
+
+    SCH-11 (TQ: ``^^M<minutes>^start^end``) is kept for receivers of 2.4 and
+    older; TQ1 carries the same timing the 2.5 way.
+    """
+    zone = profile.zone
+    minutes = duration_minutes(start, end)
+    timing = components("", "", f"M{minutes}", dtm(start, zone), dtm(end, zone))
+    identifier = appointment_id(alias, profile)
+    contact = system_person(profile)
     return segment(
         "SCH",
         {
-            1: placer_appointment_id(booking_id),
+            1: identifier if profile.send_placer_id else "",
+            2: identifier,
             6: event_reason,
             7: procedure,
             8: components(escape(appointment_type)),
@@ -216,9 +256,18 @@ def sch(
     )
 
 
-def dg1(diagnosis_code: str) -> str:
-    """DG1: the booking's diagnosis (ICD-10-SE) as a working diagnosis."""
-    return segment("DG1", {1: "1", 3: coded(diagnosis_code, None, ICD10SE_SYSTEM), 6: "W"})
+def tq1(start: dt.datetime, end: dt.datetime, profile: Profile) -> str:
+    """TQ1: the appointment's duration (TQ1-6, CQ), start (TQ1-7) and end (TQ1-8)."""
+    measure = profile.minute_unit
+    units = subcomponents(escape(measure.code), escape(measure.text), escape(measure.system))
+    duration = components(str(duration_minutes(start, end)), units)
+    zone = profile.zone
+    return segment("TQ1", {1: "1", 6: duration, 7: dtm(start, zone), 8: dtm(end, zone)})
+
+
+def dg1(code: str, text: str | None, profile: Profile) -> str:
+    """DG1: the booking's diagnosis (ICD-10-SE, with its text) as a working diagnosis."""
+    return segment("DG1", {1: "1", 3: coded(code, text, profile.code_systems.diagnosis), 6: "W"})
 
 
 def rgs() -> str:
@@ -226,26 +275,44 @@ def rgs() -> str:
     return segment("RGS", {1: "1"})
 
 
-def ais(procedure: str, start: dt.datetime, minutes: int) -> str:
+def ais(procedure: str, start: dt.datetime, minutes: int, profile: Profile) -> str:
     """AIS: the procedure (KVÅ) as the service, with start and duration."""
-    return segment("AIS", {1: "1", 3: procedure, 4: dtm(start), 7: str(minutes), 8: MINUTES})
+    return segment(
+        "AIS",
+        {
+            1: "1",
+            3: procedure,
+            4: dtm(start, profile.zone),
+            7: str(minutes),
+            8: unit(profile.minute_unit),
+        },
+    )
 
 
-def ail(location: str, start: dt.datetime, minutes: int) -> str:
+def ail(location: str, start: dt.datetime, minutes: int, profile: Profile) -> str:
     """AIL: the operating unit and theatre, with start and duration."""
-    return segment("AIL", {1: "1", 3: location, 6: dtm(start), 9: str(minutes), 10: MINUTES})
+    return segment(
+        "AIL",
+        {
+            1: "1",
+            3: location,
+            6: dtm(start, profile.zone),
+            9: str(minutes),
+            10: unit(profile.minute_unit),
+        },
+    )
 
 
-def aip(surgeon_hsa_id: str, role: str, start: dt.datetime, minutes: int) -> str:
+def aip(surgeon_hsa_id: str, start: dt.datetime, minutes: int, profile: Profile) -> str:
     """AIP: the surgeon, with role, start and duration."""
     return segment(
         "AIP",
         {
             1: "1",
-            3: hsa_person(surgeon_hsa_id),
-            4: components(escape(role)),
-            6: dtm(start),
+            3: hsa_person(surgeon_hsa_id, profile),
+            4: components(escape(profile.surgeon_role)),
+            6: dtm(start, profile.zone),
             9: str(minutes),
-            10: MINUTES,
+            10: unit(profile.minute_unit),
         },
     )

@@ -13,6 +13,14 @@ Rows of this module (the audit has its own, see `shared.launch.audit`):
 Redeeming is atomic: the code row is updated on the condition of the ETag just
 read, so of two clicks (or two browsers) racing for one code exactly one wins;
 the other sees a conflict and gets the "used" answer.
+
+Used, expired and unknown codes get one answer (410, one page), and after the
+first refusal of a code they cost the same: one read, no write. The *first*
+refusal of a used or expired code marks its row (``refusedAt``, conditionally,
+so of racing refusals one does it) and only that one is audited: a browser or a
+link scanner retrying a dead link cannot fill the audit, and a repeated refusal
+cannot be told from an unknown code by its time. A malformed code is read for
+too (the key is a hash, whatever the code holds), so it takes as long.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.crosswalk.port import TableStore, Value
+from shared.crosswalk.port import Entity, TableStore, Value
 from shared.errors import ConcurrencyConflict, EntityExists
 from shared.names import TABLE_LAUNCHES
 
@@ -71,6 +79,7 @@ class Redeemed:
 class Gone:
     reason: GoneReason
     record: LaunchRecord | None = None  # known for used and expired codes
+    first_refusal: bool = False  # this call marked the code refused: audit it (once)
 
 
 def new_code() -> str:
@@ -102,17 +111,19 @@ class LaunchCodes:
 
     def redeem(self, code: str) -> Redeemed | Gone:
         """Use ``code`` once: the first caller gets the record, every later one `Gone`."""
-        if not _CODE.match(code):
-            return Gone(GoneReason.UNKNOWN)
+        # Read even for a malformed code: every refusal then costs the same.
         entity = self._store.get(TABLE_LAUNCHES, _code_key(code), _CODE_ROW)
-        if entity is None:
+        if entity is None or not _CODE.match(code):
             return Gone(GoneReason.UNKNOWN)
         record = _record_from(entity.data)
-        if entity.data.get("usedAt"):
-            return Gone(GoneReason.USED, record)
+        if entity.data.get("refusedAt"):  # refused (and audited) before
+            reason = GoneReason.USED if entity.data.get("usedAt") else GoneReason.EXPIRED
+            return Gone(reason, record)
         now = self._clock()
+        if entity.data.get("usedAt"):
+            return self._refuse(entity, GoneReason.USED, record, now)
         if now >= record.expires_at:
-            return Gone(GoneReason.EXPIRED, record)
+            return self._refuse(entity, GoneReason.EXPIRED, record, now)
         try:
             self._store.update(
                 TABLE_LAUNCHES,
@@ -124,6 +135,22 @@ class LaunchCodes:
         except ConcurrencyConflict:
             return Gone(GoneReason.USED, record)  # another click won the race
         return Redeemed(record)
+
+    def _refuse(
+        self, entity: Entity, reason: GoneReason, record: LaunchRecord, now: dt.datetime
+    ) -> Gone:
+        """The first refusal of a code: mark it, so it is audited once."""
+        try:
+            self._store.update(
+                TABLE_LAUNCHES,
+                entity.partition_key,
+                entity.row_key,
+                {**entity.data, "refusedAt": now.isoformat()},
+                entity.etag,
+            )
+        except ConcurrencyConflict:
+            return Gone(reason, record)  # a racing refusal marked it (or a click used it)
+        return Gone(reason, record, first_refusal=True)
 
     def claim_request(self, caller: str, webhook_id: str) -> bool:
         """Record that a signed request was used; False when it was used before (a replay).

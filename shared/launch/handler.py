@@ -20,14 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from shared.crosswalk.port import TableStore
 from shared.crosswalk.repository import Crosswalk
-from shared.errors import TransientError
+from shared.errors import HttpRefusal, RequestRefused, TransientError
 from shared.launch.audit import AuditEntry, AuditEvent, write_audit
 from shared.launch.codes import (
     CODE_LIFETIME,
@@ -40,7 +39,7 @@ from shared.launch.codes import (
 from shared.launch.fhir import MillenniumFhir
 from shared.launch.lookup import LookupCache
 from shared.launch.pages import GONE_PAGE, PAGE_HEADERS, UNAVAILABLE_PAGE
-from shared.launch.refusal import RETRY_AFTER_SECONDS, LaunchRefused, not_configured
+from shared.launch.refusal import not_configured
 from shared.launch.request import (
     Caller,
     InvalidLaunchRequest,
@@ -49,7 +48,15 @@ from shared.launch.request import (
     parse_launch_request,
 )
 from shared.launch.resolve import Destination, ResolvePorts, resolve
-from shared.problems import FieldError, ProblemResponse, problem
+from shared.problems import (
+    RETRY_AFTER_SECONDS,
+    FieldError,
+    ProblemResponse,
+    new_correlation_id,
+    refusal_answer,
+)
+from shared.problems import internal_error as internal_error_answer
+from shared.problems import unavailable as unavailable_answer
 from shared.profiles import Mode, Profile, Profiles
 from shared.webhook.signature import (
     HEADER_ID,
@@ -67,7 +74,15 @@ LAUNCH_PATH = "/api/launch/"
 
 @dataclass(frozen=True)
 class LaunchPorts:
-    """What the launch handlers need; ``secrets`` per caller (empty: caller not set up)."""
+    """What the launch handlers need; ``secrets`` per caller (empty: caller not set up).
+
+    ``secret_problems``: callers whose secrets setting is unusable (an unresolved Key
+    Vault reference), with why; each caller stands alone. ``administrations``: the
+    stamp's scope (setting ADMINISTRATIONS); empty: every administration.
+    ``public_base_url`` is the stamp's configured address (setting
+    ``PUBLIC_BASE_URL``): the launch URL is built on it, never on the request's
+    ``Host`` header, which the caller (or anyone on the way) chooses.
+    """
 
     store: TableStore
     profiles: Profiles
@@ -75,24 +90,22 @@ class LaunchPorts:
     secrets: Mapping[Caller, Sequence[str]]
     lookup_key: bytes
     clock: Callable[[], dt.datetime]
+    public_base_url: str
     new_code: Callable[[], str] = new_code
+    secret_problems: Mapping[Caller, str] = field(default_factory=dict)
+    administrations: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class LaunchHttpRequest:
-    """One ``POST /api/launch``, independent of the web framework.
-
-    ``base_url`` is scheme and host the caller reached us at; the launch URL is
-    built on it so the browser comes back the same way.
-    """
+    """One ``POST /api/launch``, independent of the web framework."""
 
     headers: Mapping[str, str]
     body: bytes
-    base_url: str
 
     @classmethod
-    def of(cls, headers: Mapping[str, str], body: bytes, base_url: str) -> LaunchHttpRequest:
-        return cls({name.lower(): value for name, value in headers.items()}, body, base_url)
+    def of(cls, headers: Mapping[str, str], body: bytes) -> LaunchHttpRequest:
+        return cls({name.lower(): value for name, value in headers.items()}, body)
 
 
 @dataclass(frozen=True)
@@ -137,10 +150,6 @@ class _Context:
     destination: Destination = field(default_factory=lambda: Destination(url=""))
 
 
-def new_correlation_id() -> str:
-    return str(uuid.uuid4())
-
-
 # --- POST /api/launch -------------------------------------------------------------
 
 
@@ -151,7 +160,7 @@ def create_launch(
     context = _Context(launch_id=new_launch_id(), correlation_id=new_correlation_id())
     try:
         created = _create(request, ports, context)
-    except LaunchRefused as refused:
+    except HttpRefusal as refused:
         _audit_refusal(ports, context, refused.status, refused.reason)
         return _refusal(refused, context)
     except TransientError as error:  # FhirUnavailable is one
@@ -166,54 +175,40 @@ def create_launch(
     return created
 
 
-def refuse_before_handling(refused: LaunchRefused) -> ProblemResponse:
+def refuse_before_handling(refused: HttpRefusal) -> ProblemResponse:
     """The answer when the handler's ports cannot even be built (e.g. not configured)."""
     context = _Context(launch_id=new_launch_id(), correlation_id=new_correlation_id())
     return _refusal(refused, context)
 
 
-def _refusal(refused: LaunchRefused, context: _Context) -> ProblemResponse:
+def _refusal(refused: HttpRefusal, context: _Context) -> ProblemResponse:
     _log(refused.status, refused.reason, context, note=refused.note)
-    return problem(
-        refused.status,
-        refused.title,
-        refused.detail,
-        type_suffix=refused.reason,
-        errors=refused.errors,
-        headers=refused.headers,
-        correlation_id=context.correlation_id,
-    )
+    return refusal_answer(refused, context.correlation_id)
 
 
 def unavailable(correlation_id: str) -> ProblemResponse:
-    return problem(
-        503,
-        "Temporarily unavailable",
+    return unavailable_answer(
+        correlation_id,
         "Millennium or the integration's storage could not be reached, so no launch link "
         f"was made. Let the user click again; retry after {RETRY_AFTER_SECONDS} seconds at "
         "the earliest if you retry automatically (sign again, with a new webhook-id).",
-        type_suffix="unavailable",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        correlation_id=correlation_id,
     )
 
 
 def internal_error(correlation_id: str) -> ProblemResponse:
-    return problem(
-        500,
-        "Internal error",
+    return internal_error_answer(
+        correlation_id,
         "No launch link was made because of an internal error. If it keeps happening, "
         "contact the integration team with the correlationId.",
-        type_suffix="internal-error",
-        correlation_id=correlation_id,
     )
 
 
 def _create(request: LaunchHttpRequest, ports: LaunchPorts, context: _Context) -> LaunchCreated:
     _check_transport(request)
-    context.caller = _verify(request, ports.secrets)
+    context.caller = _verify(request, ports.secrets, ports.secret_problems)
     launch = _parse(request.body, context.caller)
     context.request = launch
+    _check_stamp_scope(launch.administration, ports.administrations)
     profile = _switched_on_profile(launch.administration, ports.profiles)
     resolve_ports = ResolvePorts(
         crosswalk=Crosswalk(ports.store),
@@ -223,7 +218,7 @@ def _create(request: LaunchHttpRequest, ports: LaunchPorts, context: _Context) -
     context.destination = resolve(launch, profile, resolve_ports)
     codes = LaunchCodes(ports.store, ports.clock)
     if not codes.claim_request(context.caller.value, request.headers[HEADER_ID].strip()):
-        raise LaunchRefused(
+        raise RequestRefused(
             409,
             "request-replayed",
             "Request already used",
@@ -235,7 +230,7 @@ def _create(request: LaunchHttpRequest, ports: LaunchPorts, context: _Context) -
     codes.issue(record, code)
     write_audit(ports.store, _entry(context, AuditEvent.CREATED, 201, "created", record.created_at))
     return LaunchCreated(
-        launch_url=f"{request.base_url.rstrip('/')}{LAUNCH_PATH}{code}",
+        launch_url=f"{ports.public_base_url.rstrip('/')}{LAUNCH_PATH}{code}",
         expires_at=record.expires_at,
         launch_id=context.launch_id,
     )
@@ -246,7 +241,7 @@ def _check_transport(request: LaunchHttpRequest) -> None:
     if len(request.body) > MAX_BODY_BYTES or (
         announced.isdigit() and int(announced) > MAX_BODY_BYTES
     ):
-        raise LaunchRefused(
+        raise RequestRefused(
             413,
             "body-too-large",
             "Body too large",
@@ -256,7 +251,7 @@ def _check_transport(request: LaunchHttpRequest) -> None:
     media_type, _, parameters = request.headers.get("content-type", "").partition(";")
     charset = parameters.strip().lower()
     if media_type.strip().lower() != "application/json" or charset not in ("", "charset=utf-8"):
-        raise LaunchRefused(
+        raise RequestRefused(
             415,
             "unsupported-media-type",
             "Unsupported media type",
@@ -264,33 +259,55 @@ def _check_transport(request: LaunchHttpRequest) -> None:
         )
 
 
-def _verify(request: LaunchHttpRequest, secrets: Mapping[Caller, Sequence[str]]) -> Caller:
-    """The caller whose secrets verify the signature.
+def _verify(
+    request: LaunchHttpRequest,
+    secrets: Mapping[Caller, Sequence[str]],
+    problems: Mapping[Caller, str],
+) -> Caller:
+    """The caller whose secrets verify the signature. Each caller's secrets stand
+    alone: a broken setting of one caller never refuses a request another signed.
 
     Raises:
-        LaunchRefused: 401 when none does; 503 when no secret (or a bad one) is set.
+        RequestRefused: 401 when no caller's secrets verify it and none is broken.
+        RequestDeferred: 503 when none verifies and some caller's setting is broken
+            (the request may be that caller's), or when no caller is set up at all.
     """
-    configured = {caller: listed for caller, listed in secrets.items() if listed}
-    if not configured:
-        raise not_configured("set LAUNCH_SECRETS_ORBIT and/or LAUNCH_SECRETS_MILLENNIUM")
+    broken = dict(problems)
     failure: InvalidSignature | None = None
-    for caller, listed in configured.items():
+    for caller, listed in secrets.items():
+        if not listed or caller in broken:
+            continue
         try:
             verify_signature(listed, request.headers, request.body)
             return caller
         except InvalidSignature as error:
             failure = error
         except SecretsNotConfigured as error:
-            raise not_configured(f"fix LAUNCH_SECRETS_{caller.value.upper()}: {error}") from None
-    assert failure is not None  # configured is not empty
-    raise LaunchRefused(401, failure.reason, "Invalid signature", str(failure))
+            broken[caller] = f"LAUNCH_SECRETS_{caller.value.upper()}: {error}"
+    if broken:
+        raise not_configured("; ".join(broken[caller] for caller in sorted(broken)))
+    if failure is None:
+        raise not_configured("set LAUNCH_SECRETS_ORBIT and/or LAUNCH_SECRETS_MILLENNIUM")
+    raise RequestRefused(401, failure.reason, "Invalid signature", str(failure))
+
+
+def _check_stamp_scope(code: str, administrations: frozenset[str]) -> None:
+    if administrations and code not in administrations:
+        raise RequestRefused(
+            422,
+            "administration-not-served-here",
+            "Administration not served by this endpoint",
+            f"This endpoint serves {', '.join(sorted(administrations))}, not administration "
+            f"{code}. Use the jump-out endpoint of the administration's own stamp.",
+            errors=[FieldError("administration", f"{code} is not served by this endpoint")],
+        )
 
 
 def _parse(body: bytes, caller: Caller) -> LaunchRequest:
     try:
         launch = parse_launch_request(body)
     except InvalidLaunchRequest as error:
-        raise LaunchRefused(
+        raise RequestRefused(
             400,
             "invalid-request",
             "Invalid launch request",
@@ -299,7 +316,7 @@ def _parse(body: bytes, caller: Caller) -> LaunchRequest:
         ) from None
     errors = meaning_errors(launch, caller)
     if errors:
-        raise LaunchRefused(
+        raise RequestRefused(
             422,
             "semantically-invalid",
             "Launch request not valid",
@@ -313,7 +330,7 @@ def _parse(body: bytes, caller: Caller) -> LaunchRequest:
 def _switched_on_profile(code: str, profiles: Profiles) -> Profile:
     profile = profiles.find(code)
     if profile is None:
-        raise LaunchRefused(
+        raise RequestRefused(
             422,
             "unknown-administration",
             "Unknown administration",
@@ -321,7 +338,7 @@ def _switched_on_profile(code: str, profiles: Profiles) -> Profile:
             errors=[FieldError("administration", f"{code} is not a known administration")],
         )
     if profile.mode is Mode.OFF:
-        raise LaunchRefused(
+        raise RequestRefused(
             409,
             "administration-off",
             "Jump-out not switched on",
@@ -377,9 +394,12 @@ def follow_launch(
 def _gone(
     outcome: Gone, context: _Context, store: TableStore, clock: Callable[[], dt.datetime]
 ) -> BrowserAnswer:
+    """410 for a used, expired or unknown code: one page for all three. Only the
+    first refusal of a known code is audited (see `shared.launch.codes`)."""
     record = outcome.record
     if record is not None:
         context.launch_id = record.launch_id
+    if record is not None and outcome.first_refusal:
         try:
             followed = _followed_entry(record, context, clock())
             entry = replace(

@@ -20,10 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
-from shared.booking import AdministrationCode, BookingId, HsaId, PatientIdentifier
+from shared.booking import (
+    IDENTITY_SHAPED,
+    AdministrationCode,
+    BookingId,
+    HsaId,
+    PatientIdentifier,
+)
 from shared.errors import PermanentError
-from shared.identity import InvalidIdentifier, validate
-from shared.problems import FieldError
+from shared.identity import InvalidIdentifier, contains_identity_number, validate
+from shared.problems import FieldError, field_path
 
 MillenniumId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 """A Millennium id (encounter): plain characters only, as it goes into a URL and a key."""
@@ -92,7 +98,8 @@ def parse_launch_request(body: bytes) -> LaunchRequest:
     if not isinstance(raw, dict):
         raise InvalidLaunchRequest([FieldError("body", "must be a JSON object")])
     try:
-        return LaunchRequest.model_validate(raw)
+        # Strict, as the webhook: a boolean is not a number, a number not a string.
+        return LaunchRequest.model_validate_json(body, strict=True)
     except ValidationError as error:
         details = error.errors(include_url=False, include_context=False, include_input=False)
         raise InvalidLaunchRequest([_field_error(detail) for detail in details]) from None
@@ -113,6 +120,8 @@ def meaning_errors(request: LaunchRequest, caller: Caller) -> list[FieldError]:
                 "target", f"must be {expected.value}: a {caller.value} launch opens the other one"
             )
         )
+    if request.booking_id and contains_identity_number(request.booking_id):
+        errors.append(FieldError("bookingId", IDENTITY_SHAPED))
     if request.target is LaunchTarget.ORBIT and not (request.booking_id or request.encounter_id):
         errors.append(FieldError("bookingId", "is required for target orbit (or give encounterId)"))
     return errors
@@ -127,15 +136,7 @@ _MESSAGES = {
 
 def _field_error(detail: ErrorDetails) -> FieldError:
     # include_input=False above: pydantic's own messages describe the rule, and the
-    # input (maybe an identity number) is never looked at.
-    path = ".".join(_safe(part) for part in detail["loc"]) or "body"
+    # input (maybe an identity number) is never looked at. A key the contract does
+    # not know is never echoed either (shared.problems.field_path).
+    path = field_path(detail["loc"], LaunchRequest)
     return FieldError(path, _MESSAGES.get(detail["type"], detail["msg"]))
-
-
-def _safe(part: int | str) -> str:
-    """A key from the body as it may appear in a response (one that looks like a
-    number run could be an identity number sent as a key)."""
-    text = str(part)
-    if len(text) > 64 or sum(char.isdigit() for char in text) >= 6:
-        return "<key>"
-    return text

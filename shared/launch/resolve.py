@@ -21,13 +21,14 @@ from urllib.parse import quote
 
 from shared.booking import BookingSnapshot
 from shared.crosswalk.repository import Crosswalk
+from shared.errors import RequestRefused
 from shared.identity import ASSIGNING_AUTHORITY_OID
 from shared.launch.fhir import FhirEncounter, MillenniumFhir
 from shared.launch.lookup import CachedEncounter, LookupCache
-from shared.launch.refusal import LaunchRefused, not_configured
+from shared.launch.refusal import not_configured
 from shared.launch.request import LaunchRequest, LaunchTarget
 from shared.profiles import Mode, Profile
-from shared.targets import Target
+from shared.targets import Target, booking_of_alias
 
 VISIT_NUMBER_SYSTEM = "ORBIT"
 """Identifier system under which Millennium's FHIR API shows the visit number (PV1-19,
@@ -59,7 +60,7 @@ def resolve(request: LaunchRequest, profile: Profile, ports: ResolvePorts) -> De
     """The target URL with the target system's own ids.
 
     Raises:
-        LaunchRefused: 404 (patient, booking or encounter unknown), 409 (ids that do
+        RequestRefused: 404 (patient, booking or encounter unknown), 409 (ids that do
             not belong together), 503 (template missing or unusable).
         FhirUnavailable, TransientError: Millennium or the tables cannot be reached.
     """
@@ -86,7 +87,7 @@ def _into_orbit(request: LaunchRequest, profile: Profile, ports: ResolvePorts) -
     booking_id = request.booking_id or _booking_of_encounter(request.encounter_id or "", ports)
     stored = ports.crosswalk.load_snapshot(booking_id)
     if stored is None:
-        raise LaunchRefused(
+        raise RequestRefused(
             404,
             "booking-not-found",
             "Booking not found",
@@ -108,7 +109,7 @@ def _person_id(request: LaunchRequest, ports: ResolvePorts) -> str:
         return cached
     person_ids = ports.fhir.person_ids(f"urn:oid:{oid}", identifier.value)
     if not person_ids:
-        raise LaunchRefused(
+        raise RequestRefused(
             404,
             "patient-not-found",
             "Patient not found in Millennium",
@@ -116,7 +117,7 @@ def _person_id(request: LaunchRequest, ports: ResolvePorts) -> str:
             "Register the patient in Millennium first, or check patient.identifier.",
         )
     if len(person_ids) > 1:
-        raise LaunchRefused(
+        raise RequestRefused(
             409,
             "patient-ambiguous",
             "Patient ambiguous in Millennium",
@@ -145,19 +146,23 @@ def _encounter_id(
     if stored is None:
         return ""
     _check_same_booking(stored.snapshot, request)
-    if ports.crosswalk.load_targets(request.booking_id)[Target.ENCOUNTER].confirmed is None:
+    confirmed = ports.crosswalk.load_targets(request.booking_id)[Target.ENCOUNTER].confirmed
+    if confirmed is None:
         return ""  # not (yet, or no longer) in Millennium
-    return _encounter_of_booking(request.booking_id, person_id, ports)
+    # After a patient correction the visit number carries the generation ("OB-1:1").
+    return _encounter_of_booking(request.booking_id, confirmed.alias, person_id, ports)
 
 
-def _encounter_of_booking(booking_id: str, person_id: str, ports: ResolvePorts) -> str:
+def _encounter_of_booking(
+    booking_id: str, visit_number: str, person_id: str, ports: ResolvePorts
+) -> str:
     cached = ports.cache.encounter_of_booking(booking_id)
     if cached is not None and cached.person_id == person_id:
         return cached.encounter_id
     found = [
         encounter
-        for encounter in ports.fhir.encounters_with_identifier(booking_id)
-        if encounter.person_id == person_id and _visit_numbers(encounter) == [booking_id]
+        for encounter in ports.fhir.encounters_with_identifier(visit_number)
+        if encounter.person_id == person_id and _visit_numbers(encounter) == [visit_number]
     ]
     if len(found) != 1:
         return ""  # Millennium does not show it (yet): open the patient alone
@@ -173,15 +178,15 @@ def _booking_of_encounter(encounter_id: str, ports: ResolvePorts) -> str:
     if encounter is None:
         raise _encounter_not_found()
     visit_numbers = _visit_numbers(encounter)
-    if len(visit_numbers) != 1 or not _BOOKING_ID.match(visit_numbers[0]):
-        raise LaunchRefused(
+    booking_id = booking_of_alias(visit_numbers[0]) if len(visit_numbers) == 1 else ""
+    if not _BOOKING_ID.match(booking_id):
+        raise RequestRefused(
             404,
             "encounter-without-booking",
             "Encounter has no Orbit booking",
             "This Millennium encounter was not created from an Orbit booking, so there is "
             "no booking to open. Open Orbit on the patient by hand.",
         )
-    booking_id = visit_numbers[0]
     ports.cache.remember_encounter(
         booking_id, CachedEncounter(encounter.encounter_id, encounter.person_id)
     )
@@ -196,7 +201,7 @@ def _visit_numbers(encounter: FhirEncounter) -> list[str]:
 
 
 def _check_same_booking(snapshot: BookingSnapshot, request: LaunchRequest) -> None:
-    """Raises LaunchRefused (409) when the stored booking is not the request's patient's."""
+    """Raises RequestRefused (409) when the stored booking is not the request's patient's."""
     if snapshot.administration != request.administration:
         raise _mismatch("booking-administration-mismatch", "administration")
     stored = snapshot.patient.identifier
@@ -205,8 +210,8 @@ def _check_same_booking(snapshot: BookingSnapshot, request: LaunchRequest) -> No
         raise _mismatch("booking-patient-mismatch", "patient.identifier")
 
 
-def _mismatch(reason: str, path: str) -> LaunchRefused:
-    return LaunchRefused(
+def _mismatch(reason: str, path: str) -> RequestRefused:
+    return RequestRefused(
         409,
         reason,
         "Ids do not belong together",
@@ -216,8 +221,8 @@ def _mismatch(reason: str, path: str) -> LaunchRefused:
     )
 
 
-def _encounter_not_found() -> LaunchRefused:
-    return LaunchRefused(
+def _encounter_not_found() -> RequestRefused:
+    return RequestRefused(
         404,
         "encounter-not-found",
         "Encounter not found",

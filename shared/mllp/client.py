@@ -15,7 +15,7 @@ The last two are *in doubt*: the peer may have applied the message, so the worke
 resends the same message (same MSH-10) later.
 
 Thread-safety: an :class:`MllpClient` belongs to one thread at a time; give
-each worker thread its own (``shared.millennium.MllpLink`` keeps one per thread).
+each sender its own (``shared.link.budget.BudgetedLink`` lends one per send).
 Concurrent use of one client raises ``RuntimeError`` instead of interleaving two
 exchanges.
 

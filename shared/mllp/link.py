@@ -1,20 +1,14 @@
-"""The MLLP link to Millennium: the HL7 channel's transport.
+"""The HL7 channel's transport port: send HL7 bytes, get the checked ACK.
 
-One persistent connection per worker thread: one message is in flight per
-connection (original acknowledgment mode), so each thread keeps its own client
-rather than sharing one.
+The adapter is ``shared.link.budget.BudgetedLink``: MLLP under the stamp's
+connection budget. Tests use fakes and in-process simulators behind the same port.
 """
 
 from __future__ import annotations
 
-import ssl
-import threading
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from shared.hl7.ack import Ack
-
-if TYPE_CHECKING:
-    from shared.mllp.client import MllpClient
 
 
 class HL7Link(Protocol):
@@ -24,37 +18,3 @@ class HL7Link(Protocol):
 
     def exchange(self, payload: bytes, *, codec: str) -> Ack:
         """Send ``payload`` (HL7 bytes encoded with ``codec``); return its checked ACK."""
-
-
-class MllpLink:
-    """MLLP over TCP (optionally TLS) to one host and port."""
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        timeout: float,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        self._host = host
-        self._port = port
-        self._timeout = timeout
-        self._ssl_context = ssl_context
-        self._local = threading.local()
-
-    def exchange(self, payload: bytes, *, codec: str) -> Ack:
-        from shared.mllp.client import exchange
-
-        return exchange(self._client(), payload, codec)
-
-    def _client(self) -> MllpClient:
-        client: MllpClient | None = getattr(self._local, "client", None)
-        if client is None:
-            from shared.mllp.client import MllpClient
-
-            client = MllpClient(
-                self._host, self._port, timeout=self._timeout, ssl_context=self._ssl_context
-            )
-            self._local.client = client
-        return client

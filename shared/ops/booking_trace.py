@@ -37,7 +37,10 @@ PATIENT_NOT_SHOWN = (
 )
 HIDDEN_PROTECTED = "hidden: protected identity"
 
-_NEVER_SHOWN = frozenset({"patient", "booking_id", "administration", "procedure_text"})
+_NEVER_SHOWN = frozenset(
+    {"patient", "booking_id", "administration", "procedure_text"}
+    | {"diagnosis_text", "cancellation_reason"}
+)
 """Fact fields left out of every summary: the patient (compared instead), ids the
 trace already names, and Orbit's free text."""
 _HIDDEN_WHEN_PROTECTED = frozenset(
@@ -45,10 +48,20 @@ _HIDDEN_WHEN_PROTECTED = frozenset(
     | {"start", "end", "admit_at"}
 )
 
-_EVENT_KINDS = {"event-stored", "event-stale"}
+_EVENT_KINDS = {"event-stored", "event-stale", "patient-corrected"}
 _MESSAGE_KINDS = {"ack", "in-doubt"}
 _DEAD_LETTER_KINDS = {"dead-lettered"}
 _OPERATOR_KINDS = {"dead-letter-resubmitted", "dead-letter-purged", "patient-shown"}
+_OPERATOR_FIELDS = (
+    "at",
+    "kind",
+    "target",
+    "reason",
+    "letterId",
+    "detail",
+    "keyId",
+    "correlationId",
+)
 
 
 def booking_trace(
@@ -58,13 +71,17 @@ def booking_trace(
     parked: Sequence[Letter] | None = None,
     show_patient: bool = False,
     accessed_by: str = "",
+    key_id: str = "",
+    correlation_id: str = "",
     clock: Callable[[], dt.datetime] | None = None,
 ) -> dict[str, Any] | None:
     """The booking's trace, or None when the crosswalk knows nothing of it.
 
     ``parked`` are the dead letters the caller could read (None: not looked up).
     With ``show_patient`` the snapshot's patient is included and the access is
-    written to the booking's audit trail (``accessed_by`` says who, e.g. "cli").
+    written to the booking's audit trail: ``accessed_by`` says through what (e.g.
+    "cli", "ops-api"), ``key_id`` with which operators' key (its id, never the
+    key), ``correlation_id`` in which request.
 
     Raises:
         TransientError: the crosswalk is unreachable.
@@ -105,13 +122,24 @@ def booking_trace(
             _pick(row, "version", "at", "lagMs") for row in crosswalk.convergences(booking_id)
         ],
         "operatorActions": [
-            _pick(row, "at", "kind", "target", "reason", "letterId", "detail")
+            _pick(
+                row,
+                "at",
+                "kind",
+                "target",
+                "reason",
+                "letterId",
+                "detail",
+                "keyId",
+                "correlationId",
+            )
             for row in audit
             if row.get("kind") in _OPERATOR_KINDS
         ],
     }
     if show_patient and stored is not None:
-        _audit_patient_access(crosswalk, booking_id, accessed_by, clock)
+        access = {"keyId": key_id, "correlationId": correlation_id}
+        _audit_patient_access(crosswalk, booking_id, accessed_by, access, clock)
     return trace
 
 
@@ -128,6 +156,7 @@ def _snapshot(stored: StoredSnapshot | None) -> dict[str, Any] | None:
         "administration": snapshot.administration,
         "admissionType": snapshot.admission.type.value,
         "protectedIdentity": snapshot.patient.protected_identity,
+        "patientGeneration": stored.patient_generation,
         "receivedAt": stored.received_at.isoformat(),
         "eventId": stored.event_id,
         "correlationId": stored.correlation_id,
@@ -152,7 +181,11 @@ def _patient(stored: StoredSnapshot | None, show: bool) -> Any:
 
 
 def _target(stored: StoredSnapshot | None, state: TargetState, *, hide: bool) -> dict[str, Any]:
-    desired = desired_facts(stored.snapshot, state.target) if stored is not None else None
+    desired = (
+        desired_facts(stored.snapshot, state.target, stored.patient_generation)
+        if stored is not None
+        else None
+    )
     snapshot_patient = patient_facts(stored.snapshot) if stored is not None else None
     intent = state.intent
     return {
@@ -264,14 +297,20 @@ def _audit_patient_access(
     crosswalk: Crosswalk,
     booking_id: str,
     accessed_by: str,
+    access: Mapping[str, str],
     clock: Callable[[], dt.datetime] | None,
 ) -> None:
     """Showing a patient's identity is logged in the booking's audit trail, like any
-    access to patient data (who: the entrypoint, never the operator's name)."""
+    access to patient data (who: the entrypoint and the key's id, never the key or
+    the operator's name; and the request's correlation id)."""
     now = (clock or _utc_now)()
-    crosswalk.audit(
-        booking_id, AuditRecord(kind="patient-shown", at=now, detail=accessed_by or "unknown")
+    record = AuditRecord(
+        kind="patient-shown",
+        at=now,
+        detail=accessed_by or "unknown",
+        extra={name: value for name, value in access.items() if value},
     )
+    crosswalk.audit(booking_id, record)
 
 
 def _utc_now() -> dt.datetime:

@@ -11,6 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+MAX_ID_LENGTH = 128
+"""Service Bus rejects longer MessageIds and SessionIds (the embedded queue too)."""
+
 
 @dataclass(frozen=True)
 class OutboundMessage:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import QueueUnavailable
 from shared.names import QUEUE_DEAD_LETTERS
-from shared.queue.port import DeadLetter, OutboundMessage
+from shared.queue.port import MAX_ID_LENGTH, DeadLetter, OutboundMessage
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -50,8 +50,6 @@ SOURCE_QUEUE = "SourceQueue"
 
 SEND_TIMEOUT_SECONDS = 10.0
 """Upper bound of one send including the SDK's retries, so a webhook can answer 503."""
-
-_MAX_ID_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -230,10 +228,10 @@ def dead_letter_message_id(source_queue: str, message_id: str) -> str:
     """Deterministic and readable (``<queue>/<id>``); hashed when that would exceed
     the 128 characters Service Bus allows."""
     readable = f"{source_queue}/{message_id}"
-    if len(readable) <= _MAX_ID_LENGTH:
+    if len(readable) <= MAX_ID_LENGTH:
         return readable
     digest = hashlib.sha256(readable.encode()).hexdigest()[:40]
-    return f"{source_queue[: _MAX_ID_LENGTH - 42]}/#{digest}"
+    return f"{source_queue[: MAX_ID_LENGTH - 42]}/#{digest}"
 
 
 def unavailable_error(error: BaseException, queue: str) -> QueueUnavailable | None:

@@ -22,7 +22,8 @@ def is_converged(stored: StoredSnapshot, states: Mapping[Target, TargetState]) -
     """Whether every target holds what ``stored``'s snapshot asks for."""
     return all(
         states[target].intent is None
-        and states[target].confirmed == desired_facts(stored.snapshot, target)
+        and states[target].confirmed
+        == desired_facts(stored.snapshot, target, stored.patient_generation)
         for target in Target
     )
 

@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from shared import telemetry
+from shared.booking import BookingSnapshot
 from shared.crosswalk.repository import AuditRecord, StoredSnapshot
 from shared.errors import ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
 from shared.sync.ports import SyncPorts
-from shared.targets import Target
+from shared.targets import Target, millennium_alias
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +107,30 @@ def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:
             received_at=event.received_at,
             event_id=event.event_id,
             correlation_id=event.correlation_id,
+            patient_generation=_patient_generation(snapshot, previous),
         )
         try:
             ports.crosswalk.save_snapshot(stored, previous)
         except (ConcurrencyConflict, EntityExists):
             continue  # another event of the booking won the race: compare again
         _audit(event, ports, "event-stored", event.event_type)
+        if previous is not None and stored.patient_generation != previous.patient_generation:
+            old = millennium_alias(snapshot.booking_id, previous.patient_generation)
+            new = millennium_alias(snapshot.booking_id, stored.patient_generation)
+            # The booking trace shows which aliases belong to which generation.
+            _audit(event, ports, "patient-corrected", f"Millennium aliases {old} -> {new}")
         return IntakeResult.STORED
     raise ConcurrencyConflict(f"booking {snapshot.booking_id}: snapshot kept changing")
+
+
+def _patient_generation(snapshot: BookingSnapshot, previous: StoredSnapshot | None) -> int:
+    """The previous generation, plus one when Orbit corrected the patient's identity
+    (a name correction is the same person and keeps the generation)."""
+    if previous is None:
+        return 0
+    before, now = previous.snapshot.patient.identifier, snapshot.patient.identifier
+    changed = (before.system, before.value) != (now.system, now.value)
+    return previous.patient_generation + (1 if changed else 0)
 
 
 def _audit(event: EventMessage, ports: SyncPorts, kind: str, detail: str) -> None:

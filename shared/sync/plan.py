@@ -10,7 +10,9 @@ kicks are harmless.
 
 Ordering rules (brief §5): the encounter exists before the appointment and the
 bed booking are sent; on cancellation (or a patient correction) those two are
-removed before the encounter.
+removed before the encounter. A patient correction is a new patient generation
+(shared.targets): everything confirmed under the old one is removed and created
+again under new identifiers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.sync.channel import Operation, OperationKind
-from shared.targets import AppointmentFacts, Facts, PatientFacts, Target
+from shared.targets import AppointmentFacts, BedFacts, Facts, PatientFacts, Target
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,15 @@ def same_patient(a: PatientFacts, b: PatientFacts) -> bool:
     return (a.system, a.value) == (b.system, b.value)
 
 
+def same_subject(a: Facts, b: Facts) -> bool:
+    """Whether two facts are about the same person under the same identifiers."""
+    return a.generation == b.generation and same_patient(a.patient, b.patient)
+
+
 def _must_remove(confirmed: Facts | None, desired: Facts | None) -> bool:
     if confirmed is None:
         return False
-    return desired is None or not same_patient(confirmed.patient, desired.patient)
+    return desired is None or not same_subject(confirmed, desired)
 
 
 def plan(
@@ -101,12 +108,32 @@ def _plan_dependent(
 ) -> Decision:
     current = confirmed[target]
     if current is not None and _must_remove(current, desired):
-        return _remove(target, current)
+        return _remove(target, _with_newest_names(current, desired, confirmed))
     if desired is None:
         return None
     encounter = confirmed[Target.ENCOUNTER]
-    if encounter is None or not same_patient(encounter.patient, desired.patient):
+    if encounter is None or not same_subject(encounter, desired):
         return Wait(Target.ENCOUNTER, "the encounter must exist first")
     if current is None:
         return _create(target, desired)
-    return _change(target, current, desired, in_place) if current != desired else None
+    if current == desired:  # BedFacts compare equal when only names differ
+        return None
+    return _change(target, _with_newest_names(current, desired, confirmed), desired, in_place)
+
+
+def _with_newest_names(
+    current: Facts, desired: Facts | None, confirmed: Mapping[Target, Facts | None]
+) -> Facts:
+    """A bed booking's removal names the person as Millennium now knows them.
+
+    The confirmed bed facts keep the names of their A14 (a name correction does
+    not rebook the bed), so the A27 takes the newer names of the same person
+    from the snapshot or the confirmed encounter, never older ones that would
+    undo the encounter's A08.
+    """
+    if not isinstance(current, BedFacts):
+        return current
+    for newer in (desired, confirmed[Target.ENCOUNTER]):
+        if newer is not None and same_subject(newer, current):
+            return current.model_copy(update={"patient": newer.patient})
+    return current

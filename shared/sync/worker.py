@@ -54,7 +54,7 @@ from shared.sync.channel import (
 from shared.sync.convergence import note_if_converged
 from shared.sync.plan import Wait, plan
 from shared.sync.ports import SyncPorts
-from shared.targets import Facts, Target, desired_facts
+from shared.targets import Facts, Target, desired_facts, removal_facts
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
     )
     if profile.mode is not Mode.INTEGRATED:
         return SyncOutcome.SHADOW
-    ctx = _Context(kick, stored, profile, desired_facts(stored.snapshot, kick.target), ports)
+    desired = desired_facts(stored.snapshot, kick.target, stored.patient_generation)
+    ctx = _Context(kick, stored, profile, desired, ports)
     for _ in range(MAX_STEPS_PER_KICK):
         outcome = _advance(ctx)
         if outcome is not None:
@@ -128,7 +129,8 @@ def _refreshed(ctx: _Context) -> _Context:
     stored = ctx.ports.crosswalk.load_snapshot(ctx.booking_id)
     if stored is None or stored.version == ctx.stored.version:
         return ctx
-    return replace(ctx, stored=stored, desired=desired_facts(stored.snapshot, ctx.target))
+    desired = desired_facts(stored.snapshot, ctx.target, stored.patient_generation)
+    return replace(ctx, stored=stored, desired=desired)
 
 
 def _advance(ctx: _Context) -> SyncOutcome | None:
@@ -195,6 +197,9 @@ def _record_intent(ctx: _Context, state: TargetState, operation: Operation) -> T
     """Let the channel prepare the operation and record it as in doubt before it is sent."""
     now = ctx.ports.clock()
     context = SendContext(ctx.booking_id, ctx.stored.version, state.refusals, ctx.profile, now)
+    if operation.confirms is None:
+        # A removal carries the confirmed facts (and an S15 the cancellation reason).
+        operation = replace(operation, facts=removal_facts(operation.facts, ctx.stored.snapshot))
     try:
         prepared = ctx.channel.prepare(operation, context)
     except PermanentError as error:

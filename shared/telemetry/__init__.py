@@ -189,6 +189,11 @@ def webhook_answered(status: int, reason: str, correlation_id: str) -> None:
         otel.fail(work.span, reason)
 
 
+def ops_key_checked(reason: str) -> None:
+    """Count one check of the operators' key (``accepted`` or why it was refused)."""
+    _otel().add(names.OPS_KEY_CHECKS, {names.DIM_REASON: reason})
+
+
 def stale_event_ignored(stored_version: int) -> None:
     """An event older than the stored snapshot was acknowledged and ignored."""
     otel = _otel()

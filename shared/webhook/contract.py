@@ -76,21 +76,32 @@ class ProblemDocument(_DocumentModel):
 
 
 _DESCRIPTIONS: dict[tuple[str, str], str] = {
-    ("BookingEvent", "id"): "Unique per event (not per delivery); e.g. a UUID.",
-    ("BookingEvent", "source"): "orbit://vgr/<administration>.",
+    ("BookingEvent", "id"): (
+        "Unique per event (not per delivery); e.g. a UUID. Letters, digits, '.', '_', ':', "
+        "'-'; the whole id never shaped like a personal identity number (422)."
+    ),
+    ("BookingEvent", "source"): "orbit://vgr/<administration>, naming data.administration.",
+    ("BookingEvent", "datacontenttype"): "application/json when present; never null.",
+    ("BookingEvent", "dataschema"): "Optional; never null.",
     (
         "BookingEvent",
         "type",
     ): "created, updated or cancelled; cancelled.v1 exactly when data.status is cancelled.",
     ("BookingEvent", "subject"): "Optional; when present it must be bookings/<data.bookingId>.",
     ("BookingEvent", "time"): "When the change happened in Orbit (RFC 3339 with offset).",
-    ("BookingSnapshot", "bookingId"): "Orbit's booking id; never personal data.",
+    ("BookingSnapshot", "bookingId"): (
+        "Orbit's booking id: a letter or digit, then letters, digits, '.', '_', '-'; at most "
+        "40 characters. Never personal data: an id containing anything shaped like a "
+        "personal identity number (10 or 12 digits whose date part could be a birth date) "
+        "is refused (422)."
+    ),
     (
         "BookingSnapshot",
         "version",
     ): (
         "Increases with every change of the booking; an event whose version is not newer "
-        "than the one already received is acknowledged (202) and ignored."
+        "than the one already received is acknowledged (202) and ignored. A JSON integer "
+        "(3, not 3.0 or true)."
     ),
     ("BookingSnapshot", "administration"): "Administration code (förvaltning), e.g. SU, SAS.",
     ("BookingSnapshot", "plannedStart"): "RFC 3339 with UTC offset.",
@@ -113,13 +124,23 @@ _DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("Person", "hsaId"): "HSA-id of the person.",
     ("Admission", "ward"): "Required when type is inpatient.",
     ("Admission", "admitAt"): "Defaults to plannedStart.",
+    ("Admission", "expectedNights"): "A JSON integer (3, not 3.0).",
 }
+
+
+STRICT_TYPES = (
+    "Types are strict: a boolean is not a number, an integer is written without a "
+    "fraction or exponent (3, not 3.0), a string is not a number. Extension attributes "
+    "are named with 1 to 20 lowercase letters and digits and hold a string, integer or "
+    "boolean. An optional attribute is left out, never null."
+)
 
 
 def event_schema() -> dict[str, Any]:
     """The JSON Schema of a v1 booking event."""
     schema = BookingEvent.model_json_schema(by_alias=True, mode="validation")
     _describe(schema["$defs"] | {"BookingEvent": schema})
+    schema["description"] = f"{schema.get('description', '')}\n\n{STRICT_TYPES}".strip()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -142,6 +163,8 @@ def openapi_document(examples: list[ResponseExample]) -> dict[str, Any]:
     )
     schemas = definitions["$defs"]
     _describe(schemas)
+    event = schemas["BookingEvent"]
+    event["description"] = f"{event.get('description', '')}\n\n{STRICT_TYPES}".strip()
     body_schema = {
         "schema": {"$ref": "#/components/schemas/BookingEvent"},
         "examples": {

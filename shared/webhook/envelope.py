@@ -6,41 +6,48 @@ Two kinds of failure, two answers:
   errors list field paths (``data.patient.identifier.system``) and what is wrong.
 * `semantic_errors` (422): structurally fine but meaningless — a bad check digit,
   an end before the start, an inpatient without a ward, a ``type`` that disagrees
-  with ``data.status``, a ``subject`` naming another booking.
+  with ``data.status``, a ``subject`` naming another booking, a ``source`` naming
+  another administration, an id shaped like a personal identity number.
+
+The models are the contract (the published JSON Schema is generated from them),
+and the body is parsed in pydantic's strict mode: a boolean is not a number, a
+float is not an integer, a number is not a string.
 
 No message ever contains a value from the body: pydantic errors carry the
 ``input``, which may be a personal identity number or a name, so only the path and
-a description of the rule are kept.
+a description of the rule are kept. A path names contract fields only: a key the
+contract does not know (an extension attribute, a misspelt field) is reported as
+``<key>``, because a key, too, could be a name or an identity number.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from cloudevents.core.exceptions import (
-    BaseCloudEventException,
-    CloudEventValidationError,
-    CustomExtensionAttributeError,
-    InvalidAttributeTypeError,
-    InvalidAttributeValueError,
-    MissingRequiredAttributeError,
-)
-from cloudevents.core.v1.event import CloudEvent
-from dateutil.parser import isoparse
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from shared.booking import BookingEvent, BookingStatus, semantic_problems
+from shared.booking import (
+    EXTENSION_NAME,
+    IDENTITY_SHAPED,
+    BookingEvent,
+    BookingStatus,
+    semantic_problems,
+)
 from shared.errors import PermanentError
-from shared.problems import FieldError
+from shared.identity import is_identity_number_shaped
+from shared.problems import UNKNOWN_KEY, FieldError, field_path
 
 CANCELLED_TYPE = "se.vgr.orbit.booking.cancelled.v1"
 SUBJECT_PREFIX = "bookings/"
+SOURCE_PREFIX = "orbit://vgr/"
 
-_DIGIT_RUN = re.compile(r"\d{6}")
-_FRIENDLY_MESSAGES = {"missing": "is required"}
+_BASE64_DATA = "data_base64"
+_FRIENDLY_MESSAGES = {
+    "missing": "is required",
+    "extension_name": "extension attribute names must be 1 to 20 lowercase letters and digits",
+}
 
 
 class InvalidEvent(PermanentError):
@@ -52,27 +59,27 @@ class InvalidEvent(PermanentError):
 
 
 def parse_event(text: str) -> BookingEvent:
-    """Parse a CloudEvents structured-mode JSON body into a `BookingEvent`.
-
-    The CloudEvents SDK checks the envelope's generic rules (attribute types,
-    extension names); the pydantic models check the v1 contract.
+    """Parse a CloudEvents structured-mode JSON body into a `BookingEvent` (strict).
 
     Raises:
         InvalidEvent: with one `FieldError` per failing field.
     """
     raw = _load_object(text)
-    errors = _cloudevent_errors(raw)
-    event: BookingEvent | None = None
+    errors: list[FieldError] = []
+    if _BASE64_DATA in raw:
+        errors.append(
+            FieldError(_BASE64_DATA, "is not supported; send the booking as JSON in data")
+        )
+    if any(_bad_extension_name(name) for name in raw):
+        # Also refused by the model, but only once every field is valid: said here
+        # so it is listed with the other errors.
+        errors.append(FieldError(UNKNOWN_KEY, _FRIENDLY_MESSAGES["extension_name"]))
     try:
-        event = BookingEvent.model_validate(raw)
+        event = BookingEvent.model_validate_json(text, strict=True)
     except ValidationError as error:
         errors = _merge(errors, [_field_error(detail) for detail in _details(error)])
-    if "data_base64" in raw:
-        unsupported = FieldError(
-            "data_base64", "is not supported; send the booking as JSON in data"
-        )
-        errors = _merge([unsupported], errors)
-    if errors or event is None:
+        raise InvalidEvent(errors) from None
+    if errors:
         raise InvalidEvent(errors)
     return event
 
@@ -89,11 +96,12 @@ def semantic_errors(event: BookingEvent) -> list[FieldError]:
                 f"(data.status is {event.data.status.value})",
             )
         )
-    expected_subject = SUBJECT_PREFIX + event.data.booking_id
-    if event.subject is not None and event.subject != expected_subject:
-        errors.append(
-            FieldError("subject", f"must be {expected_subject} (bookings/<data.bookingId>)")
-        )
+    if event.subject is not None and event.subject != SUBJECT_PREFIX + event.data.booking_id:
+        errors.append(FieldError("subject", "must be bookings/<data.bookingId>"))
+    if event.source != SOURCE_PREFIX + event.data.administration:
+        errors.append(FieldError("source", "must be orbit://vgr/<data.administration>"))
+    if is_identity_number_shaped(event.id):
+        errors.append(FieldError("id", IDENTITY_SHAPED))
     return errors
 
 
@@ -113,51 +121,16 @@ def _load_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _bad_extension_name(name: str) -> bool:
+    return (
+        name not in BookingEvent.model_fields
+        and name != _BASE64_DATA
+        and (not EXTENSION_NAME.match(name))
+    )
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError("NaN and Infinity are not JSON")
-
-
-def _cloudevent_errors(raw: dict[str, Any]) -> list[FieldError]:
-    """Envelope errors found by the CloudEvents SDK (required attributes are left to
-    pydantic: the SDK fills in a missing ``id`` or ``time`` by itself)."""
-    attributes = {name: value for name, value in raw.items() if name not in {"data", "data_base64"}}
-    errors: list[FieldError] = []
-    if isinstance(attributes.get("time"), str):
-        try:
-            attributes["time"] = isoparse(attributes["time"])
-        except (ValueError, OverflowError):
-            errors.append(FieldError("time", "must be an RFC 3339 timestamp with a UTC offset"))
-            del attributes["time"]
-    try:
-        CloudEvent(attributes)
-    except CloudEventValidationError as error:
-        for name, problems in error.errors.items():
-            errors.append(FieldError(_safe_path(name), _sdk_message(name, problems[0])))
-    return errors
-
-
-def _sdk_message(name: str, problem: BaseCloudEventException) -> str:
-    # The SDK's texts either name the attribute or are fixed rules; ours are written
-    # for the vendor and never repeat an attribute name that could be anything.
-    if isinstance(problem, MissingRequiredAttributeError):
-        return "is required"
-    if isinstance(problem, InvalidAttributeTypeError):
-        return "must be an RFC 3339 timestamp" if name == "time" else "must be a string"
-    if isinstance(problem, CustomExtensionAttributeError):
-        if name == "data":
-            return "is reserved"
-        return "extension attribute names must be lowercase letters and digits only"
-    if isinstance(problem, InvalidAttributeValueError):
-        return _value_message(name)
-    return "is not a valid CloudEvents attribute"
-
-
-def _value_message(name: str) -> str:
-    if name == "specversion":
-        return 'must be "1.0"'
-    if name == "time":
-        return "must include a UTC offset"
-    return "must not be empty"
 
 
 def _details(error: ValidationError) -> list[ErrorDetails]:
@@ -165,7 +138,7 @@ def _details(error: ValidationError) -> list[ErrorDetails]:
 
 
 def _field_error(detail: ErrorDetails) -> FieldError:
-    path = _format_path(detail["loc"])
+    path = UNKNOWN_KEY if detail["type"] == "extension_name" else _format_path(detail["loc"])
     message = _FRIENDLY_MESSAGES.get(detail["type"], detail["msg"])
     if _mentions_input(message, detail.get("input")):
         message = f"is not valid ({detail['type']})"
@@ -182,24 +155,17 @@ def _mentions_input(message: str, value: object) -> bool:
 
 
 def _format_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += ("." if path else "") + _safe_path(part)
-    return path or "body"
-
-
-def _safe_path(name: str) -> str:
-    """A key from the body as it may appear in a response: keys are normally
-    field names, but one that looks like an identity number is masked."""
-    if len(name) > 64 or _DIGIT_RUN.search(name):
-        return "<key>"
-    return name
+    if loc and loc[0] == _BASE64_DATA:
+        return _BASE64_DATA  # a CloudEvents name, refused with a hint
+    return field_path(loc, BookingEvent)
 
 
 def _merge(first: list[FieldError], second: list[FieldError]) -> list[FieldError]:
     """Both lists, keeping only the first error reported for each path."""
     seen = {error.path for error in first}
-    return first + [error for error in second if error.path not in seen]
+    result = list(first)
+    for error in second:
+        if error.path not in seen:
+            seen.add(error.path)
+            result.append(error)
+    return result

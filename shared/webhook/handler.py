@@ -6,13 +6,17 @@ Order of checks (cheapest and least trusting first):
 2. signature (401) — nothing in the body is trusted before this;
 3. CloudEvent + v1 schema (400), meaning (422), administration known (422) and
    switched on (409);
-4. idempotency: a webhook-id seen before gets its original 202 again;
-5. enqueue the event, then record the delivery, then answer 202.
+4. idempotency: *claim* the webhook-id (insert-if-absent). Exactly one delivery
+   per webhook-id wins the claim; any other with the same body gets the winner's
+   202 again, one with a different body gets 422 ``webhook-id-reused``;
+5. enqueue the event, mark the claim accepted, answer 202.
 
-Enqueue comes before the record: the queue MessageId is deterministic per booking
-and version, so a crash between the two only leads to a retried delivery whose
-second enqueue the bus drops as a duplicate. The other order could answer 202
-for an event that never reached the queue.
+The claim comes before the enqueue, so concurrent twins cannot both have an
+effect. A crash between claim and enqueue leaves the claim unaccepted: Orbit's
+retry (same webhook-id, same body) then enqueues it, and since the queue
+MessageId is deterministic per booking and version, a second enqueue of one
+event is dropped by the bus as a duplicate. No 202 is ever answered for an
+event that is not on the queue.
 
 Each delivery logs exactly one line (status, reason, booking, event, version,
 correlation id) and never a name, an identity number or body text.
@@ -24,17 +28,25 @@ import datetime as dt
 import json
 import logging
 import re
-import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from shared import telemetry
 from shared.booking import BookingEvent
 from shared.crosswalk.port import TableStore
-from shared.errors import PermanentError, TransientError
+from shared.errors import HttpRefusal, RequestDeferred, RequestRefused, TransientError
+from shared.identity import looks_like_identity_number
 from shared.messages import EventMessage, event_outbound
-from shared.problems import FieldError, ProblemResponse, problem
+from shared.problems import (
+    RETRY_AFTER_SECONDS,
+    FieldError,
+    ProblemResponse,
+    new_correlation_id,
+    refusal_answer,
+)
+from shared.problems import internal_error as internal_error_answer
+from shared.problems import unavailable as unavailable_answer
 from shared.profiles import Mode, Profiles
 from shared.queue.port import MessageBus
 from shared.webhook import idempotency
@@ -56,9 +68,6 @@ from shared.webhook.signature import (
 )
 
 logger = logging.getLogger("orbit.webhook")
-
-RETRY_AFTER_SECONDS = 30
-"""Suggested wait before Orbit retries a 503 (same webhook-id, same body)."""
 
 
 @dataclass(frozen=True)
@@ -101,20 +110,6 @@ class Accepted:
 WebhookResult = Accepted | ProblemResponse
 
 
-@dataclass(eq=False)
-class _Rejected(PermanentError):
-    """Internal: stop handling and answer with this problem."""
-
-    status: int
-    # field(): without it the dataclass would take PermanentError.reason as a default.
-    reason: str = field()
-    title: str
-    detail: str
-    errors: Sequence[FieldError] = ()
-    headers: Mapping[str, str] = field(default_factory=dict)
-    note: str = ""  # for operators, in the log line only; never personal data
-
-
 @dataclass
 class _Context:
     """What the log line of a delivery reports, filled in as handling proceeds."""
@@ -123,10 +118,6 @@ class _Context:
     booking_id: str = "-"
     event_id: str = "-"
     version: str = "-"
-
-
-def new_correlation_id() -> str:
-    return str(uuid.uuid4())
 
 
 def accept_delivery(
@@ -138,24 +129,24 @@ def accept_delivery(
     profiles: Profiles,
     clock: Callable[[], dt.datetime],
     new_id: Callable[[], str] = new_correlation_id,
+    secrets_problem: str = "",
+    administrations: Collection[str] = (),
 ) -> WebhookResult:
     """Handle one delivery; never raises (every outcome is a response). The delivery's
-    span is the root of the booking change's trace."""
+    span is the root of the booking change's trace.
+
+    ``secrets_problem`` says why ORBIT_WEBHOOK_SECRETS cannot be used (e.g. an
+    unresolved Key Vault reference; shared.secrets): then every delivery gets 503.
+    ``administrations`` is the stamp's scope (setting ADMINISTRATIONS); empty: all.
+    """
     with telemetry.webhook_span():
         context = _Context(correlation_id=new_id())
+        scope = _Scope(secrets, secrets_problem, frozenset(administrations))
         try:
-            accepted = _accept(delivery, context, secrets, store, bus, profiles, clock)
-        except _Rejected as rejected:
-            _log(rejected.status, rejected.reason, context, note=rejected.note)
-            return problem(
-                rejected.status,
-                rejected.title,
-                rejected.detail,
-                type_suffix=rejected.reason,
-                errors=rejected.errors,
-                headers=rejected.headers,
-                correlation_id=context.correlation_id,
-            )
+            accepted = _accept(delivery, context, scope, store, bus, profiles, clock)
+        except HttpRefusal as refused:
+            _log(refused.status, refused.reason, context, note=refused.note)
+            return refusal_answer(refused, context.correlation_id)
         except TransientError as error:  # QueueUnavailable is one
             _log(503, "dependency-unavailable", context, error_type=type(error).__name__)
             return unavailable(context.correlation_id)
@@ -169,68 +160,87 @@ def accept_delivery(
 
 def unavailable(correlation_id: str) -> ProblemResponse:
     """503: a dependency (queue or table) is down; the event was not accepted."""
-    return problem(
-        503,
-        "Temporarily unavailable",
+    return unavailable_answer(
+        correlation_id,
         "The event could not be stored durably and was NOT accepted. Retry the same "
         f"delivery (same webhook-id and body) after {RETRY_AFTER_SECONDS} seconds, "
         "with backoff.",
-        type_suffix="unavailable",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        correlation_id=correlation_id,
     )
 
 
 def internal_error(correlation_id: str) -> ProblemResponse:
     """500: a fault of ours; the event was not accepted."""
-    return problem(
-        500,
-        "Internal error",
+    return internal_error_answer(
+        correlation_id,
         "The event was NOT accepted because of an internal error. Retry the same delivery "
         "later; if it keeps failing, contact the integration team with the correlationId.",
-        type_suffix="internal-error",
-        correlation_id=correlation_id,
     )
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The stamp's configuration a delivery is checked against."""
+
+    secrets: Sequence[str]
+    secrets_problem: str
+    administrations: frozenset[str]
 
 
 def _accept(
     delivery: WebhookDelivery,
     context: _Context,
-    secrets: Sequence[str],
+    scope: _Scope,
     store: TableStore,
     bus: MessageBus,
     profiles: Profiles,
     clock: Callable[[], dt.datetime],
 ) -> Accepted:
     text = _check_transport(delivery)
-    _check_signature(secrets, delivery)
+    _check_signature(scope, delivery)
     event = _parse(text, context)
+    _check_stamp_scope(event, scope.administrations)
     _check_administration(event, profiles)
     webhook_id = delivery.headers[HEADER_ID].strip()
-    digest = idempotency.body_digest(delivery.body)
-    earlier = idempotency.find_delivery(store, webhook_id)
-    if earlier is not None:
-        return _replay(earlier, digest, context)
+    received_at = clock()
+    claim = idempotency.claim_delivery(
+        store,
+        webhook_id,
+        idempotency.DeliveryRecord(
+            event_id=event.id,
+            booking_id=event.data.booking_id,
+            version=event.data.version,
+            correlation_id=context.correlation_id,
+            body_digest=idempotency.body_digest(delivery.body),
+            accepted_at=received_at,
+        ),
+    )
+    if not claim.won:
+        _check_same_body(claim.record, delivery.body)
+        context.correlation_id = claim.record.correlation_id  # the log line matches the answer
+    if not claim.record.accepted:
+        # Ours, or a twin's that was cut short (or is still running): enqueue. A
+        # second enqueue of one event has the same MessageId and is dropped.
+        _enqueue(bus, event, webhook_id, claim.record.correlation_id, received_at)
+        idempotency.mark_accepted(store, webhook_id, claim)
+    return _accepted(claim.record, replayed=not claim.won)
+
+
+def _enqueue(
+    bus: MessageBus,
+    event: BookingEvent,
+    webhook_id: str,
+    correlation_id: str,
+    received_at: dt.datetime,
+) -> None:
     message = EventMessage(
         event_id=event.id,
         event_type=event.type,
         webhook_id=webhook_id,
-        correlation_id=context.correlation_id,
-        received_at=clock(),
+        correlation_id=correlation_id,
+        received_at=received_at,
         snapshot=event.data,
     )
     bus.send([event_outbound(message, telemetry.trace_properties())])
-    record = idempotency.DeliveryRecord(
-        event_id=event.id,
-        booking_id=event.data.booking_id,
-        version=event.data.version,
-        correlation_id=context.correlation_id,
-        body_digest=digest,
-        accepted_at=message.received_at,
-    )
-    stored = idempotency.record_delivery(store, webhook_id, record)
-    context.correlation_id = stored.correlation_id  # a concurrent twin may have won
-    return _accepted(stored, replayed=stored is not record)
 
 
 def _check_transport(delivery: WebhookDelivery) -> str:
@@ -239,7 +249,7 @@ def _check_transport(delivery: WebhookDelivery) -> str:
         check_media_type(delivery.headers.get("content-type"))
         return decode_utf8(delivery.body)
     except BodyTooLarge:
-        raise _Rejected(
+        raise RequestRefused(
             413,
             "body-too-large",
             "Body too large",
@@ -247,11 +257,11 @@ def _check_transport(delivery: WebhookDelivery) -> str:
             "snapshot is a few KiB: send one event per request, without padding.",
         ) from None
     except UnsupportedMediaType as error:
-        raise _Rejected(
+        raise RequestRefused(
             415, "unsupported-media-type", "Unsupported media type", str(error)
         ) from None
     except BodyNotUtf8:
-        raise _Rejected(
+        raise RequestRefused(
             400,
             "invalid-body",
             "Invalid body",
@@ -260,22 +270,28 @@ def _check_transport(delivery: WebhookDelivery) -> str:
         ) from None
 
 
-def _check_signature(secrets: Sequence[str], delivery: WebhookDelivery) -> None:
+def _check_signature(scope: _Scope, delivery: WebhookDelivery) -> None:
     try:
-        verify_signature(secrets, delivery.headers, delivery.body)
+        if scope.secrets_problem:  # never verify against an unresolved reference's text
+            raise SecretsNotConfigured(scope.secrets_problem)
+        verify_signature(scope.secrets, delivery.headers, delivery.body)
     except InvalidSignature as error:
-        raise _Rejected(401, error.reason, "Invalid signature", str(error)) from None
+        raise RequestRefused(401, error.reason, "Invalid signature", str(error)) from None
     except SecretsNotConfigured as error:
         # Our misconfiguration, not the sender's fault: 503 so that Orbit keeps the
         # event and retries once an operator has fixed ORBIT_WEBHOOK_SECRETS.
-        raise _Rejected(
+        cause = str(error)
+        if "ORBIT_WEBHOOK_SECRETS" not in cause:
+            cause = f"ORBIT_WEBHOOK_SECRETS: {cause}"
+        raise RequestDeferred(
             503,
             "not-configured",
             "Temporarily unavailable",
-            "The endpoint cannot check signatures yet and did NOT accept the event. Retry "
-            f"the same delivery after {RETRY_AFTER_SECONDS} seconds, with backoff.",
+            "The endpoint cannot check signatures yet and did NOT accept the event "
+            f"({cause}). Retry the same delivery after "
+            f"{RETRY_AFTER_SECONDS} seconds, with backoff.",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            note=f"fix ORBIT_WEBHOOK_SECRETS: {error}",
+            note=f"fix {cause}",
         ) from None
 
 
@@ -283,7 +299,7 @@ def _parse(text: str, context: _Context) -> BookingEvent:
     try:
         event = parse_event(text)
     except InvalidEvent as error:
-        raise _Rejected(
+        raise RequestRefused(
             400,
             "invalid-event",
             "Invalid event",
@@ -291,15 +307,14 @@ def _parse(text: str, context: _Context) -> BookingEvent:
             "Fix the fields listed in errors; do not retry the same body.",
             errors=error.errors,
         ) from None
-    context.booking_id = event.data.booking_id
+    # Both ids were chosen by the sender: an identity number sent as one is refused
+    # below and must not reach the log line or the trace on its way there.
+    context.booking_id = _loggable(event.data.booking_id)
     context.event_id = _loggable(event.id)
     context.version = str(event.data.version)
-    telemetry.annotate(
-        booking_id=context.booking_id, event_id=context.event_id, version=event.data.version
-    )
     errors = semantic_errors(event)
     if errors:
-        raise _Rejected(
+        raise RequestRefused(
             422,
             "semantically-invalid",
             "Semantically invalid event",
@@ -307,14 +322,31 @@ def _parse(text: str, context: _Context) -> BookingEvent:
             "in errors in Orbit and send a new event; do not retry the same body.",
             errors=errors,
         )
+    telemetry.annotate(
+        booking_id=context.booking_id, event_id=context.event_id, version=event.data.version
+    )
     return event
+
+
+def _check_stamp_scope(event: BookingEvent, administrations: frozenset[str]) -> None:
+    code = event.data.administration
+    if administrations and code not in administrations:
+        raise RequestRefused(
+            422,
+            "administration-not-served-here",
+            "Administration not served by this endpoint",
+            f"This endpoint serves {', '.join(sorted(administrations))}, not administration "
+            f"{code}. Send the administration's bookings to its own endpoint; do not retry "
+            "this event here.",
+            errors=[FieldError("data.administration", f"{code} is not served by this endpoint")],
+        )
 
 
 def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
     code = event.data.administration
     profile = profiles.find(code)
     if profile is None:
-        raise _Rejected(
+        raise RequestRefused(
             422,
             "unknown-administration",
             "Unknown administration",
@@ -325,7 +357,7 @@ def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
         )
     telemetry.annotate(administration=profile.code)
     if profile.mode is Mode.OFF:
-        raise _Rejected(
+        raise RequestRefused(
             409,
             "administration-off",
             "Integration not switched on",
@@ -335,9 +367,9 @@ def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
         )
 
 
-def _replay(earlier: idempotency.DeliveryRecord, digest: str, context: _Context) -> Accepted:
-    if earlier.body_digest != digest:
-        raise _Rejected(
+def _check_same_body(earlier: idempotency.DeliveryRecord, body: bytes) -> None:
+    if earlier.body_digest != idempotency.body_digest(body):
+        raise RequestRefused(
             422,
             "webhook-id-reused",
             "webhook-id reused",
@@ -345,8 +377,6 @@ def _replay(earlier: idempotency.DeliveryRecord, digest: str, context: _Context)
             "a new webhook-id; only a retry of the very same delivery may reuse one.",
             errors=[FieldError("webhook-id", "was already used for a different body")],
         )
-    context.correlation_id = earlier.correlation_id  # the log line matches the answer
-    return _accepted(earlier, replayed=True)
 
 
 def _accepted(record: idempotency.DeliveryRecord, *, replayed: bool) -> Accepted:
@@ -360,12 +390,11 @@ def _accepted(record: idempotency.DeliveryRecord, *, replayed: bool) -> Accepted
 
 
 _LOGGABLE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_IDENTITY_LIKE = re.compile(r"\d{6}(?:\d{2})?[-+]?\d{4}")  # (yy)yymmdd[-+]nnnc
 
 
 def _loggable(value: str) -> str:
     """Ids chosen by the sender go into log lines only when plainly harmless."""
-    if _LOGGABLE.match(value) and not _IDENTITY_LIKE.search(value):
+    if _LOGGABLE.match(value) and not looks_like_identity_number(value):
         return value
     return "<unloggable>"
 

@@ -1,6 +1,5 @@
 """What only the SQLite adapter promises, beyond the shared contract.
 
-* transact checks etags (Azurite does not, so the shared suite cannot assert it);
 * a committed write survives the process being killed with SIGKILL;
 * the file keeps its tables and data across reopening; WAL journal.
 """
@@ -16,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from shared.crosswalk.port import Op, OpKind
 from shared.crosswalk.sqlite import SqliteTableStore
 from shared.errors import ConcurrencyConflict, StoreError, TransientError
 
@@ -29,54 +27,6 @@ def store(tmp_path: Path) -> SqliteTableStore:
     store = SqliteTableStore(tmp_path / "crosswalk.sqlite3")
     store.create_tables(["bookings"])
     return store
-
-
-def test_sqlite_transact_update_with_a_stale_etag_conflicts_and_applies_nothing(
-    store: SqliteTableStore,
-) -> None:
-    first = store.insert("bookings", PK, "snapshot", {"version": 1})
-    second = store.update("bookings", PK, "snapshot", {"version": 2}, first.etag)
-
-    with pytest.raises(ConcurrencyConflict):
-        store.transact(
-            "bookings",
-            PK,
-            [
-                Op(OpKind.INSERT, "audit-0001", {"event": "x"}),
-                Op(OpKind.UPDATE, "snapshot", {"version": 3}, etag=first.etag),
-            ],
-        )
-
-    assert store.get("bookings", PK, "snapshot") == second
-    assert store.get("bookings", PK, "audit-0001") is None
-
-
-def test_sqlite_transact_delete_with_a_stale_etag_conflicts_and_applies_nothing(
-    store: SqliteTableStore,
-) -> None:
-    first = store.insert("bookings", PK, "intent", {"msh10": "ORB1"})
-    second = store.update("bookings", PK, "intent", {"msh10": "ORB2"}, first.etag)
-
-    with pytest.raises(ConcurrencyConflict):
-        store.transact(
-            "bookings",
-            PK,
-            [
-                Op(OpKind.UPSERT, "target-encounter", {"state": "confirmed"}),
-                Op(OpKind.DELETE, "intent", etag=first.etag),
-            ],
-        )
-
-    assert store.get("bookings", PK, "intent") == second
-    assert store.get("bookings", PK, "target-encounter") is None
-
-
-def test_sqlite_transact_with_current_etags_applies(store: SqliteTableStore) -> None:
-    intent = store.insert("bookings", PK, "intent", {"msh10": "ORB1"})
-
-    store.transact("bookings", PK, [Op(OpKind.DELETE, "intent", etag=intent.etag)])
-
-    assert store.get("bookings", PK, "intent") is None
 
 
 def test_sqlite_reinserted_entity_does_not_accept_the_old_etag(store: SqliteTableStore) -> None:
@@ -121,11 +71,10 @@ def test_sqlite_uses_the_wal_journal(tmp_path: Path) -> None:
 _WRITE_THEN_DIE = """
 import os, signal, sys
 from shared.crosswalk.sqlite import SqliteTableStore
-from shared.crosswalk.port import Op, OpKind
 store = SqliteTableStore(sys.argv[1])
 store.create_tables(["bookings"])
 store.insert("bookings", "OB-1", "snapshot", {"version": 1})
-store.transact("bookings", "OB-1", [Op(OpKind.INSERT, "audit-0001", {"code": "AA"})])
+store.insert("bookings", "OB-1", "audit-0001", {"code": "AA"})
 print("written", flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -173,8 +122,8 @@ def test_sqlite_scan_pages_through_large_tables(tmp_path: Path) -> None:
     store.create_tables(["bookings"])
     # 20 partitions of 10 rows: many pages; only partitions 5..19 have a snapshot
     for pk in range(20):
-        rows = [Op(OpKind.INSERT, f"r{i:02}", {"i": i}) for i in range(10)]
-        store.transact("bookings", f"OB-{pk:02}", rows)
+        for i in range(10):
+            store.insert("bookings", f"OB-{pk:02}", f"r{i:02}", {"i": i})
         if pk >= 5:
             store.insert("bookings", f"OB-{pk:02}", "snapshot", {})
 

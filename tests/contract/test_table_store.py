@@ -1,19 +1,17 @@
-"""The TableStore contract: every test runs against SQLite and against Azurite.
-
-Batch etag checks are NOT asserted here: Azurite ignores If-Match inside entity-
-group transactions (real Azure honours it). SQLite's batch etag checks are tested
-in test_sqlite_table_store.py.
-"""
+"""The TableStore contract: every test runs against SQLite and against Azurite."""
 
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from shared.crosswalk.port import Entity, Op, OpKind, TableStore, Value
+from shared.crosswalk.port import Entity, TableStore, Value
 from shared.errors import ConcurrencyConflict, EntityExists, StoreError
+from tests.builders import synthetic_personnummer
 
 PK = "OB-2026-000123"
 
@@ -125,9 +123,7 @@ def test_every_write_changes_the_etag(store: TableStore, table: str) -> None:
     etags = [store.insert(table, PK, "row", {"n": 0}).etag]
     etags.append(store.update(table, PK, "row", {"n": 0}, etags[-1]).etag)  # same data
     etags.append(store.upsert(table, PK, "row", {"n": 0}).etag)
-    [result] = store.transact(table, PK, [Op(OpKind.UPSERT, "row", {"n": 0})])
-    assert result is not None
-    etags.append(result.etag)
+    etags.append(store.upsert(table, PK, "row", {"n": 0}).etag)  # upsert of an existing row
 
     assert len(set(etags)) == len(etags)
 
@@ -266,111 +262,6 @@ def test_scan_of_an_empty_table_is_empty(store: TableStore, table: str) -> None:
     assert list(store.scan(table, row_key="snapshot")) == []
 
 
-# --- transact ---
-
-
-def test_transact_applies_every_op_and_returns_results_in_op_order(
-    store: TableStore, table: str
-) -> None:
-    old_intent = store.insert(table, PK, "intent", {"msh10": "ORB1"})
-    snapshot = store.insert(table, PK, "snapshot", {"version": 1})
-
-    results = store.transact(
-        table,
-        PK,
-        [
-            Op(OpKind.INSERT, "audit-0001", {"event": "ack", "code": "AA"}),
-            Op(OpKind.UPSERT, "target-encounter", {"state": "confirmed"}),
-            Op(OpKind.UPDATE, "snapshot", {"version": 2}, etag=snapshot.etag),
-            Op(OpKind.DELETE, "intent", etag=old_intent.etag),
-        ],
-    )
-
-    assert [r.row_key if r else None for r in results] == [
-        "audit-0001",
-        "target-encounter",
-        "snapshot",
-        None,
-    ]
-    assert all(store.get(table, PK, r.row_key) == r for r in results if r)
-    assert store.get(table, PK, "intent") is None
-    [_, _, updated, _] = results
-    assert updated is not None and updated.data == {"version": 2}
-
-
-def test_transact_is_atomic_when_an_insert_collides(store: TableStore, table: str) -> None:
-    existing = store.insert(table, PK, "audit-0001", {"event": "first"})
-    snapshot = store.insert(table, PK, "snapshot", {"version": 1})
-
-    with pytest.raises(EntityExists):
-        store.transact(
-            table,
-            PK,
-            [
-                Op(OpKind.UPSERT, "target-encounter", {"state": "confirmed"}),
-                Op(OpKind.UPDATE, "snapshot", {"version": 2}, etag=snapshot.etag),
-                Op(OpKind.INSERT, "audit-0001", {"event": "second"}),
-            ],
-        )
-
-    assert store.get(table, PK, "target-encounter") is None
-    assert store.get(table, PK, "snapshot") == snapshot
-    assert store.get(table, PK, "audit-0001") == existing
-
-
-def test_transact_fails_whole_when_an_updated_entity_is_missing(
-    store: TableStore, table: str
-) -> None:
-    with pytest.raises(ConcurrencyConflict):
-        store.transact(
-            table,
-            PK,
-            [
-                Op(OpKind.INSERT, "audit-0001", {"event": "x"}),
-                Op(OpKind.UPDATE, "snapshot", {"version": 2}),
-            ],
-        )
-
-    assert store.query(table, PK) == []
-
-
-def test_transact_fails_whole_when_a_deleted_entity_is_missing(
-    store: TableStore, table: str
-) -> None:
-    with pytest.raises(ConcurrencyConflict):
-        store.transact(
-            table, PK, [Op(OpKind.UPSERT, "snapshot", {"v": 1}), Op(OpKind.DELETE, "intent")]
-        )
-
-    assert store.query(table, PK) == []
-
-
-def test_transact_without_ops_does_nothing(store: TableStore, table: str) -> None:
-    assert store.transact(table, PK, []) == []
-
-
-def test_transact_rejects_a_row_key_twice_before_sending(store: TableStore, table: str) -> None:
-    with pytest.raises(ValueError, match="only once"):
-        store.transact(
-            table, PK, [Op(OpKind.UPSERT, "snapshot", {}), Op(OpKind.UPSERT, "snapshot", {})]
-        )
-
-
-def test_transact_rejects_more_than_100_ops(store: TableStore, table: str) -> None:
-    ops = [Op(OpKind.INSERT, f"audit-{i:04}", {}) for i in range(101)]
-
-    with pytest.raises(ValueError, match="at most 100"):
-        store.transact(table, PK, ops)
-
-
-def test_transact_accepts_100_ops(store: TableStore, table: str) -> None:
-    ops = [Op(OpKind.INSERT, f"audit-{i:04}", {"i": i}) for i in range(100)]
-
-    store.transact(table, PK, ops)
-
-    assert [e.data["i"] for e in store.query(table, PK, "audit-")] == list(range(100))
-
-
 # --- tables ---
 
 
@@ -438,11 +329,65 @@ def test_an_empty_etag_is_rejected_not_read_as_unconditional(store: TableStore, 
         store.update(table, PK, "snapshot", {"version": 2}, "")
     with pytest.raises(ValueError, match="etag"):
         store.delete(table, PK, "snapshot", "")
-    with pytest.raises(ValueError, match="etag"):
-        store.transact(table, PK, [Op(OpKind.DELETE, "snapshot", etag="")])
 
     read = store.get(table, PK, "snapshot")
     assert read is not None and read.data == {"version": 1}
+
+
+# --- every method checks its arguments first, in every adapter ---
+
+# One call per public method, with ``key`` in a key position (for query the
+# partition key, for scan the row key). The table was never created: a check
+# that ran after the store's own work would answer StoreError instead.
+_CALLS_WITH_KEY: dict[str, Callable[[TableStore, str, str], object]] = {
+    "get": lambda store, table, key: store.get(table, PK, key),
+    "insert": lambda store, table, key: store.insert(table, key, "snapshot", {}),
+    "update": lambda store, table, key: store.update(table, PK, key, {}, "etag"),
+    "upsert": lambda store, table, key: store.upsert(table, key, "snapshot", {}),
+    "delete": lambda store, table, key: store.delete(table, PK, key),
+    "query": lambda store, table, key: store.query(table, key),
+    "scan": lambda store, table, key: store.scan(table, row_key=key),
+}
+
+
+@pytest.mark.parametrize("method", sorted(_CALLS_WITH_KEY))
+def test_a_bad_key_is_a_value_error_before_the_store_is_asked(
+    store: TableStore, method: str
+) -> None:
+    identity_number = synthetic_personnummer(7)
+    bad_key = identity_number + "\t"  # a control character: Azure would answer 400
+
+    with pytest.raises(ValueError, match="forbidden character") as raised:
+        _CALLS_WITH_KEY[method](store, "neverCreated", bad_key)
+
+    assert identity_number not in str(raised.value)
+
+
+@pytest.mark.parametrize("method", sorted(_CALLS_WITH_KEY))
+def test_a_bad_table_name_is_a_value_error_in_every_method(store: TableStore, method: str) -> None:
+    with pytest.raises(ValueError, match="table names"):
+        _CALLS_WITH_KEY[method](store, "bad-name", "snapshot")
+
+
+def test_create_tables_with_a_bad_name_creates_none(store: TableStore) -> None:
+    good = "t" + uuid.uuid4().hex[:20]
+
+    with pytest.raises(ValueError, match="table names"):
+        store.create_tables([good, "x"])
+
+    with pytest.raises(StoreError, match="create_tables"):
+        store.get(good, PK, "snapshot")
+
+
+def test_bad_data_or_etag_is_rejected_before_the_store_is_asked(store: TableStore) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        store.insert("neverCreated", PK, "snapshot", {"RowKey": "x"})
+    with pytest.raises(TypeError, match="unsupported type"):
+        store.upsert("neverCreated", PK, "snapshot", {"v": None})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="etag"):
+        store.update("neverCreated", PK, "snapshot", {}, "")
+    with pytest.raises(ValueError, match="etag"):
+        store.delete("neverCreated", PK, "snapshot", "")
 
 
 # --- concurrency ---

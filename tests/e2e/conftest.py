@@ -50,8 +50,14 @@ def local_run(tmp_path, monkeypatch) -> Iterator[LocalRun]:
         local_settings(), host_port=0, mllp_port=0, mllp_timeout_seconds=0.5
     )
     run = LocalRun(settings, simulator_http_port=0, retry=FAST_RETRIES).start()
+    # The suite runs against the strict simulator (issue 9): nothing the integration
+    # sends may be refused for what a Cerner interface team would refuse.
+    assert run.simulator.faults.lenient is False
     yield run
+    stats = run.simulator.stats()
     run.stop()
+    assert stats["strict_rejections"] == 0, "the strict simulator refused a message"
+    assert stats["patient_mismatches"] == 0, "a visit alias arrived for another person"
 
 
 @pytest.fixture

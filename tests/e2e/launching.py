@@ -62,10 +62,15 @@ def launch_body(value: str, *, target: str = "millennium", **extra: Any) -> dict
     }
 
 
-def post_launch(base_url: str, secret: str | None, body: dict[str, Any]) -> httpx.Response:
-    """POST /api/launch, signed with ``secret`` (None: unsigned)."""
+def post_launch(
+    base_url: str, secret: str | None, body: dict[str, Any], *, host: str | None = None
+) -> httpx.Response:
+    """POST /api/launch, signed with ``secret`` (None: unsigned); ``host`` overrides
+    the Host header (as a client or a proxy on the way could)."""
     raw = json.dumps(body).encode()
     headers = {"content-type": "application/json"}
+    if host is not None:
+        headers["host"] = host
     if secret is not None:
         headers |= sign(secret, f"msg_{uuid.uuid4().hex}", int(time.time()), raw)
     return httpx.post(f"{base_url}/api/launch", content=raw, headers=headers)

@@ -61,6 +61,23 @@ def test_a_signed_launch_redirects_once_to_millennium_then_is_gone(local_run, ca
     scan_for([value, FAMILY, GIVEN], captured_logs, capfd, launch_url, location)
 
 
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:27071@evil.example", "evil.example", "evil.example/x?", "[::1]:1"]
+)
+def test_the_launch_url_is_built_on_the_configured_base_url_never_the_host_header(local_run, host):
+    aim_launch_at_simulator(local_run)
+    value = synthetic_personnummer(8)
+    seed_patient(local_run.simulator.http_url, value, FAMILY, GIVEN)
+    secret = local_run.settings.launch_secrets_orbit[0]
+
+    created = post_launch(local_run.base_url, secret, launch_body(value), host=host)
+
+    assert created.status_code == 201, created.text
+    launch_url = created.json()["launchUrl"]
+    assert launch_url.startswith(f"{local_run.base_url}/api/launch/")
+    assert "evil" not in launch_url and "@" not in launch_url
+
+
 def test_an_integrated_booking_opens_its_encounter_and_millennium_finds_the_booking(
     local_run, orbit, captured_logs, capfd
 ):

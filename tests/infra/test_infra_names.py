@@ -126,19 +126,20 @@ def test_local_authentication_is_off_everywhere() -> None:
     assert monitoring["appInsights"]["config"]["properties"]["DisableLocalAuth"] is True
 
 
-def test_least_privilege_roles_are_granted() -> None:
-    text = "".join(path.read_text(encoding="utf-8") for path in INFRA.rglob("*.bicep"))
-    roles = {
-        "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39": "Azure Service Bus Data Sender",
-        "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0": "Azure Service Bus Data Receiver",
-        "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
-        "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
-        "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
-    }
-    for role_id, role in roles.items():
-        assert role_id in text, f"{role} is not granted"
-    owner, contributor = (
-        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-        "b24988ac-6180-42a0-ab88-20f7382dd24c",
-    )
-    assert owner not in text and contributor not in text, "no broad control-plane roles"
+def test_the_health_check_path_is_the_health_function() -> None:
+    # Azure probes this path; the anonymous function must answer on it.
+    from tests.unit.test_function_app import EXPECTED_FUNCTIONS
+
+    path = variable(FUNCTION_APP, "healthCheckPath")
+    assert path == f"/api/{EXPECTED_FUNCTIONS['health'][1]}"
+    assert "healthCheckPath: healthCheckPath" in FUNCTION_APP.read_text(encoding="utf-8")
+
+
+def test_the_stamp_scope_and_the_ca_bundle_are_deployed() -> None:
+    settings = _app_settings()
+    join = settings["ADMINISTRATIONS"]["function"]
+    assert join["type"] == "join" and join["parameters"]["input_array"] == "administrations"
+    main = parsed(MAIN_BICEP)["modules"]["functionApp"]["config"]["params"]
+    assert main["administrations"] == ["administration"], "each stamp serves its own code"
+    text = FUNCTION_APP.read_text(encoding="utf-8")
+    assert "${secretReference}millennium-mllp-ca-bundle/)" in text

@@ -142,3 +142,101 @@ def test_infra_readme_explains_every_parameter_of_main() -> None:
     readme = (INFRA / "README.md").read_text(encoding="utf-8")
     undocumented = [name for name in parsed(MAIN_BICEP)["parameters"] if f"`{name}`" not in readme]
     assert not undocumented, f"add to the parameter table in infra/README.md: {undocumented}"
+
+
+# --- Flex Consumption, zones, peering, DNS: what Azure refuses or silently breaks ---
+
+FLEX_MINIMUM_INSTANCES = 40
+"""Flex Consumption rejects a maximumInstanceCount below 40 outside a few preview
+regions (Microsoft Learn, "Flex Consumption plan": instance limits 40-1000)."""
+
+FUNCTION_APP = INFRA / "modules" / "functionapp.bicep"
+NETWORK = INFRA / "modules" / "network.bicep"
+PRIVATE_LINK = INFRA / "modules" / "private-link.bicep"
+
+
+def relative_name(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def _main_parameter(name: str) -> dict:
+    parameter: dict = parsed(MAIN_BICEP)["parameters"][name]
+    return parameter
+
+
+def _decorator(parameter: dict, name: str) -> object:
+    for decorator in parameter.get("decorators", []):
+        if decorator["type"] == name:
+            return decorator["argument"]
+    return None
+
+
+def _stamps() -> dict[str, dict]:
+    """Every stamp's values: the administrations' files and the azd developer stamp."""
+    stamps = {code: _params(code).values for code in CODES}
+    document = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    stamps["azd"] = {name: item["value"] for name, item in document["parameters"].items()}
+    return stamps
+
+
+def _value(values: dict, name: str) -> object:
+    return values.get(name, _main_parameter(name)["default"])
+
+
+def test_maximum_instance_count_is_validated_against_the_flex_minimum() -> None:
+    for path in (MAIN_BICEP, FUNCTION_APP):
+        parameter = parsed(path)["parameters"]["maximumInstanceCount"]
+        assert _decorator(parameter, "min_value") == FLEX_MINIMUM_INSTANCES, relative_name(path)
+        assert _decorator(parameter, "max_value") == 1000
+    for stamp, values in _stamps().items():
+        count = _value(values, "maximumInstanceCount")
+        assert isinstance(count, int) and count >= FLEX_MINIMUM_INSTANCES, stamp
+
+
+def test_zone_redundancy_is_a_parameter_off_by_default() -> None:
+    text = FUNCTION_APP.read_text(encoding="utf-8")
+    assert "zoneRedundant: zoneRedundant" in text
+    assert "zoneRedundant: true" not in text
+    assert _main_parameter("zoneRedundant")["default"] is False
+    assert _stamps()["azd"]["zoneRedundant"] is False, "a developer stamp scales to zero"
+
+
+def test_a_zone_redundant_stamp_says_it_keeps_two_always_ready_instances() -> None:
+    for stamp, values in _stamps().items():
+        if _value(values, "zoneRedundant"):
+            warm = _value(values, "alwaysReadyHttpInstances")
+            assert isinstance(warm, int) and warm >= 2, stamp
+    assert "max(alwaysReadyHttpInstances, 2)" in FUNCTION_APP.read_text(encoding="utf-8")
+
+
+def test_gateway_transit_is_a_parameter_and_needs_a_hub() -> None:
+    text = NETWORK.read_text(encoding="utf-8")
+    assert "useRemoteGateways: hubUseRemoteGateways" in text
+    assert "useRemoteGateways: true" not in text
+    assert _main_parameter("hubUseRemoteGateways")["default"] is False
+    for stamp, values in _stamps().items():
+        if _value(values, "hubUseRemoteGateways"):
+            assert values.get("hubVirtualNetworkId"), f"{stamp}: gateway transit without a hub"
+
+
+def test_private_dns_zones_are_where_the_stamps_resolver_looks() -> None:
+    # A VNet with custom DNS servers never consults zones linked to it: with the
+    # hub's resolvers, the stamp must register in the central zones they consult.
+    for stamp, values in _stamps().items():
+        if not _value(values, "privateNetworking"):
+            continue
+        mode = _value(values, "privateDnsZoneMode")
+        if values.get("dnsServers"):
+            assert mode == "central", f"{stamp}: custom DNS servers need central zones"
+            assert isinstance(values.get("privateDnsZoneResourceGroupId"), FromEnvironment), stamp
+        else:
+            assert mode == "stamp", f"{stamp}: Azure-provided DNS reads the spoke's own zones"
+
+
+def test_private_link_creates_zones_only_in_stamp_mode() -> None:
+    resources = parsed(PRIVATE_LINK)["resources"]
+    text = PRIVATE_LINK.read_text(encoding="utf-8")
+    assert "for endpoint in (createZones ? endpoints : [])" in text
+    assert "(endpoint, i) in (createZones ? endpoints : [])" in text
+    assert "centralZoneResourceGroupId}/providers/Microsoft.Network/privateDnsZones/" in text
+    assert {"zone", "zoneLink", "privateEndpoint", "zoneGroup"} <= set(resources)

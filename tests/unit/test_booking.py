@@ -155,6 +155,12 @@ def test_the_envelope_accepts_the_three_event_types_and_carries_extensions() -> 
 def test_the_envelope_refuses_other_spec_versions_and_types() -> None:
     with pytest.raises(ValidationError) as raised:
         BookingEvent.model_validate(
-            {"specversion": "0.3", "id": "e", "source": "s", "type": "x", "data": wire()}
+            {
+                "specversion": "0.3",
+                "id": "e",
+                "source": "orbit://vgr/SU",
+                "type": "x",
+                "data": wire(),
+            }
         )
     assert {error["loc"] for error in raised.value.errors()} == {("specversion",), ("type",)}

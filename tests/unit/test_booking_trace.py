@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,14 @@ from shared.crosswalk.sqlite import SqliteTableStore
 from shared.deadletters.port import Letter
 from shared.messages import EventMessage
 from shared.names import ALL_TABLES, QUEUE_ENCOUNTER
-from shared.ops.admin_key import ADMIN_KEY_HEADER, is_authorised
+from shared.ops.admin_key import ADMIN_KEY_HEADER, is_authorised, key_id
 from shared.ops.booking_trace import HIDDEN_PROTECTED, PATIENT_NOT_SHOWN, booking_trace
 from shared.ops.http_api import booking_trace_answer
 from shared.profiles import load_profiles
 from shared.sync.intake import store_event
 from shared.sync.policy import RetryPolicy
 from shared.sync.ports import SyncPorts
-from tests.builders import make_patient, make_snapshot
+from tests.builders import make_patient, make_snapshot, synthetic_personnummer
 from tests.fakes import RecordingBus
 from tests.sync_fakes import Pump, ScriptedMillennium, hl7_channels
 
@@ -216,9 +217,47 @@ def test_the_endpoint_is_off_without_keys_and_closed_without_the_right_one(synce
 
 def test_the_endpoint_answers_the_trace_and_the_patient_only_on_request(synced):
     plain = answer(synced)
-    assert plain.status == 200 and plain.headers == {"Cache-Control": "no-store"}
+    assert plain.status == 200 and plain.headers["Cache-Control"] == "no-store"
     snapshot = make_snapshot()
     assert snapshot.patient.identifier.value.encode() not in plain.body
     assert json.loads(plain.body)["inSync"] is True
     shown = answer(synced, query={"showPatient": "true"})
     assert snapshot.patient.identifier.value.encode() in shown.body
+
+
+def test_showing_the_patient_is_audited_with_the_key_id_and_correlation_id(synced):
+    shown = answer(synced, key="k1", query={"showPatient": "true"})
+    correlation = shown.headers["X-Correlation-Id"]
+    (action,) = json.loads(answer(synced).body)["operatorActions"]
+    assert action["kind"] == "patient-shown" and action["detail"] == "ops-api"
+    assert action["keyId"] == key_id("k1") and action["keyId"] != "k1"
+    assert action["correlationId"] == correlation
+    assert "k1" not in json.dumps(action)
+
+
+def test_key_ids_are_stable_short_and_tell_keys_apart():
+    assert key_id("k1") == key_id(" k1 ") and key_id("k1") != key_id("k2")
+    assert key_id("k1").startswith("k-") and len(key_id("k1")) == 14
+
+
+def test_every_key_check_is_logged_without_the_key_and_counted(synced, caplog, monkeypatch):
+    counted: list[str] = []
+    monkeypatch.setattr("shared.telemetry.ops_key_checked", counted.append)
+    secret = "s3cr3t-operators-key-0123456789"
+    caplog.set_level(logging.INFO, logger="orbitsync.ops")
+    answer(synced, key=secret, keys=(secret,))
+    answer(synced, key="wrong-key-guess", keys=(secret,))
+    answer(synced, key=None, keys=(secret,))
+    assert counted == ["accepted", "no-matching-key", "missing-key"]
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 3
+    assert f"result=accepted key={key_id(secret)}" in lines[0]
+    assert "result=no-matching-key key=-" in lines[1]
+    assert secret not in caplog.text and "wrong-key-guess" not in caplog.text
+
+
+def test_a_booking_id_that_is_an_identity_number_is_refused_without_echo(synced):
+    number = synthetic_personnummer(4)
+    for booking in (number, f"OB-{number}"):
+        refused = answer(synced, booking)
+        assert refused.status == 400 and number.encode() not in refused.body

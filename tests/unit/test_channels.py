@@ -159,7 +159,7 @@ def test_an_in_doubt_intent_of_the_layout_before_channels_is_resent_unchanged() 
         "trigger": "ADT^A05",
         "controlId": prepared.key,
         "version": 1,
-        "message": prepared.payload,
+        "message": prepared.payload.rstrip("\r"),  # that release sent no final CR
         "encoding": "utf-8",
         "confirms": facts.model_dump_json(),
         "createdAt": NOW.isoformat(),

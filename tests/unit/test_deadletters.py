@@ -25,7 +25,12 @@ from shared.deadletters.operations import (
     resubmit_letters,
 )
 from shared.deadletters.port import Letter, LetterNotFound
-from shared.deadletters.resubmit import RESUBMITTED_FROM, resubmission, resubmitted_body
+from shared.deadletters.resubmit import (
+    RESUBMITTED_FROM,
+    resubmission,
+    resubmitted_body,
+    resubmitted_message_id,
+)
 from shared.deadletters.servicebus import (
     Place,
     ServiceBusDeadLetters,
@@ -97,6 +102,15 @@ def test_every_resubmission_gets_a_fresh_message_id_of_legal_length():
     assert first.message_id != second.message_id
     long = resubmission(letter(booking="B" * 120))
     assert len(long.message_id) <= 128
+
+
+def test_resubmitting_a_resubmission_replaces_the_mark_so_the_id_does_not_grow():
+    once = resubmitted_message_id("m" * 128)
+    twice = resubmitted_message_id(once)
+
+    assert len(once) == len(twice) == 128
+    assert once != twice
+    assert twice.count("|resubmit:") == 1
 
 
 def test_an_event_and_a_malformed_kick_are_resent_unchanged():

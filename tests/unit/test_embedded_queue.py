@@ -4,7 +4,7 @@ dead letters, scheduled messages and duplicate detection (a fake clock; no sleep
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +15,17 @@ from shared.queue.embedded import (
     DeadLetterNotFound,
     EmbeddedQueue,
     LockLost,
-    QueueCounts,
     ReceivedMessage,
-    resubmitted_message_id,
 )
 from shared.queue.port import DeadLetter, OutboundMessage
+from tests.queue_file import QueueCounts, queue_counts
 
 Q = "sync-encounter"
 OTHER_Q = "sync-bed"
 START = 1_800_000_000.0
+FILE_NAME = "queue.sqlite3"
+
+Counts = Callable[[], dict[str, QueueCounts]]
 
 
 class FakeClock:
@@ -45,13 +47,19 @@ def clock() -> FakeClock:
 @pytest.fixture
 def queue(tmp_path: Path, clock: FakeClock) -> Iterator[EmbeddedQueue]:
     with EmbeddedQueue(
-        tmp_path / "queue.sqlite3",
+        tmp_path / FILE_NAME,
         lock_duration=30,
         max_delivery_count=3,
         duplicate_window=600,
         clock=clock,
     ) as opened:
         yield opened
+
+
+@pytest.fixture
+def counts(tmp_path: Path, clock: FakeClock) -> Counts:
+    """What the ``queue`` fixture's file holds now, per queue (an empty one is missing)."""
+    return lambda: queue_counts(tmp_path / FILE_NAME, clock.now)
 
 
 def msg(
@@ -82,13 +90,18 @@ def receive_one(queue: EmbeddedQueue, name: str = Q) -> ReceivedMessage:
     return received[0]
 
 
+def complete(queue: EmbeddedQueue, message: ReceivedMessage) -> None:
+    """Complete one message as the dispatcher does, and check its lock held."""
+    assert queue.complete_many([message]) == []
+
+
 def drain_ids(queue: EmbeddedQueue, name: str = Q) -> list[str]:
     """Receive and complete everything receivable now, one at a time."""
     ids = []
     while received := queue.receive(name):
         for message in received:
             ids.append(message.message_id)
-            queue.complete(message)
+            complete(queue, message)
     return ids
 
 
@@ -131,20 +144,22 @@ def test_receive_on_an_empty_queue_returns_nothing(queue: EmbeddedQueue) -> None
     assert queue.receive(Q) == []
 
 
-def test_a_completed_message_is_gone(queue: EmbeddedQueue) -> None:
+def test_a_completed_message_is_gone(queue: EmbeddedQueue, counts: Counts) -> None:
     queue.send([msg("m1")])
-    queue.complete(receive_one(queue))
+    complete(queue, receive_one(queue))
 
     assert queue.receive(Q) == []
-    assert queue.counts() == {}
+    assert counts() == {}
 
 
-def test_ids_longer_than_service_bus_allows_are_refused(queue: EmbeddedQueue) -> None:
+def test_ids_longer_than_service_bus_allows_are_refused(
+    queue: EmbeddedQueue, counts: Counts
+) -> None:
     with pytest.raises(ValueError, match="message id"):
         queue.send([msg("m" * 129)])
     with pytest.raises(ValueError, match="session id"):
         queue.send([msg("m1", session_id="")])
-    assert queue.counts() == {}
+    assert counts() == {}
 
 
 def test_non_string_properties_are_refused(queue: EmbeddedQueue) -> None:
@@ -178,7 +193,7 @@ def test_a_locked_session_gives_nothing_more_until_settled(queue: EmbeddedQueue)
 
     assert queue.receive(Q) == []  # m2 waits for m1: same session
 
-    queue.complete(first)
+    complete(queue, first)
     assert receive_one(queue).message_id == "m2"
 
 
@@ -208,10 +223,10 @@ def test_session_stays_locked_until_every_handed_out_message_is_settled(
     queue.send([msg("m1"), msg("m2"), msg("m3")])
     first, second = queue.receive(Q, max_messages=2)
 
-    queue.complete(first)
+    complete(queue, first)
     assert queue.receive(Q) == []
 
-    queue.complete(second)
+    complete(queue, second)
     assert receive_one(queue).message_id == "m3"
 
 
@@ -252,7 +267,7 @@ def test_a_second_queue_instance_on_the_same_file_respects_session_locks(
 
         assert (held.message_id, other.message_id) == ("a1", "b1")
         assert two.receive(Q) == []
-        one.complete(held)
+        complete(one, held)
         assert receive_one(two).message_id == "a2"
 
 
@@ -271,7 +286,7 @@ def test_a_duplicate_is_dropped_even_after_the_original_was_completed(
     queue: EmbeddedQueue, clock: FakeClock
 ) -> None:
     queue.send([msg("m1")])
-    queue.complete(receive_one(queue))
+    complete(queue, receive_one(queue))
     clock.advance(60)
     queue.send([msg("m1")])
 
@@ -286,7 +301,7 @@ def test_a_duplicate_inside_one_batch_is_dropped(queue: EmbeddedQueue) -> None:
 
 def test_the_same_id_after_the_window_is_accepted(queue: EmbeddedQueue, clock: FakeClock) -> None:
     queue.send([msg("m1")])
-    queue.complete(receive_one(queue))
+    complete(queue, receive_one(queue))
     clock.advance(601)
     queue.send([msg("m1")])  # also prunes the remembered ids
 
@@ -304,13 +319,13 @@ def test_duplicate_detection_is_per_queue(queue: EmbeddedQueue) -> None:
 
 
 def test_a_scheduled_message_is_invisible_until_its_time(
-    queue: EmbeddedQueue, clock: FakeClock
+    queue: EmbeddedQueue, clock: FakeClock, counts: Counts
 ) -> None:
     queue.send([msg("later", scheduled_at=at(90))])
 
     assert queue.receive(Q) == []
     assert queue.next_due(Q) == pytest.approx(90)
-    assert queue.counts()[Q] == QueueCounts(active=0, scheduled=1)
+    assert counts()[Q] == QueueCounts(active=0, scheduled=1)
 
     clock.advance(89.5)
     assert queue.receive(Q) == []
@@ -355,16 +370,16 @@ def test_has_work_sees_ready_and_locked_messages_and_optionally_scheduled(
     assert queue.has_work(Q)  # in flight counts as work
     assert not queue.has_work(OTHER_Q)
 
-    queue.complete(held)
+    complete(queue, held)
     assert not queue.has_work(Q)
     clock.advance(120)
     assert queue.has_work(Q)
 
 
 def test_next_due_is_none_without_messages_and_zero_when_ready(queue: EmbeddedQueue) -> None:
-    assert queue.next_due() is None
+    assert queue.next_due(Q) is None
     queue.send([msg("m1")])
-    assert queue.next_due() == 0.0
+    assert queue.next_due(Q) == 0.0
     assert queue.next_due(OTHER_Q) is None
 
 
@@ -400,8 +415,8 @@ def test_after_the_last_delivery_abandon_dead_letters(queue: EmbeddedQueue) -> N
         queue.abandon(received)
 
     assert counts == [1, 2, 3]
-    [letter] = queue.dead_letters(Q)
-    assert letter.reason == MAX_DELIVERY_COUNT_EXCEEDED
+    [letter] = queue.dead_letters()
+    assert (letter.queue, letter.reason) == (Q, MAX_DELIVERY_COUNT_EXCEEDED)
     assert "3 delivery attempts" in letter.description
     assert (letter.message_id, letter.session_id, letter.body) == ("m1", "booking-1", b"body of m1")
     assert letter.properties == {"correlationId": "c-9"}
@@ -424,41 +439,43 @@ def test_an_expired_lock_makes_the_message_receivable_again(
     assert again.lock_token != first.lock_token
 
 
-def test_settling_after_the_lock_expired_raises_lock_lost(
+def test_settling_after_the_lock_expired_reports_the_lock_lost(
     queue: EmbeddedQueue, clock: FakeClock
 ) -> None:
     queue.send([msg("m1")])
     stale = receive_one(queue)
     clock.advance(31)
 
-    with pytest.raises(LockLost):
-        queue.complete(stale)
+    assert queue.complete_many([stale]) == [stale]
     with pytest.raises(LockLost):
         queue.abandon(stale)
     assert receive_one(queue).message_id == "m1"  # nothing was lost
 
 
 def test_a_stale_receiver_cannot_settle_the_new_receivers_message(
-    queue: EmbeddedQueue, clock: FakeClock
+    queue: EmbeddedQueue, clock: FakeClock, counts: Counts
 ) -> None:
     queue.send([msg("m1")])
     stale = receive_one(queue)
     clock.advance(31)
     current = receive_one(queue)
 
+    assert queue.complete_many([stale]) == [stale]
     with pytest.raises(LockLost):
-        queue.complete(stale)
-    queue.complete(current)
-    assert queue.counts() == {}
+        queue.abandon(stale)
+    assert counts() == {Q: QueueCounts(active=1, locked=1)}
+    complete(queue, current)
+    assert counts() == {}
 
 
-def test_completing_twice_raises_lock_lost(queue: EmbeddedQueue) -> None:
+def test_completing_twice_reports_the_lock_lost(queue: EmbeddedQueue) -> None:
     queue.send([msg("m1")])
     received = receive_one(queue)
-    queue.complete(received)
+    complete(queue, received)
 
+    assert queue.complete_many([received]) == [received]
     with pytest.raises(LockLost):
-        queue.complete(received)
+        queue.abandon(received)
 
 
 def test_expired_locks_count_deliveries_up_to_the_dead_letter(
@@ -475,36 +492,15 @@ def test_expired_locks_count_deliveries_up_to_the_dead_letter(
 
 
 def test_the_dead_letter_view_shows_letters_from_expired_locks_without_a_receive(
-    queue: EmbeddedQueue, clock: FakeClock
+    queue: EmbeddedQueue, clock: FakeClock, counts: Counts
 ) -> None:
     queue.send([msg("m1")])
     for _ in range(3):
         receive_one(queue)
         clock.advance(31)
 
-    assert [p.reason for p in queue.dead_letters(Q)] == [MAX_DELIVERY_COUNT_EXCEEDED]
-    assert queue.counts() == {Q: QueueCounts(dead_lettered=1)}
-
-
-def test_renew_lock_keeps_the_session(queue: EmbeddedQueue, clock: FakeClock) -> None:
-    queue.send([msg("m1")])
-    received = receive_one(queue)
-    clock.advance(25)
-    queue.renew_lock(received)
-    clock.advance(25)  # 50 s after receive, 25 s after renewal
-
-    assert queue.receive(Q) == []
-    queue.complete(received)
-    assert queue.counts() == {}
-
-
-def test_renewing_an_expired_lock_raises_lock_lost(queue: EmbeddedQueue, clock: FakeClock) -> None:
-    queue.send([msg("m1")])
-    received = receive_one(queue)
-    clock.advance(30)
-
-    with pytest.raises(LockLost):
-        queue.renew_lock(received)
+    assert [p.reason for p in queue.dead_letters()] == [MAX_DELIVERY_COUNT_EXCEEDED]
+    assert counts() == {Q: QueueCounts(dead_lettered=1)}
 
 
 def test_a_lock_held_by_a_closed_queue_expires_for_a_new_one(
@@ -538,19 +534,20 @@ def letter(message_id: str = "m1", **overrides: str) -> DeadLetter:
     return DeadLetter(**fields, properties={"correlationId": "c-3"})  # type: ignore[arg-type]
 
 
-def test_dead_letter_is_listed_with_its_reason(queue: EmbeddedQueue, clock: FakeClock) -> None:
+def test_dead_letter_is_listed_with_its_reason(
+    queue: EmbeddedQueue, clock: FakeClock, counts: Counts
+) -> None:
     clock.advance(5)
     queue.dead_letter(letter())
 
-    [parked] = queue.dead_letters(Q)
+    [parked] = queue.dead_letters()
     assert parked.queue == Q
     assert parked.reason == "unmapped-location"
     assert parked.description.startswith("HSA-id SE2321000016-1234")
     assert (parked.message_id, parked.session_id, parked.body) == ("m1", "booking-1", b"kick")
     assert parked.properties == {"correlationId": "c-3"}
     assert parked.dead_lettered_at == dt.datetime.fromtimestamp(START + 5, tz=dt.UTC)
-    assert queue.dead_letters(OTHER_Q) == []
-    assert queue.counts() == {Q: QueueCounts(dead_lettered=1)}
+    assert counts() == {Q: QueueCounts(dead_lettered=1)}
 
 
 def test_parking_the_same_message_twice_keeps_one_letter(queue: EmbeddedQueue) -> None:
@@ -559,32 +556,6 @@ def test_parking_the_same_message_twice_keeps_one_letter(queue: EmbeddedQueue) -
     queue.dead_letter(letter("m2"))
 
     assert [p.message_id for p in queue.dead_letters()] == ["m1", "m2"]
-
-
-def test_resubmit_puts_the_letter_back_with_a_fresh_id(queue: EmbeddedQueue) -> None:
-    queue.send([msg("m1")])
-    original = receive_one(queue)
-    queue.dead_letter(letter())  # what a worker does ...
-    queue.complete(original)  # ... before completing the original
-    [parked] = queue.dead_letters()
-
-    queue.resubmit_dead_letter(parked.id)
-
-    again = receive_one(queue)
-    assert again.message_id.startswith("m1|resubmit:")
-    assert again.delivery_count == 1
-    assert (again.body, again.session_id) == (b"kick", "booking-1")
-    assert again.properties == {"correlationId": "c-3"}
-    assert queue.dead_letters() == []
-
-
-def test_resubmitted_ids_do_not_grow(queue: EmbeddedQueue) -> None:
-    once = resubmitted_message_id("m" * 128)
-    twice = resubmitted_message_id(once)
-
-    assert len(once) == len(twice) == 128
-    assert once != twice
-    assert twice.count("|resubmit:") == 1
 
 
 def test_purge_deletes_the_letter(queue: EmbeddedQueue) -> None:
@@ -596,17 +567,15 @@ def test_purge_deletes_the_letter(queue: EmbeddedQueue) -> None:
     assert queue.dead_letters() == []
     with pytest.raises(DeadLetterNotFound):
         queue.purge_dead_letter(parked.id)
-    with pytest.raises(DeadLetterNotFound):
-        queue.resubmit_dead_letter(parked.id)
 
 
-def test_counts_per_queue(queue: EmbeddedQueue) -> None:
+def test_the_file_holds_each_queues_messages_by_state(queue: EmbeddedQueue, counts: Counts) -> None:
     queue.send([msg("a1", "A"), msg("a2", "A"), msg("b1", "B"), msg("s1", scheduled_at=at(60))])
     queue.send([msg("o1", queue=OTHER_Q)])
     queue.dead_letter(letter("gone", source_queue=OTHER_Q))
     receive_one(queue)
 
-    assert queue.counts() == {
+    assert counts() == {
         Q: QueueCounts(active=3, scheduled=1, dead_lettered=0, locked=1),
         OTHER_Q: QueueCounts(active=1, scheduled=0, dead_lettered=1, locked=0),
     }

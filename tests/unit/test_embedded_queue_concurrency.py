@@ -8,13 +8,17 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from shared.queue.embedded import EmbeddedQueue
 from shared.queue.port import OutboundMessage
+from tests.queue_file import queue_counts
 
 Q = "sync-appointment"
 SESSIONS = 30
 PER_SESSION = 5
 THREADS = 6
+WAIT = 10.0
 
 
 def kick(session: int, number: int) -> OutboundMessage:
@@ -53,7 +57,8 @@ class Observer:
 
 
 def test_sessions_run_in_parallel_but_each_one_serially_and_in_order(tmp_path: Path) -> None:
-    queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
+    path = tmp_path / "queue.sqlite3"
+    queue = EmbeddedQueue(path)
     # Interleaved batches: each carries the next message of every session.
     for number in range(PER_SESSION):
         queue.send([kick(session, number) for session in range(SESSIONS)])
@@ -66,7 +71,7 @@ def test_sessions_run_in_parallel_but_each_one_serially_and_in_order(tmp_path: P
                 observer.start(message.session_id)
                 time.sleep(0.002)  # the "work": lets other threads run meanwhile
                 observer.finish(message.session_id, int(message.body.split(b":")[1]))
-                queue.complete(message)
+                assert queue.complete_many([message]) == []
 
     threads = [threading.Thread(target=receiver) for _ in range(THREADS)]
     for thread in threads:
@@ -79,36 +84,34 @@ def test_sessions_run_in_parallel_but_each_one_serially_and_in_order(tmp_path: P
     assert observer.most_sessions_at_once > 1
     assert all(order == list(range(PER_SESSION)) for order in observer.order.values())
     assert len(observer.order) == SESSIONS
-    assert queue.counts() == {}
+    assert queue_counts(path, time.time()) == {}
     queue.close()
 
 
-def test_a_waiting_receiver_wakes_when_another_thread_sends(tmp_path: Path) -> None:
+def test_a_waiting_receiver_wakes_when_another_thread_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No re-check within the wait: only the in-process wake-up can end it early.
+    monkeypatch.setattr("shared.queue.embedded.queue.CROSS_PROCESS_POLL", 3600.0)
     queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
+    assert queue.receive(Q, wait=0.01) == []  # nothing came: the wait ends empty
     received: list[str] = []
+    waited: list[float] = []
 
     def waiter() -> None:
-        received.extend(m.message_id for m in queue.receive(Q, wait=30))
+        started = time.monotonic()
+        received.extend(m.message_id for m in queue.receive(Q, wait=WAIT))
+        waited.append(time.monotonic() - started)
 
     thread = threading.Thread(target=waiter)
     thread.start()
-    time.sleep(0.05)
-    queue.send([kick(1, 0)])
-    thread.join(timeout=30)
-
-    assert received == ["booking-1:kick-0"]
-    queue.close()
-
-
-def test_wait_for_message_reports_whether_something_happened(tmp_path: Path) -> None:
-    queue = EmbeddedQueue(tmp_path / "queue.sqlite3")
-
-    assert queue.wait_for_message(Q, timeout=0.01) is False
-
     timer = threading.Timer(0.05, lambda: queue.send([kick(1, 0)]))
     timer.start()
-    assert queue.wait_for_message(Q, timeout=30) is True
+    thread.join(timeout=WAIT + 30)
     timer.join()
+
+    assert received == ["booking-1:kick-0"]
+    assert waited[0] < WAIT  # woken by the send, not by the end of the wait
     queue.close()
 
 

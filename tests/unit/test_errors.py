@@ -41,12 +41,30 @@ def _defined_exceptions() -> list[type[BaseException]]:
 
 
 EXCEPTIONS = _defined_exceptions()
-CLASSIFIED = [e for e in EXCEPTIONS if e not in (IntegrationError, *BRANCHES)]
+
+
+def _is_shared_base(error: type[BaseException]) -> bool:
+    """A base that only carries fields for its subclasses (e.g. HttpRefusal), which
+    are the classes raised and each in one branch."""
+    subclasses = [e for e in EXCEPTIONS if e is not error and issubclass(e, error)]
+    in_no_branch = not any(issubclass(error, branch) for branch in BRANCHES)
+    return in_no_branch and bool(subclasses)
+
+
+CLASSIFIED = [
+    e for e in EXCEPTIONS if e not in (IntegrationError, *BRANCHES) and not _is_shared_base(e)
+]
+
+
+def test_a_shared_base_is_rooted_and_raised_only_through_its_classified_subclasses() -> None:
+    for error in EXCEPTIONS:
+        if _is_shared_base(error):
+            assert issubclass(error, IntegrationError)
 
 
 def test_the_walk_finds_the_known_exceptions() -> None:
     names = {e.__name__ for e in EXCEPTIONS}
-    assert {"InvalidSignature", "FramingError", "LaunchRefused", "SettingsError"} <= names
+    assert {"InvalidSignature", "FramingError", "RequestRefused", "SettingsError"} <= names
 
 
 @pytest.mark.parametrize("error", CLASSIFIED, ids=lambda e: f"{e.__module__}.{e.__name__}")

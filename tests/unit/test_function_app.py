@@ -19,6 +19,7 @@ EXPECTED_FUNCTIONS = {
     "ops_booking_trace": ("httpTrigger", "ops/bookings/{bookingId}"),
     "launch_create": ("httpTrigger", "launch"),
     "launch_follow": ("httpTrigger", "launch/{code}"),
+    "health": ("httpTrigger", "health"),
 }
 
 _PROBE = """

@@ -85,7 +85,7 @@ def test_error_text_with_delimiters_round_trips():
     error_text = "PV1-3 'SU|KIR^1' & more ~ \\ odd"
     text = render_ack(message(), "AR", error_text, control_id="MIL9", sent_at=SENT_AT)
 
-    assert text.count("\r") == 2  # MSH, MSA, ERR: the text did not break a segment
+    assert text.count("\r") == 3  # MSH, MSA, ERR, each ended: the text broke no segment
     assert parse_ack(text).error_text == error_text
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -49,6 +50,9 @@ def test_delimiters_of_a_non_message(text):
         Delimiters.of(text)
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
 @pytest.mark.parametrize(
     ("moment", "expected"),
     [
@@ -60,20 +64,28 @@ def test_delimiters_of_a_non_message(text):
             dt.datetime(2026, 6, 1, 8, 0, 5, 999, tzinfo=dt.timezone(dt.timedelta(hours=2))),
             "20260601080005+0200",
         ),
-        (dt.datetime(2026, 6, 1, 23, 59, tzinfo=dt.UTC), "20260601235900+0000"),
+        (dt.datetime(2026, 6, 1, 23, 59, tzinfo=dt.UTC), "20260602015900+0200"),
         (
             dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
-            "20260601080000-0330",
+            "20260601133000+0200",
         ),
+        (dt.datetime(2026, 3, 29, 0, 59, 59, tzinfo=dt.UTC), "20260329015959+0100"),
+        (dt.datetime(2026, 3, 29, 1, 0, 0, tzinfo=dt.UTC), "20260329030000+0200"),
+        (dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC), "20261025023000+0200"),
+        (dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC), "20261025023000+0100"),
     ],
 )
-def test_dtm_keeps_the_offset(moment, expected):
-    assert dtm(moment) == expected
+def test_dtm_writes_the_instant_in_the_zone_with_the_offset_of_that_instant(moment, expected):
+    assert dtm(moment, STOCKHOLM) == expected
 
 
 def test_dtm_refuses_naive_times():
     with pytest.raises(ValueError):
-        dtm(dt.datetime(2026, 12, 1, 8, 0))
+        dtm(dt.datetime(2026, 12, 1, 8, 0), STOCKHOLM)
+
+
+def test_escape_turns_every_control_character_into_hex_data():
+    assert escape("a\x0bb\x1cc\x00\x7f") == "a\\X0B\\b\\X1C\\c\\X00\\\\X7F\\"
 
 
 def test_segment_and_components_drop_trailing_empties():

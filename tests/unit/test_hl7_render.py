@@ -74,7 +74,8 @@ def raw_field(message: str, name: str, number: int) -> str:
 
 
 def segment_names(message: str) -> list[str]:
-    return [line[:3] for line in message.split("\r")]
+    assert message.endswith("\r"), "every segment, the last one too, ends with CR"
+    return [line[:3] for line in message[:-1].split("\r")]
 
 
 def assert_strictly_valid(message: str) -> None:
@@ -123,19 +124,28 @@ def test_strict_validation_catches_a_broken_structure():
         (Trigger.A38, ["MSH", "EVN", "PID", "PD1", "PV1"]),
         (Trigger.A14, ["MSH", "EVN", "PID", "PD1", "PV1", "PV2"]),
         (Trigger.A27, ["MSH", "EVN", "PID", "PD1", "PV1", "PV2"]),
-        (Trigger.S12, ["MSH", "SCH", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"]),
-        (Trigger.S15, ["MSH", "SCH", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"]),
+        (
+            Trigger.S12,
+            ["MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"],
+        ),
+        (
+            Trigger.S15,
+            ["MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "DG1", "RGS", "AIS", "AIL", "AIP"],
+        ),
     ],
 )
 def test_segments_of_each_message(trigger, segments):
     assert segment_names(render(trigger)) == segments
 
 
-def test_segments_are_joined_by_carriage_returns_without_framing():
-    message = render(Trigger.S12)
+@pytest.mark.parametrize("trigger", list(Trigger), ids=lambda trigger: trigger.value)
+def test_every_segment_the_last_one_too_ends_with_a_carriage_return(trigger):
+    """Defect 2: the last segment went out without its CR."""
+    message = render(trigger)
     assert "\n" not in message
     assert message.startswith("MSH|^~\\&|")
-    assert not message.endswith("\r")
+    assert message.endswith("\r")
+    assert "\r\r" not in message  # and no empty segment
     assert "\x0b" not in message and "\x1c" not in message
 
 
@@ -208,6 +218,13 @@ def test_facts_of_another_target_are_refused(trigger, target):
 # --- patient --------------------------------------------------------------------------
 
 
+NAMESPACE = {
+    "personnummer": "PERSONNUMMER",
+    "samordningsnummer": "SAMORDNINGSNUMMER",
+    "reservnummer": "VGR_RESERVNUMMER",
+}
+
+
 @pytest.mark.parametrize(
     ("system", "oid", "type_code"),
     [
@@ -222,7 +239,7 @@ def test_pid3_carries_identifier_with_oid_authority(trigger, system, oid, type_c
     message = parsed(render(trigger, patient=patient))
 
     assert message["PID.F3.R1.C1"] == patient["identifier"]["value"]
-    assert message["PID.F3.R1.C4.S1"] == ""
+    assert message["PID.F3.R1.C4.S1"] == NAMESPACE[system]
     assert message["PID.F3.R1.C4.S2"] == oid
     assert message["PID.F3.R1.C4.S3"] == "ISO"
     assert message["PID.F3.R1.C5"] == type_code
@@ -241,8 +258,9 @@ def test_protected_identity_sends_flag_and_nothing_more_about_the_person(trigger
     pid = parsed(message).segment("PID")
 
     assert parsed(message)["PD1.F12"] == "Y"
-    # PID carries set id, identifier and name only: no birth date, sex, address, phone.
-    assert [index for index in range(1, len(pid)) if str(pid[index])] == [1, 3, 5]
+    # PID carries set id, identifier, name, and the birth date and sex the identifier
+    # itself encodes: no address, phone or anything else.
+    assert [index for index in range(1, len(pid)) if str(pid[index])] == [1, 3, 5, 7, 8]
     assert "DG1" not in segment_names(message)
     assert "M16.1" not in message
 
@@ -253,7 +271,7 @@ def test_unprotected_patient_has_flag_n_and_still_no_address_or_phone(trigger):
     pid = parsed(message).segment("PID")
 
     assert parsed(message)["PD1.F12"] == "N"
-    assert [index for index in range(1, len(pid)) if str(pid[index])] == [1, 3, 5]
+    assert [index for index in range(1, len(pid)) if str(pid[index])] == [1, 3, 5, 7, 8]
     assert not {"NK1", "GT1", "IN1"} & set(segment_names(message))
 
 
@@ -321,16 +339,17 @@ def test_admit_time_defaults_to_planned_start():
 
 
 @pytest.mark.parametrize(
-    ("offset", "suffix"),
+    ("offset", "local"),
     [
-        (dt.timedelta(hours=2), "+0200"),
-        (dt.timedelta(0), "+0000"),
-        (dt.timedelta(hours=-5), "-0500"),
+        (dt.timedelta(hours=2), "20260601080000+0200"),
+        (dt.timedelta(0), "20260601100000+0200"),  # "…T08:00Z" is 10:00 in Sweden in June
+        (dt.timedelta(hours=1), "20260601090000+0200"),  # a stale winter offset in summer
+        (dt.timedelta(hours=-5), "20260601150000+0200"),
     ],
 )
-def test_timestamps_keep_the_offset_the_facts_carry(offset, suffix):
-    zone = dt.timezone(offset)
-    start = dt.datetime(2026, 6, 1, 8, 0, tzinfo=zone)
+def test_times_are_sent_in_the_administrations_zone_whatever_offset_orbit_sent(offset, local):
+    """Defect 4: the offset Orbit sent went out as it was (+0000, -0500, …)."""
+    start = dt.datetime(2026, 6, 1, 8, 0, tzinfo=dt.timezone(offset))
     message = parsed(
         render(
             Trigger.A05,
@@ -339,7 +358,7 @@ def test_timestamps_keep_the_offset_the_facts_carry(offset, suffix):
             admission={"type": "daySurgery"},
         )
     )
-    assert message["PV1.F44"] == "20260601080000" + suffix
+    assert message["PV1.F44"] == local
 
 
 # --- bed booking (A14 / A27) ------------------------------------------------------
@@ -353,12 +372,15 @@ def test_bed_booking_key_fields(trigger):
     assert message["PV1.F3.R1.C1"] == "SU-KIR1"
     assert message["PV1.F19.R1.C1"] == "OB-2026-000123"
     assert message["PV2.F8"] == "20261130180000+0100"
-    assert message["PV2.F11"] == "3"
+    # Defect 1: the expected nights are the *estimated* stay (PV2-10), not the actual (11).
+    assert message["PV2.F10"] == "3"
+    assert message["PV2.F11"] == ""
 
 
-def test_bed_booking_without_expected_nights_leaves_pv2_11_empty():
+def test_bed_booking_without_expected_nights_leaves_pv2_10_and_11_empty():
     ward = {"hsa_id": "SE2321000131-E000000000202"}
     message = render(Trigger.A14, admission={"type": "inpatient", "ward": ward})
+    assert parsed(message)["PV2.F10"] == ""
     assert parsed(message)["PV2.F11"] == ""
     assert parsed(message)["PV1.F3.R1.C1"] == "SU-ORT1"
     assert_strictly_valid(message)
@@ -395,7 +417,9 @@ def test_appointment_key_fields(trigger):
 def test_appointment_without_surgeon_theatre_or_diagnosis():
     message = render(Trigger.S12, surgeon=None, theatre=None, diagnosis=None)
 
-    assert segment_names(message) == ["MSH", "SCH", "PID", "PD1", "PV1", "RGS", "AIS", "AIL"]
+    assert segment_names(message) == [
+        "MSH", "SCH", "TQ1", "PID", "PD1", "PV1", "RGS", "AIS", "AIL"
+    ]  # fmt: skip
     assert parsed(message)["AIL.F3.R1.C2"] == ""
     assert_strictly_valid(message)
 

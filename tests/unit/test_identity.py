@@ -6,13 +6,19 @@ Every number here is synthetic: built from a birth date and a birth number in th
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from shared.identity import (
     ASSIGNING_AUTHORITY_OID,
     IdentifierSystem,
     InvalidIdentifier,
+    contains_identity_number,
+    is_identity_number_shaped,
+    looks_like_identity_number,
     luhn_check_digit,
+    redact_identity_numbers,
     validate,
     with_check_digit,
 )
@@ -136,3 +142,45 @@ def test_every_system_has_an_assigning_authority_oid() -> None:
     assert set(ASSIGNING_AUTHORITY_OID) == set(IdentifierSystem)
     assert ASSIGNING_AUTHORITY_OID[PN] == "1.2.752.129.2.1.3.1"
     assert ASSIGNING_AUTHORITY_OID[SN] == "1.2.752.129.2.1.3.3"
+
+
+# --- the one identity-number shape --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", ["191212121212", "19121212-1212", "121212-1212", "1212121212", "19121272K123"]
+)
+def test_a_value_shaped_like_an_identity_number_is_recognised(value: str) -> None:
+    assert is_identity_number_shaped(value)
+    assert contains_identity_number(value) and contains_identity_number(f"OB{value}x")
+    assert looks_like_identity_number(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "OB-2026-000123",
+        "5d0c2d8e-8a4b-4a3e-9d53-1d3c2f1f0a11",
+        "OB-9999999999999",  # no alignment of the digit run is a date
+    ],
+)
+def test_orbit_ids_and_uuids_are_not_identity_numbers(value: str) -> None:
+    assert not is_identity_number_shaped(value)
+    assert not contains_identity_number(value)
+
+
+def test_a_uuid_with_a_date_like_digit_run_is_an_event_id_not_a_booking_id() -> None:
+    value = "e2ab13fc-5fe2-406f-ac97-08708021612c"  # 870802 could be a birth date
+    assert not is_identity_number_shaped(value)  # fine as a CloudEvent id
+    assert contains_identity_number(value)  # refused as a booking id
+
+
+def test_uuids_are_never_refused_as_event_ids() -> None:
+    assert not any(is_identity_number_shaped(str(uuid.uuid4())) for _ in range(20_000))
+
+
+def test_redaction_masks_words_shaped_like_identity_numbers_only() -> None:
+    text = "AE from Millennium: patient 19121212-1212 unknown, control ORB1912121212123"
+    assert redact_identity_numbers(text, "[x]") == (
+        "AE from Millennium: patient [x] unknown, control ORB1912121212123"
+    )

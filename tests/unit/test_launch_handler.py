@@ -11,6 +11,7 @@ import time
 import pytest
 
 from shared.crosswalk.repository import Crosswalk, StoredSnapshot, TargetState
+from shared.errors import RequestDeferred
 from shared.launch.audit import audit_of_day
 from shared.launch.codes import CODE_LIFETIME
 from shared.launch.handler import (
@@ -21,6 +22,7 @@ from shared.launch.handler import (
     follow_launch,
 )
 from shared.launch.request import Caller
+from shared.launch.wiring import public_base_url
 from shared.names import TABLE_LAUNCHES, TABLE_LOOKUP
 from shared.problems import ProblemResponse
 from shared.profiles import Mode
@@ -71,12 +73,15 @@ def problem_of(result: LaunchCreated | ProblemResponse) -> ProblemResponse:
     return result
 
 
-def store_booking(world: LaunchWorld, *, encounter_confirmed: bool, **overrides) -> None:
+def store_booking(
+    world: LaunchWorld, *, encounter_confirmed: bool, generation: int = 0, **overrides
+) -> None:
     snapshot = make_snapshot(**overrides)
     crosswalk = Crosswalk(world.store)
-    crosswalk.save_snapshot(StoredSnapshot(snapshot, NOW, "event-1", "corr-1"), None)
+    stored = StoredSnapshot(snapshot, NOW, "event-1", "corr-1", patient_generation=generation)
+    crosswalk.save_snapshot(stored, None)
     if encounter_confirmed:
-        facts = desired_facts(snapshot, Target.ENCOUNTER)
+        facts = desired_facts(snapshot, Target.ENCOUNTER, generation)
         crosswalk.save_target(
             snapshot.booking_id, TargetState(Target.ENCOUNTER, confirmed=facts, confirmed_version=1)
         )
@@ -208,7 +213,7 @@ def test_requests_without_a_valid_signature_get_401(world, tamper):
     if tamper == "signature-garbled":
         headers["webhook-signature"] = "v1,AAAA" + headers["webhook-signature"][7:]
     sent = body + b" " if tamper == "body-changed" else body
-    result = create_launch(LaunchHttpRequest.of(headers, sent, BASE_URL), world.ports())
+    result = create_launch(LaunchHttpRequest.of(headers, sent), world.ports())
     assert problem_of(result).status == 401
     assert world.codes == []
 
@@ -331,6 +336,24 @@ def test_an_integrated_booking_opens_its_encounter(world):
     assert answer.headers["Location"].endswith("person=P100001&encounter=E200001")
 
 
+def test_a_corrected_patients_booking_opens_the_encounter_of_its_new_alias(world):
+    store_booking(world, encounter_confirmed=True, generation=1, patient=make_patient(1))
+    world.fhir.add_encounter("E200001", "P100009", "OB-2026-000123")  # the old person's
+    world.fhir.add_encounter("E200002", "P100001", "OB-2026-000123:1")
+    result = created(world, launch_body(bookingId="OB-2026-000123"))
+    answer = follow(world, code_of(result.launch_url))
+    assert answer.headers["Location"].endswith("person=P100001&encounter=E200002")
+
+
+def test_millennium_finds_the_booking_from_a_corrected_encounter(world):
+    store_booking(world, encounter_confirmed=True, generation=1, patient=make_patient(1))
+    world.fhir.add_encounter("E200002", "P100001", "OB-2026-000123:1")
+    body = launch_body(target="orbit", encounterId="E200002")
+    result = created(world, body, secret=world.millennium_secret)
+    answer = follow(world, code_of(result.launch_url))
+    assert answer.headers["Location"] == "https://orbit.example/booking/OB-2026-000123"
+
+
 def test_an_unconfirmed_encounter_or_jumpout_mode_opens_the_patient_alone(world):
     store_booking(world, encounter_confirmed=False, patient=make_patient(1))
     world.fhir.add_encounter("E200001", "P100001", "OB-2026-000123")
@@ -424,3 +447,131 @@ def test_a_redeemed_code_keeps_its_record_and_when_it_was_used(world):
     assert row.data["userHsaId"] == USER
     assert row.data["usedAt"] == (NOW + dt.timedelta(seconds=5)).isoformat()
     assert row.partition_key.startswith("code-") and code not in row.partition_key
+
+
+# --- the launch URL's base -----------------------------------------------------------
+
+
+def test_the_launch_url_ignores_every_header_the_caller_sends(world: LaunchWorld) -> None:
+    headers = {"host": "127.0.0.1:27071@evil.example", "x-forwarded-host": "evil.example"}
+    request = signed_request(launch_body(), world.orbit_secret)
+    request = LaunchHttpRequest.of({**request.headers, **headers}, request.body)
+    result = create_launch(request, world.ports(public_base_url="https://func-su.example/"))
+    assert isinstance(result, LaunchCreated)
+    assert result.launch_url == f"https://func-su.example/api/launch/{world.codes[0]}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "func-su.example",
+        "ftp://func-su.example",
+        "https://user@evil.example",
+        "https://127.0.0.1:27071@evil.example",
+        "https://func-su.example/?x=1",
+        "https://func-su.example/#x",
+        "https://func-su.example:port",
+    ],
+)
+def test_a_missing_or_malformed_public_base_url_switches_the_jump_out_off(value: str) -> None:
+    with pytest.raises(RequestDeferred) as refused:
+        public_base_url(value)
+    assert refused.value.status == 503
+    assert "PUBLIC_BASE_URL" in refused.value.note
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://func-su.azurewebsites.net", "https://func-su.azurewebsites.net"),
+        ("https://gateway.vgr.example/orbit/", "https://gateway.vgr.example/orbit"),
+        ("http://127.0.0.1:7071", "http://127.0.0.1:7071"),
+    ],
+)
+def test_a_public_base_url_is_taken_as_configured(value: str, expected: str) -> None:
+    assert public_base_url(value) == expected
+
+
+# --- the body: strict, and never echoing unknown keys --------------------------------
+
+
+def test_an_unknown_key_named_after_the_patient_is_not_echoed(world: LaunchWorld) -> None:
+    body = launch_body()
+    body.update({"Tolvansson": "x", PNR: 1})
+    result = create(world, body)
+    assert isinstance(result, ProblemResponse) and result.status == 400
+    assert [error.path for error in result.errors] == ["<key>", "<key>"]
+    text = result.body().decode()
+    assert "Tolvansson" not in text and PNR not in text
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"bookingId": 123}, "bookingId"),
+        ({"user": {"hsaId": True}}, "user.hsaId"),
+        ({"target": 1}, "target"),
+    ],
+)
+def test_the_launch_body_is_parsed_strictly(world: LaunchWorld, change, path) -> None:
+    result = create(world, launch_body(**change))
+    assert isinstance(result, ProblemResponse) and result.status == 400
+    assert [error.path for error in result.errors] == [path]
+
+
+def test_an_identity_number_as_booking_id_is_refused_without_echo(world: LaunchWorld) -> None:
+    result = create(world, launch_body(bookingId=OTHER_PNR))
+    assert isinstance(result, ProblemResponse) and result.status == 422
+    assert [error.path for error in result.errors] == ["bookingId"]
+    assert OTHER_PNR not in result.body().decode()
+
+
+# --- dead codes: one answer, one cost, audited once -----------------------------------
+
+
+class CountingStore:
+    """Passes everything to ``store`` and records the name of each call."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        self.calls.append(name)
+        return getattr(self._store, name)
+
+
+def _dead_codes(world: LaunchWorld) -> dict[str, str]:
+    """One used, one expired, one unknown and one malformed code, each refused once."""
+    used = code_of(created(world).launch_url)
+    expired = code_of(created(world).launch_url)
+    assert follow(world, used).status == 302
+    world.clock.advance(CODE_LIFETIME)
+    codes = {"used": used, "expired": expired, "unknown": "B" * 43, "malformed": "<script>"}
+    for code in codes.values():
+        assert follow(world, code).status == 410
+    return codes
+
+
+def test_used_expired_unknown_and_malformed_codes_cost_the_same_after_the_first_refusal(
+    world: LaunchWorld,
+) -> None:
+    codes = _dead_codes(world)
+    answers = {}
+    for kind, code in codes.items():
+        counting = CountingStore(world.store)
+        answer = follow_launch(code, store=counting, clock=world.clock)  # type: ignore[arg-type]
+        answers[kind] = (answer.status, answer.body, dict(answer.headers))
+        assert counting.calls == ["get"], kind  # one read, no write
+    assert len(set(map(repr, answers.values()))) == 1  # the same answer for all four
+
+
+def test_repeated_refusals_of_a_code_are_audited_once(world: LaunchWorld) -> None:
+    codes = _dead_codes(world)
+    for _ in range(3):
+        for code in codes.values():
+            follow(world, code)
+    rows = audit_of_day(world.store, NOW.date())
+    gone = sorted(row["reason"] for row in rows if row["event"] == "gone")
+    assert gone == ["expired", "used"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,12 +133,6 @@ def store_snapshot(store: Any, snapshot: Any) -> None:
     Crosswalk(store).save_snapshot(StoredSnapshot(snapshot, NOW, "e-1", "c-1"), None)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- regressions ---------------------------------------------------------------
 
 
@@ -166,25 +159,35 @@ def test_a_lost_concurrency_race_at_intake_is_retried_later_not_redelivered() ->
         ]
 
 
-def test_an_mllp_frame_byte_blocks_the_target_with_a_dead_letter_instead_of_escaping() -> None:
+def test_an_mllp_frame_byte_in_a_stored_text_is_escaped_and_the_booking_is_sent() -> None:
     """Regression: a 0x0B in a text raised FramingError out of sync_target, leaving
-    the target unsent, unblocked and without a dead letter, on every delivery.
-    (The webhook refuses such text now; a snapshot stored before that may hold it.)"""
-    from shared.mllp.link import MllpLink
-
+    the target unsent, unblocked and without a dead letter, on every delivery. The
+    webhook refuses such text now; a snapshot stored before that may still hold it,
+    and the renderer escapes it, so the message goes out without a frame byte."""
     snapshot = make_snapshot()
     patient = snapshot.patient.model_copy(update={"family_name": "Åker\x0bström"})
     snapshot = snapshot.model_copy(update={"patient": patient})
     store = _sqlite()
     store_snapshot(store, snapshot)
-    link = MllpLink("127.0.0.1", closed_port(), timeout=1.0)
-    for world in _world(store, link=link):
+    millennium = ScriptedMillennium()
+    for world in _world(store, link=millennium):
         sync_encounter(kick_message())  # must not raise
-        (letter,) = world.bus.dead_letters
-        assert letter.reason == "unsendable-character"
-        assert "0x0B" in letter.description and "ström" not in letter.description
+        assert world.bus.dead_letters == []
+        (sent,) = millennium.sent
+        assert "\x0b" not in sent.message and "\x1c" not in sent.message
         state = Crosswalk(store).load_targets(snapshot.booking_id)[Target.ENCOUNTER]
-        assert state.blocked is not None and state.intent is None
+        assert state.confirmed is not None and state.blocked is None
+
+
+def test_bytes_that_could_not_be_framed_are_refused_before_anything_is_recorded() -> None:
+    """The HL7 channel's last guard: should a frame byte ever reach the bytes, the
+    operation fails permanently (blocked, dead-lettered) instead of being stuck."""
+    from shared.errors import UnsendableText
+    from shared.hl7.channel import _check_frameable
+
+    with pytest.raises(UnsendableText, match="0x1C at offset 3"):
+        _check_frameable(b"MSH\x1c|", "ADT^A05", "KEY")
+    _check_frameable(b"MSH|^~\\&|", "ADT^A05", "KEY")  # nothing to refuse
 
 
 # --- the settlement policy as a plain function ---------------------------------------

@@ -240,3 +240,91 @@ def test_resubmit_after_rejection_sends_under_a_new_control_id():
     first, second = world.millennium.sent[0], world.millennium.sent[1]
     assert first.trigger == second.trigger == "ADT^A05"
     assert first.control_id != second.control_id
+
+
+# --- issue 9: identifiers after a patient correction, and the bed booking -------------
+
+
+def _pv1_19(message: str) -> str:
+    pv1 = next(line for line in message.split("\r") if line.startswith("PV1|"))
+    return pv1.split("|")[19].split("^")[0]
+
+
+def _pid_5(message: str) -> str:
+    pid = next(line for line in message.split("\r") if line.startswith("PID|"))
+    return pid.split("|")[5]
+
+
+def test_patient_correction_recreates_everything_under_new_aliases():
+    """Defect 9: the new person got the old visit number and placer id."""
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, patient=make_patient(42))
+    world.pump.run()
+
+    sent = world.millennium.sent[3:]
+    removed = [s for s in sent if s.trigger in ("SIU^S15", "ADT^A27", "ADT^A38")]
+    created = [s for s in sent if s.trigger in ("ADT^A05", "SIU^S12", "ADT^A14")]
+    assert {_pv1_19(s.message) for s in removed} == {"OB-2026-000123"}
+    assert {_pv1_19(s.message) for s in created} == {"OB-2026-000123:1"}
+    assert len(created) == 3
+    s12 = next(s.message for s in created if s.trigger == "SIU^S12")
+    assert "SCH|OB-2026-000123:1^ORBIT|OB-2026-000123:1^ORBIT|" in s12
+    # The crosswalk records the generation, with the facts and on the snapshot row.
+    stored = world.crosswalk.load_snapshot("OB-2026-000123")
+    assert stored is not None and stored.patient_generation == 1
+    assert all(world.confirmed(t).alias == "OB-2026-000123:1" for t in Target)
+    corrected = [
+        row for row in world.crosswalk.audit_trail("OB-2026-000123")
+        if row["kind"] == "patient-corrected"
+    ]  # fmt: skip
+    assert [row["detail"] for row in corrected] == [
+        "Millennium aliases OB-2026-000123 -> OB-2026-000123:1"
+    ]
+
+
+def test_a_correction_back_to_the_first_patient_still_gets_a_new_alias():
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, patient=make_patient(42))
+    world.pump.run()
+    world.event(version=3, patient=make_patient(1))
+    world.pump.run()
+    created = [s for s in world.millennium.sent if s.trigger == "ADT^A05"]
+    assert [_pv1_19(s.message) for s in created] == [
+        "OB-2026-000123",
+        "OB-2026-000123:1",
+        "OB-2026-000123:2",
+    ]
+
+
+def test_a_name_correction_leaves_the_bed_booking_alone():
+    """Defect 10: a name correction sent A08, S14, A27 and A14."""
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, patient=make_patient(1, family_name="Berg"))
+    world.pump.run()
+
+    assert sorted(world.millennium.triggers()[3:]) == ["ADT^A08", "SIU^S14"]
+    assert world.crosswalk.convergences("OB-2026-000123")[-1]["version"] == 2
+
+
+def test_a_bed_change_cancels_under_the_newest_name_then_rebooks():
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, patient=make_patient(1, family_name="Berg"))
+    world.pump.run()
+    world.event(
+        version=3,
+        patient=make_patient(1, family_name="Berg"),
+        admission={"type": "inpatient", "ward": {"hsa_id": SU_OTHER_WARD}, "expected_nights": 3},
+    )
+    world.pump.run()
+
+    bed = [s for s in world.millennium.sent[5:] if s.trigger in ("ADT^A27", "ADT^A14")]
+    assert [s.trigger for s in bed] == ["ADT^A27", "ADT^A14"]
+    assert all(_pid_5(s.message).startswith("Berg^") for s in bed)

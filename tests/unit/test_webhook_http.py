@@ -360,7 +360,12 @@ def _setting(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (_setting("type", "se.vgr.orbit.booking.moved.v1"), {"type"}),
         (_setting("time", "yesterday"), {"time"}),
         (_setting("id", ""), {"id"}),
-        (_setting("BadExtension", "x"), {"BadExtension"}),
+        (_setting("BadExtension", "x"), {"<key>"}),
+        (_setting("data.version", True), {"data.version"}),
+        (_setting("data.version", 3.0), {"data.version"}),
+        (_setting("data.patient.protectedIdentity", 0), {"data.patient.protectedIdentity"}),
+        (_setting("datacontenttype", None), {"datacontenttype"}),
+        (_setting("source", "https://evil.example"), {"source"}),
     ],
 )
 def test_schema_errors_get_400_listing_the_failing_paths(
@@ -497,7 +502,7 @@ def test_bus_down_gets_503_and_nothing_is_recorded_as_accepted(world: World) -> 
     body = encode(event())
     problem = problem_of(post(body, webhook_id="msg_down"), 503)
     assert problem["type"].endswith("/unavailable")
-    assert list(world.store.scan(TABLE_DELIVERIES)) == []
+    assert [row.data["state"] for row in world.store.scan(TABLE_DELIVERIES)] == ["claimed"]
 
     world.bus.down = False  # Orbit retries the same delivery once the queue is back
     assert post(body, webhook_id="msg_down").status_code == 202
@@ -510,23 +515,37 @@ def test_503_carries_retry_after(world: World) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_store_down_on_lookup_gets_503(world: World) -> None:
-    world.services.store = StoreOutage(world.store, {"get"})
+def test_store_down_before_the_claim_gets_503_and_nothing_is_enqueued(world: World) -> None:
+    world.services.store = StoreOutage(world.store, {"insert"})
     problem_of(post(encode(event())), 503)
     assert world.bus.sent == []
 
 
-def test_store_down_after_enqueue_gets_503_and_the_retry_reuses_the_message_id(
+def test_store_down_after_enqueue_still_answers_202_and_a_retry_reuses_the_message_id(
     world: World,
 ) -> None:
     body = encode(event())
-    world.services.store = StoreOutage(world.store, {"insert"})
-    problem_of(post(body, webhook_id="msg_half"), 503)
+    world.services.store = StoreOutage(world.store, {"update"})
+    assert post(body, webhook_id="msg_half").status_code == 202  # it *is* on the queue
 
     world.services.store = world.store
     assert post(body, webhook_id="msg_half").status_code == 202
     first, second = world.bus.sent
     assert first.message_id == second.message_id  # dropped by duplicate detection
+
+
+def test_a_claim_cut_short_before_the_enqueue_is_enqueued_by_the_retry(world: World) -> None:
+    body = encode(event())
+    world.bus.down = True
+    problem_of(post(body, webhook_id="msg_cut"), 503)
+    world.bus.down = False
+
+    first = post(body, webhook_id="msg_cut")
+    again = post(body, webhook_id="msg_cut")
+
+    assert first.status_code == again.status_code == 202
+    assert len(world.bus.sent) == 1  # the second retry found the claim accepted
+    assert json.loads(first.get_body()) == json.loads(again.get_body())
 
 
 def test_unexpected_failure_gets_a_500_without_details(
@@ -625,10 +644,46 @@ def test_each_delivery_logs_exactly_one_line(
     assert "status=400 reason=invalid-event" in lines[2]
 
 
-def test_an_event_id_that_looks_like_an_identity_number_is_not_logged(
+def test_an_event_id_that_looks_like_an_identity_number_is_refused_and_not_logged(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="orbit.webhook"):
-        assert post(encode(event(id=PATIENT_NUMBER))).status_code == 202
+        response = post(encode(event(id=PATIENT_NUMBER)))
+    assert paths(problem_of(response, 422)) == {"id"}
     assert "event=<unloggable>" in caplog.text
-    assert PATIENT_NUMBER not in caplog.text
+    assert PATIENT_NUMBER not in caplog.text + response.get_body().decode()
+    assert world.bus.sent == []
+
+
+def test_a_booking_id_that_is_an_identity_number_is_refused_and_goes_nowhere(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = snapshot().model_dump(mode="json", by_alias=True)
+    data["bookingId"] = PATIENT_NUMBER
+    document = event(data, id="evt-identity-as-booking")
+    with caplog.at_level(logging.DEBUG):
+        response = post(encode(document))
+    assert paths(problem_of(response, 422)) == {"data.bookingId"}
+    assert PATIENT_NUMBER not in caplog.text + response.get_body().decode()
+    assert world.bus.sent == []
+    assert list(world.store.scan(TABLE_DELIVERIES)) == []
+
+
+def test_an_unknown_key_named_after_the_patient_is_not_echoed(world: World) -> None:
+    extensions: dict[str, Any] = {FAMILY_NAME: "x", "tolvan": [GIVEN_NAME]}
+    document = event(**extensions)
+    response = post(encode(document))
+    body = response.get_body().decode()
+    assert paths(problem_of(response, 400)) == {"<key>"}
+    assert FAMILY_NAME not in body and "tolvan" not in body and GIVEN_NAME not in body
+
+
+@pytest.mark.parametrize("byte", ["\x0b", "\x1c", "\x00", "\r"])
+def test_a_control_character_in_a_name_gets_422_naming_the_field(world: World, byte: str) -> None:
+    """Defect 6: a frame byte in a name was accepted (202) and then stuck the booking."""
+    data = snapshot().model_dump(mode="json", by_alias=True)
+    data["patient"]["familyName"] = f"Berg{byte}ström"
+    problem = problem_of(post(encode(event(data))), 422)
+    assert paths(problem) == {"data.patient.familyName"}
+    assert "control character" in problem["errors"][0]["message"]
+    assert "Berg" not in json.dumps(problem)

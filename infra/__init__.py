@@ -1,0 +1,1 @@
+"""Infrastructure: Bicep templates, and (scripts/) the rollout team's helpers."""

@@ -1,0 +1,1 @@
+"""Scripts a rollout team runs around a deployment (see infra/README.md)."""

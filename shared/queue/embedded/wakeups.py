@@ -1,0 +1,49 @@
+"""Waking receivers of this process when a queue changes.
+
+Every send, complete and abandon bumps the queue's generation and wakes the
+threads waiting on it. A change made by another process cannot wake them, so a
+waiting receive also re-checks every ``CROSS_PROCESS_POLL`` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+CROSS_PROCESS_POLL = 0.25
+"""A send from another process cannot wake our waiters, so waiting re-checks this often."""
+
+
+class Wakeups:
+    """A generation counter and a condition per queue."""
+
+    def __init__(self) -> None:
+        self._conditions: dict[str, threading.Condition] = {}
+        self._generations: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def generation(self, queue: str) -> int:
+        """Take it before looking at the queue; ``wait_for_change`` then cannot miss
+        a change made between the look and the wait."""
+        return self._generations.get(queue, 0)
+
+    def wait_for_change(self, queue: str, generation: int, timeout: float) -> bool:
+        """Block until ``queue`` changed since ``generation`` or ``timeout`` seconds
+        passed; whether it changed."""
+        condition = self._condition(queue)
+        with condition:
+            return condition.wait_for(lambda: self.generation(queue) != generation, timeout)
+
+    def wake(self, queues: Iterable[str]) -> None:
+        for queue in set(queues):
+            condition = self._condition(queue)
+            with condition:
+                self._generations[queue] = self.generation(queue) + 1
+                condition.notify_all()
+
+    def _condition(self, queue: str) -> threading.Condition:
+        with self._guard:
+            condition = self._conditions.get(queue)
+            if condition is None:
+                condition = self._conditions[queue] = threading.Condition(threading.Lock())
+            return condition
