@@ -1,4 +1,10 @@
-"""Start and stop everything the local run consists of."""
+"""Start and stop everything the local run consists of.
+
+Everything lives under the data folder (``LOCAL_DATA_DIR``, default ``.local``):
+the queue, the crosswalk, the simulator's Millennium (``simulator.sqlite3``), the
+dev secrets and the lock that keeps a second run off the folder. ``make reset``
+deletes the folder: the local world starts empty and consistent.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from localrun.lock import DataFolderLock
 from shared.millennium import MllpLink
 from shared.names import ALL_TABLES
 from shared.profiles import load_profiles
@@ -20,6 +27,7 @@ from shared.sync.policy import RetryPolicy
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_SIMULATOR_HTTP_PORT = 8090
+SIMULATOR_STATE_FILE = "simulator.sqlite3"
 # As the Service Bus queues are configured in infra/modules/servicebus.bicep.
 LOCK_DURATION_SECONDS = 60.0
 MAX_DELIVERY_COUNT = 5
@@ -102,14 +110,35 @@ class LocalRun:
         self.services: Services | None = None
         self.dispatcher: Any = None
         self.http: Any = None
+        self._lock: DataFolderLock | None = None
 
     def start(self) -> LocalRun:
+        """Start everything; on failure stop what was started.
+
+        Raises:
+            DataFolderInUse: another local run holds the data folder.
+            OSError: a port is in use.
+        """
+        data_dir = Path(self.settings.local_data_dir)
+        self._lock = DataFolderLock(data_dir).acquire()
+        try:
+            self._start(data_dir)
+        except BaseException:
+            self.stop()
+            raise
+        self._lock.describe(
+            {
+                "baseUrl": self.base_url,
+                "simulatorUrl": self.simulator.http_url if self.simulator else "",
+            }
+        )
+        return self
+
+    def _start(self, data_dir: Path) -> None:
         from shared.crosswalk.sqlite import SqliteTableStore
         from shared.queue.embedded import EmbeddedQueue
 
-        data_dir = Path(self.settings.local_data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        settings = self._start_simulator()
+        settings = self._start_simulator(data_dir)
         queue = EmbeddedQueue(
             data_dir / "queue.sqlite3",
             lock_duration=LOCK_DURATION_SECONDS,
@@ -127,21 +156,36 @@ class LocalRun:
             settings=settings,
             store=store,
             bus=queue,
-            profiles=load_profiles(settings.profiles_dir),
+            profiles=load_profiles(settings.profiles_dir, self._profile_variables()),
             millennium=link,
             retry=self._retry,
         )
         use_services(self.services)
         self._start_app(queue)
-        return self
 
-    def _start_simulator(self) -> Settings:
+    def _profile_variables(self) -> dict[str, str]:
+        """The settings a profile's launch templates may use: the environment, and
+        ``SIMULATOR_URL`` for the simulator this run started (whatever its port)."""
+        variables = dict(os.environ)
+        if self.simulator is not None:
+            variables["SIMULATOR_URL"] = self.simulator.http_url
+        return variables
+
+    def _start_simulator(self, data_dir: Path) -> Settings:
         if not self.settings.simulator:
             return self.settings
         from simulator import start_simulator
 
+        state_file = data_dir / SIMULATOR_STATE_FILE
+        if simulator_reset_requested():
+            # Only the simulator forgets: the crosswalk still says what it confirmed,
+            # and the trace and go-live report the disagreement (docs/simulator.md).
+            state_file.unlink(missing_ok=True)
         self.simulator = start_simulator(
-            LOOPBACK, mllp_port=self.settings.mllp_port, http_port=self._simulator_http_port
+            LOOPBACK,
+            mllp_port=self.settings.mllp_port,
+            http_port=self._simulator_http_port,
+            state_file=state_file,
         )
         self.settings = dataclasses.replace(
             self.settings,
@@ -174,3 +218,13 @@ class LocalRun:
         if self.simulator is not None:
             self.simulator.stop()
         use_services(None)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def simulator_reset_requested(environ: dict[str, str] | None = None) -> bool:
+    """``SIMULATOR_RESET=on``: start the simulator's Millennium empty (a test of what
+    the tools say when Millennium and the crosswalk disagree)."""
+    env = os.environ if environ is None else environ
+    return env.get("SIMULATOR_RESET", "").strip().lower() in {"on", "true", "1", "yes"}

@@ -40,10 +40,12 @@ PROCEDURES = (
 UNITS = {
     "SU": [f"SE2321000131-E0000000001{n:02d}" for n in range(1, 5)],
     "SAS": [f"SE2321000131-E0000000003{n:02d}" for n in range(1, 5)],
+    "SKAS": [f"SE2321000131-E0000000005{n:02d}" for n in range(1, 5)],
 }
 WARDS = {
     "SU": [f"SE2321000131-E0000000002{n:02d}" for n in range(1, 7)],
     "SAS": [f"SE2321000131-E0000000004{n:02d}" for n in range(1, 7)],
+    "SKAS": [f"SE2321000131-E0000000006{n:02d}" for n in range(1, 7)],
 }
 SURGEONS = [f"SE2321000131-P000000000{n:03d}" for n in range(401, 421)]
 

@@ -194,8 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _seed(self, body: Any) -> None:
         try:
-            person, created = self.server.millennium.with_state(
-                lambda state: seed_patient(state, body)
+            person, created = self.server.millennium.seed(
+                lambda state: seed_patient(state, body), body
             )
         except FhirError as error:
             self._json(HTTPStatus.BAD_REQUEST, operation_outcome(str(error)), FHIR_JSON)

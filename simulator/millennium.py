@@ -15,6 +15,10 @@ how a transient AE can succeed on retry).
 
 Thread-safe: the MLLP listener and the HTTP API call in from different threads,
 and one lock serialises every read and change.
+
+With a ``Journal`` every applied message is written to disk before its ACK
+leaves and replayed at start (simulator/journal.py): the local run's simulator
+is as durable as the rest of the local run. Statistics count since the start.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from simulator.inbound import (
     Rejected,
     read_inbound,
 )
+from simulator.journal import Holding, Journal
 from simulator.state import MillenniumState, Outcome, Problem
 
 log = logging.getLogger("simulator")
@@ -77,23 +82,76 @@ class _Applied:
 class Millennium:
     """State, deduplication, faults, log and statistics behind one lock."""
 
-    def __init__(self, *, seed: int | None = None, enforce_order: bool = True) -> None:
+    def __init__(
+        self, *, seed: int | None = None, enforce_order: bool = True, journal: Journal | None = None
+    ) -> None:
         self.faults = Faults(seed)
         self._enforce_order = enforce_order
+        self._journal = journal
         self._lock = threading.Lock()
         self._ack_numbers = 0
-        self.reset()
+        self._forget()
+        if journal is not None:
+            self._replay(journal)
 
     def reset(self) -> None:
-        """Forget everything: state, deduplication, log, statistics and faults."""
+        """Forget everything: state, deduplication, log, statistics, faults and journal."""
         with self._lock:
-            self.state = MillenniumState(enforce_order=self._enforce_order)
-            self._applied: dict[str, _Applied] = {}
-            self._log: deque[LogEntry] = deque(maxlen=LOG_LIMIT)
-            self._stats: Counter[str] = Counter()
-            self._by_type: Counter[str] = Counter()
-            self._by_ack: Counter[str] = Counter()
-            self.faults.reset()
+            self._forget()
+            if self._journal is not None:
+                self._journal.clear()
+
+    def _forget(self) -> None:
+        self.state = MillenniumState(enforce_order=self._enforce_order)
+        self._applied: dict[str, _Applied] = {}
+        self._log: deque[LogEntry] = deque(maxlen=LOG_LIMIT)
+        self._stats: Counter[str] = Counter()
+        self._by_type: Counter[str] = Counter()
+        self._by_ack: Counter[str] = Counter()
+        self.faults.reset()
+
+    def _replay(self, journal: Journal) -> None:
+        """Rebuild state, deduplication and log from the journal (at start)."""
+        from simulator.fhir import seed_patient
+
+        with self._lock:
+            for entry in journal.entries():
+                if entry.kind == "seed":
+                    seed_patient(self.state, entry.seed_body())
+                    continue
+                inbound = read_inbound(entry.payload)
+                outcome = self.state.apply(inbound)
+                if outcome.code != "AA":  # a stricter simulator than the one that wrote it
+                    self._stats["replay_refusals"] += 1
+                    log.warning("journal replay: %s answered %s", entry.control_id, outcome.code)
+                    continue
+                self._applied[entry.control_id] = _Applied(inbound.fingerprint, entry.ack)
+                self._log.append(
+                    LogEntry(
+                        entry.control_id,
+                        inbound.message_type,
+                        "AA",
+                        True,
+                        inbound.visit.visit_number,
+                    )
+                )
+                self._ack_numbers += 1
+            self._stats["replayed"] = len(self._applied)
+
+    def close(self) -> None:
+        """Close the journal (after the listeners stopped)."""
+        with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+
+    def seed(self, action: Callable[[MillenniumState], T], body: object) -> T:
+        """Run a seeding ``action`` under the lock and journal its ``body`` (FHIR seed)."""
+        with self._lock:
+            result = action(self.state)
+            if self._journal is not None:
+                self._journal.seeded(body)
+            return result
 
     def with_state(self, action: Callable[[MillenniumState], T]) -> T:
         """Run ``action`` on the state under the lock (consistent views, seeding)."""
@@ -123,9 +181,9 @@ class Millennium:
                 inbound = read_inbound(block)
             except Rejected as rejected:
                 return self._reject(rejected)
-            return self._handle(inbound)
+            return self._handle(inbound, block)
 
-    def _handle(self, inbound: Inbound) -> Reply:
+    def _handle(self, inbound: Inbound, block: bytes) -> Reply:
         self._by_type[inbound.message_type] += 1
         applied = self._applied.get(inbound.control_id)
         if applied is not None:
@@ -143,7 +201,18 @@ class Millennium:
         )
         if outcome.code == "AA":
             self._applied[inbound.control_id] = _Applied(inbound.fingerprint, ack)
+            if self._journal is not None:
+                self._journal.applied(inbound.control_id, block, ack, self._holding(inbound))
         return self._answer(inbound, outcome.code, ack)
+
+    def _holding(self, inbound: Inbound) -> tuple[str, Holding]:
+        number = inbound.visit.visit_number
+        held = Holding(
+            encounter=number in self.state.encounters,
+            appointment=self.state.appointment_for_visit(number) is not None,
+            pending_admit=number in self.state.pending_admits,
+        )
+        return number, held
 
     def _decide(self, inbound: Inbound) -> Outcome:
         rejected_location = self.faults.rejects_any(inbound.locations)
@@ -220,6 +289,8 @@ class Millennium:
                 "refused_connections",
                 "framing_errors",
                 "control_id_conflicts",
+                "replayed",
+                "replay_refusals",
                 *(problem.value for problem in Problem),
             )
             return {

@@ -6,9 +6,11 @@ import asyncio
 import ssl
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 from simulator.faults import Faults
 from simulator.http_api import SimulatorHttpServer
+from simulator.journal import Journal
 from simulator.listener import MllpListener
 from simulator.millennium import Millennium
 from simulator.state import MillenniumState
@@ -69,6 +71,7 @@ class SimulatorHandle:
         self._http_server.shutdown()
         self._http_server.server_close()
         self._http_thread.join(timeout=START_TIMEOUT_SECONDS)
+        self.millennium.close()
 
     def __enter__(self) -> SimulatorHandle:
         return self
@@ -85,17 +88,21 @@ def start_simulator(
     seed: int | None = None,
     enforce_order: bool = True,
     ssl_context: ssl.SSLContext | None = None,
+    state_file: Path | None = None,
 ) -> SimulatorHandle:
     """Start the simulator in the background and return once both ports listen.
 
     Port 0 picks a free port (read it from the handle). With ``ssl_context`` the
     MLLP listener speaks TLS. ``seed`` makes fault injection reproducible;
     ``enforce_order=False`` lets appointments and admits exist without an encounter.
+    With ``state_file`` what Millennium holds survives a restart (simulator/journal.py);
+    without it the simulator starts empty and forgets on stop.
 
     Raises:
         OSError: a port is in use or the host cannot be bound.
     """
-    millennium = Millennium(seed=seed, enforce_order=enforce_order)
+    journal = Journal(state_file) if state_file is not None else None
+    millennium = Millennium(seed=seed, enforce_order=enforce_order, journal=journal)
     listener = MllpListener(millennium)
     loop = asyncio.new_event_loop()
     started: Future[None] = Future()
@@ -106,12 +113,17 @@ def start_simulator(
         daemon=True,
     )
     loop_thread.start()
-    started.result(timeout=START_TIMEOUT_SECONDS)  # re-raises a bind error here
+    try:
+        started.result(timeout=START_TIMEOUT_SECONDS)  # re-raises a bind error here
+    except BaseException:
+        millennium.close()
+        raise
     try:
         http_server = SimulatorHttpServer((host, http_port), millennium)
     except OSError:
         asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(START_TIMEOUT_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
+        millennium.close()
         raise
     http_thread = threading.Thread(
         target=http_server.serve_forever,
