@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from localrun.lock import DataFolderLock
+from localrun.millennium_view import SIMULATOR_STATE_FILE
 from shared.millennium import MllpLink
 from shared.names import ALL_TABLES
 from shared.profiles import load_profiles
@@ -27,7 +28,6 @@ from shared.sync.policy import RetryPolicy
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_SIMULATOR_HTTP_PORT = 8090
-SIMULATOR_STATE_FILE = "simulator.sqlite3"
 # As the Service Bus queues are configured in infra/modules/servicebus.bicep.
 LOCK_DURATION_SECONDS = 60.0
 MAX_DELIVERY_COUNT = 5

@@ -38,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     existed = data_dir.exists()
     if existed:
         shutil.rmtree(data_dir)
-    message = f"Deleted {data_dir}." if existed else f"Nothing to delete: {data_dir} does not exist."
+    message = (
+        f"Deleted {data_dir}." if existed else f"Nothing to delete: {data_dir} does not exist."
+    )
     _say(args.json, {"reset": existed, "dataFolder": str(data_dir), "message": message})
     return 0
 
