@@ -110,8 +110,8 @@ class Journal:
         data = json.dumps(body, ensure_ascii=False).encode()
         with self._lock:
             self._db.execute(
-                "INSERT INTO journal (kind, control_id, payload, ack) VALUES ('seed', '', ?, '')",
-                (data,),
+                "INSERT INTO journal (kind, control_id, payload, ack) VALUES ('seed', '', ?, ?)",
+                (data, b""),
             )
 
     def clear(self) -> None:
