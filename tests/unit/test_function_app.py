@@ -17,6 +17,12 @@ EXPECTED_FUNCTIONS = {
     "sync_appointment": ("serviceBusTrigger", "sync-appointment"),
     "sync_bed": ("serviceBusTrigger", "sync-bed"),
     "ops_booking_trace": ("httpTrigger", "ops/bookings/{bookingId}"),
+    "ops_browser": ("httpTrigger", "ops/browser"),
+    "ops_browser_login": ("httpTrigger", "ops/browser/login"),
+    "ops_browser_logout": ("httpTrigger", "ops/browser/logout"),
+    "ops_browser_booking": ("httpTrigger", "ops/browser/bookings/{bookingId}"),
+    "ops_browser_resubmit": ("httpTrigger", "ops/browser/bookings/{bookingId}/resubmit"),
+    "ops_browser_patient": ("httpTrigger", "ops/browser/bookings/{bookingId}/patient"),
     "launch_create": ("httpTrigger", "launch"),
     "launch_follow": ("httpTrigger", "launch/{code}"),
 }
