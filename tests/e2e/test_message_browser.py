@@ -24,6 +24,7 @@ import pytest
 from localrun.app import LocalRun, local_settings
 from shared.crosswalk.repository import Crosswalk
 from shared.deadletters.embedded import EmbeddedDeadLetters
+from shared.queue.embedded import EmbeddedQueue
 from shared.webhook.signature import new_secret
 from tests.builders import PROFILES_DIR, make_patient, make_snapshot
 from tests.e2e.chromium import WAIT_SECONDS, headless_chromium
@@ -77,10 +78,9 @@ def driver(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def parked(run: LocalRun) -> list[str]:
-    assert run.services is not None
-    return [
-        x.id for x in EmbeddedDeadLetters(run.services.bus).letters() if x.booking_id == BOOKING
-    ]
+    assert run.services is not None and isinstance(run.services.bus, EmbeddedQueue)
+    letters = EmbeddedDeadLetters(run.services.bus).letters()
+    return [x.id for x in letters if x.booking_id == BOOKING]
 
 
 def test_find_a_dead_letter_resubmit_after_the_fix_and_see_it_converge(
