@@ -17,6 +17,7 @@ go-live.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import sys
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -37,6 +39,7 @@ from shared.webhook.signature import sign
 
 WAIT_SECONDS = 120.0
 PROGRESS_EVERY_SECONDS = 5.0
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 SHADOW_FIRST_INDEX = 900_001
 """Booking numbers of the jump-out administration's day (apart from the main day's)."""
 
@@ -186,8 +189,7 @@ def replay(
     shadowed = [code for code in profiles.codes() if profiles.get(code).mode is Mode.JUMPOUT]
     events = list(hospital_day(bookings, first_index=first_booking))
     for index, code in enumerate(shadowed):
-        first = SHADOW_FIRST_INDEX + index * 10_000
-        events += hospital_day(shadow_bookings, administrations=(code,), first_index=first)
+        events += shadow_day(code, index, shadow_bookings)
     result = DemoResult(events=len(events))
     result.kinds = dict(Counter(e["type"].split(".")[4] for e in events))
     last_versions = {e["data"]["bookingId"]: int(e["data"]["version"]) for e in events}
@@ -227,6 +229,14 @@ def replay(
     result.duplicate_creates = int(after.get("duplicate_creates", 0))
     result.millennium_holds = httpx.get(f"{simulator_url}/state").json()["counts"]
     return result
+
+
+def shadow_day(code: str, index: int, bookings: int) -> list[dict[str, Any]]:
+    """The jump-out administration's bookings: tomorrow, so that its go-live, which
+    brings only bookings not yet over into Millennium, has something to bring."""
+    tomorrow = dt.datetime.now(STOCKHOLM).date() + dt.timedelta(days=1)
+    first = SHADOW_FIRST_INDEX + index * 10_000
+    return list(hospital_day(bookings, administrations=(code,), first_index=first, day=tomorrow))
 
 
 def _already_known(data_dir: Path, last_versions: dict[str, int]) -> int:

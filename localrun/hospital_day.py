@@ -133,11 +133,11 @@ def hospital_day(
     seed: int = 2026,
     administrations: tuple[str, ...] = ("SU",),
     first_index: int = 1,
+    day: dt.date = dt.date(2026, 12, 1),
 ) -> Iterator[dict[str, Any]]:
     """CloudEvents of one day: every booking created, ~30% rebooked, ~8% moved to
     another ward, ~5% switched to day surgery, ~8% cancelled, ~1% patient corrected."""
     rng = random.Random(seed)
-    day = dt.date(2026, 12, 1)
     open_bookings: list[Booking] = []
     for index in range(first_index, first_index + bookings):
         booking = new_booking(rng, index, rng.choice(administrations), day)
