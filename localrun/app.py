@@ -97,6 +97,7 @@ class LocalRun:
         simulator_http_port: int | None = None,
         threads_per_queue: int = 4,
         retry: RetryPolicy | None = None,
+        durable_simulator: bool = True,
     ) -> None:
         self.settings = settings
         self._simulator_http_port = (
@@ -105,6 +106,9 @@ class LocalRun:
             else int(os.environ.get("SIMULATOR_HTTP_PORT", DEFAULT_SIMULATOR_HTTP_PORT))
         )
         self._threads_per_queue = threads_per_queue
+        # False: the simulator forgets on stop (benchmarks measure the integration,
+        # not the simulator's journal; docs/simulator.md has its cost).
+        self._durable_simulator = durable_simulator
         self._retry = retry or RetryPolicy()
         self.simulator: Any = None
         self.services: Services | None = None
@@ -185,7 +189,7 @@ class LocalRun:
             LOOPBACK,
             mllp_port=self.settings.mllp_port,
             http_port=self._simulator_http_port,
-            state_file=state_file,
+            state_file=state_file if self._durable_simulator else None,
         )
         self.settings = dataclasses.replace(
             self.settings,

@@ -66,33 +66,35 @@ class LocalWorld:
         self.details: dict[str, Any] = {}
 
     def start(self, **extra_env: str) -> dict[str, Any]:
-        """``python -m localrun --json``; its start-up details once it listens."""
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localrun", "--json"],
-            cwd=ROOT,
-            env={**self.env, **extra_env},
-            stdout=subprocess.PIPE,
-            stderr=self.log.open("a"),
-            text=True,
-        )
-        assert self.process.stdout is not None
+        """``python -m localrun --json``; its start-up details once it listens.
+
+        Its output goes to a file, not a pipe: a pipe nobody reads fills up and
+        the run's next log line blocks it."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "localrun", "--json"],
+                cwd=ROOT,
+                env={**self.env, **extra_env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            self.outputs.append(line)
-            if line.startswith("{"):
-                self.details = json.loads(line)
-                return self.details
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with self.log.open() as log:
+                log.seek(offset)
+                for line in log:
+                    if line.startswith("{"):
+                        self.details = json.loads(line)
+                        return self.details
+            time.sleep(0.1)
         raise AssertionError(f"the local run did not start; see {self.log}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=30)
-            assert self.process.stdout is not None
-            self.outputs.append(self.process.stdout.read())
         self.process = None
 
     def command(self, *argv: str, expect: int | None = 0, **extra_env: str) -> str:
