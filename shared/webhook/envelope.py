@@ -39,7 +39,14 @@ CANCELLED_TYPE = "se.vgr.orbit.booking.cancelled.v1"
 SUBJECT_PREFIX = "bookings/"
 
 _DIGIT_RUN = re.compile(r"\d{6}")
-_FRIENDLY_MESSAGES = {"missing": "is required"}
+_FRIENDLY_MESSAGES = {
+    "missing": "is required",
+    # pydantic says "… or instance of PatientIdentifier": a class name means nothing
+    # to Orbit's vendor.
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+}
 
 
 class InvalidEvent(Exception):

@@ -363,10 +363,15 @@ _IDENTITY_LIKE = re.compile(r"\d{6}(?:\d{2})?[-+]?\d{4}")  # (yy)yymmdd[-+]nnnc
 
 
 def _loggable(value: str) -> str:
-    """Ids chosen by the sender go into log lines only when plainly harmless."""
-    if _LOGGABLE.match(value) and not _IDENTITY_LIKE.search(value):
-        return value
-    return "<unloggable>"
+    """Ids chosen by the sender go into log lines only when plainly harmless; else
+    the line says why it leaves the id out (the correlation id still finds it)."""
+    if not value:
+        return "-"
+    if not _LOGGABLE.match(value):
+        return "(withheld:not-a-plain-id)"
+    if _IDENTITY_LIKE.search(value):
+        return "(withheld:looks-like-an-identity-number)"
+    return value
 
 
 def _log(
