@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -96,14 +97,8 @@ def startup_details(run: Any) -> dict[str, Any]:
         "dataFolder": settings.local_data_dir,
         "profilesFolder": settings.profiles_dir,
         "profiles": run.services.profiles.codes(),
-        "pid": _pid(),
+        "pid": os.getpid(),
     }
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 def banner(details: dict[str, Any]) -> str:

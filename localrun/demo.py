@@ -219,7 +219,9 @@ def replay(
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     result.latency_p50_ms, result.latency_p99_ms = quantiles[49], quantiles[98]
     result.events_per_second = len(events) / posted if posted else 0.0
-    result.differing = _wait_converged(simulator_url, integrated, wait, progress, started)
+    result.differing = wait_converged(
+        lambda: dict(httpx.get(f"{simulator_url}/state").json()), integrated, wait, progress
+    )
     result.converged = not result.differing
     result.seconds = time.perf_counter() - started
     after = httpx.get(f"{simulator_url}/stats").json()
@@ -256,31 +258,32 @@ def _already_known(data_dir: Path, last_versions: dict[str, int]) -> int:
         store.close()
 
 
-def _wait_converged(
-    simulator_url: str,
+def wait_converged(
+    read_state: Callable[[], dict[str, Any]],
     snapshots: list[BookingSnapshot],
     timeout: float,
     progress: Callable[[str], None],
-    started: float,
+    every: float = PROGRESS_EVERY_SECONDS,
 ) -> list[str]:
-    """Wait until Millennium holds what the snapshots describe; the differences left."""
-    deadline = time.monotonic() + timeout
-    next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-    differences: list[str] = ["not checked"]
+    """Wait until Millennium (``read_state``: the simulator's ``/state``) holds what the
+    snapshots describe, saying every ``every`` seconds how far it got; the differences
+    left when ``timeout`` ran out (none: converged)."""
+    started = time.monotonic()
+    deadline = started + timeout
+    next_progress = started + every
     while True:
-        state = httpx.get(f"{simulator_url}/state").json()
-        differences = millennium_differences(snapshots, state)
-        if not differences or time.monotonic() >= deadline:
+        differences = millennium_differences(snapshots, read_state())
+        now = time.monotonic()
+        if not differences or now >= deadline:
             return differences
-        if time.monotonic() >= next_progress:
+        if now >= next_progress:
             waiting = len({line.split(":")[0] for line in differences})
             progress(
                 f"  waiting: {len(snapshots) - waiting} of {len(snapshots)} bookings as Orbit "
-                f"last sent them ({time.perf_counter() - started:.0f} s; gives up after "
-                f"{timeout:.0f} s)"
+                f"last sent them ({now - started:.0f} s; gives up after {timeout:.0f} s)"
             )
-            next_progress = time.monotonic() + PROGRESS_EVERY_SECONDS
-        time.sleep(0.25)
+            next_progress = now + every
+        time.sleep(0.25 if every >= 1 else every / 4)
 
 
 def report_text(result: DemoResult, *, first_booking: int = 1) -> str:
