@@ -134,8 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"No local run holds the data folder {data_dir}: starting one here.", file=out)
         try:
             run = LocalRun(settings).start()
-        except (DataFolderInUse, OSError) as error:
+        except DataFolderInUse as error:
             print(f"Cannot start the local run: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(
+                f"Cannot start the local run: {error.strerror or error}. Something else listens "
+                f"on the ports (perhaps a local run on another data folder: the demo only uses "
+                f"the run of its own, {data_dir}). Stop it, or choose free ports with HOST_PORT, "
+                "MILLENNIUM_MLLP_PORT and SIMULATOR_HTTP_PORT (0 picks a free one).",
+                file=sys.stderr,
+            )
             return 2
         base_url = run.base_url
         simulator_url = run.simulator.http_url if run.simulator else ""
