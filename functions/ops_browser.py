@@ -96,6 +96,7 @@ def _answer(req: func.HttpRequest, action: str) -> func.HttpResponse:
             dead_letters=_readable_dead_letters(services.bus),
             profiles=services.profiles,
             clock=services.clock,
+            millennium=_local_millennium_view(services),
         )
         answer = browse(request, ports)
     except TransientError as error:
@@ -130,6 +131,16 @@ def _form(req: func.HttpRequest) -> dict[str, str]:
     except UnicodeDecodeError:
         return {}
     return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _local_millennium_view(services: Any) -> Any:
+    """Locally, what the simulator holds (its journal in the data folder); the
+    local-run package is not deployed, so in Azure there is none."""
+    try:
+        from localrun.millennium_view import local_view
+    except ImportError:
+        return None
+    return local_view(services.settings, all_at_once=False)
 
 
 def _readable_dead_letters(bus: Any) -> Any:

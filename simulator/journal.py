@@ -136,13 +136,11 @@ def read_holdings(path: Path, visit_numbers: list[str] | None = None) -> dict[st
     """
     if not path.exists():
         raise FileNotFoundError(str(path))
+    query = "SELECT visit_number, encounter, appointment, pending_admit FROM holdings"
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT visit_number, encounter, appointment, pending_admit FROM holdings"
-        ).fetchall()
-    wanted = None if visit_numbers is None else set(visit_numbers)
-    return {
-        visit: Holding(bool(enc), bool(appt), bool(admit))
-        for visit, enc, appt, admit in rows
-        if wanted is None or visit in wanted
-    }
+        if visit_numbers is None:
+            rows = db.execute(query).fetchall()
+        else:
+            marks = ",".join("?" * len(visit_numbers))
+            rows = db.execute(f"{query} WHERE visit_number IN ({marks})", visit_numbers).fetchall()
+    return {visit: Holding(bool(enc), bool(appt), bool(admit)) for visit, enc, appt, admit in rows}

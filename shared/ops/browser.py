@@ -48,6 +48,7 @@ from shared.ops.browser_session import (
     valid_session,
 )
 from shared.ops.http_api import BOOKING_ID, Answer
+from shared.ops.millennium_view import MillenniumView
 from shared.ops.resubmit_check import unfixed_cause
 from shared.profiles import Mode, Profiles
 from shared.sync.convergence import is_converged
@@ -98,6 +99,7 @@ class BrowserPorts:
     dead_letters: DeadLetterStore | None  # None: the app may not read them (Azure)
     profiles: Profiles
     clock: Callable[[], dt.datetime]
+    millennium: MillenniumView | None = None  # what Millennium itself holds, where known
 
 
 def browse(request: BrowserRequest, ports: BrowserPorts) -> Answer:
@@ -270,6 +272,7 @@ def _booking(
         show_patient=show_patient,
         accessed_by="ops-browser",
         clock=ports.clock,
+        millennium=ports.millennium,
     )
     if trace is None:
         return _html(

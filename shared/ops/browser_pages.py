@@ -124,7 +124,7 @@ def booking_page(
         f"<td>{escape(entry.get('ack', ''))}</td><td>{escape(entry.get('outcome', ''))}</td></tr>"
         for entry in timeline
     )
-    body = f"""{_notice(notice)}{header}
+    body = f"""{_notice(notice)}{header}{_millennium(trace.get("millennium") or {})}
 <h2>Targets</h2><table id="targets"><tr><th>Target</th><th>State</th><th>Desired (Orbit)</th>
 <th>Confirmed (Millennium)</th><th>Block</th></tr>{targets}</table>
 <h2>Timeline</h2><table id="timeline"><tr><th>At</th><th>What</th><th>MSH-10</th>
@@ -186,6 +186,18 @@ def _patient(booking_id: str, patient: Mapping[str, Any] | None, form_token: str
         f"{escape(str(patient.get('givenName', '')))}</td></tr>"
         f"<tr><th>Protected identity</th><td>{'yes' if patient.get('protectedIdentity') else 'no'}"
         "</td></tr></table>"
+    )
+
+
+def _millennium(check: Mapping[str, Any]) -> str:
+    lines = check.get("disagreements") or []
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(str(line))}</li>" for line in lines)
+    return (
+        '<div class="notice" id="millennium"><strong>Millennium disagrees with the '
+        f"crosswalk:</strong><ul>{items}</ul>Locally this follows a simulator started empty "
+        "(SIMULATOR_RESET); make reset starts both empty.</div>"
     )
 
 

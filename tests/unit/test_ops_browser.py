@@ -10,6 +10,7 @@ import pytest
 
 from shared.ops.browser import BrowserPorts, BrowserRequest, browse
 from shared.ops.browser_session import SESSION_SECONDS, form_token, sign_in, valid_session
+from shared.ops.millennium_view import NOTHING_HELD
 from shared.profiles import Mode, Profiles
 from tests.builders import make_patient, make_snapshot
 from tests.unit.test_booking_trace import BOOKING, NOW, PROFILES, World
@@ -137,3 +138,14 @@ def test_search_by_msh10_opens_the_booking_that_sent_it() -> None:
     assert answer.headers["Location"] == f"/api/ops/browser/bookings/{BOOKING}"
     _, page = get(world, query={"q": "AAAAAAAAAAAAAAAAAAAA"})
     assert "No booking or MSH-10 AAAAAAAAAAAAAAAAAAAA found." in page
+
+
+def test_the_booking_page_says_when_millennium_disagrees_with_the_crosswalk() -> None:
+    world = World()
+    world.accept(make_snapshot())
+    lost = dataclasses.replace(ports(world), millennium=lambda booking: NOTHING_HELD)
+    _, page = get(world, "booking", booking_id=BOOKING, ports=lost)
+    assert 'id="millennium"' in page
+    assert "encounter: confirmed in the crosswalk, but Millennium holds none" in page
+    _, agreeing = get(world, "booking", booking_id=BOOKING)
+    assert 'id="millennium"' not in agreeing

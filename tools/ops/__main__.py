@@ -181,7 +181,7 @@ def _booking(
 def _millennium_view(settings: Settings) -> Any:
     from localrun.millennium_view import local_view
 
-    return local_view(settings)
+    return local_view(settings, all_at_once=False)
 
 
 def _deadletters(
