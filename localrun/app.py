@@ -184,7 +184,10 @@ class LocalRun:
         if simulator_reset_requested():
             # Only the simulator forgets: the crosswalk still says what it confirmed,
             # and the trace and go-live report the disagreement (docs/simulator.md).
-            state_file.unlink(missing_ok=True)
+            # With its WAL and shared-memory files: a WAL left by a killed run would
+            # otherwise be replayed into the new, empty file.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{state_file}{suffix}").unlink(missing_ok=True)
         self.simulator = start_simulator(
             LOOPBACK,
             mllp_port=self.settings.mllp_port,

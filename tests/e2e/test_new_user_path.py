@@ -91,9 +91,9 @@ class LocalWorld:
             time.sleep(0.1)
         raise AssertionError(f"the local run did not start; see {self.log}")
 
-    def stop(self) -> None:
+    def stop(self, how: signal.Signals = signal.SIGTERM) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(how)
             self.process.wait(timeout=30)
         self.process = None
 
@@ -246,7 +246,8 @@ def _rehearse_the_go_live_of_the_jumpout_administration(world: LocalWorld) -> No
 
 
 def _report_a_simulator_reset(world: LocalWorld) -> None:
-    world.stop()
+    # Killed, so the simulator's WAL file is left behind: the reset must not replay it.
+    world.stop(signal.SIGKILL)
     world.start(SIMULATOR_RESET="on")
     counts = httpx.get(f"{world.simulator}/state").json()["counts"]
     assert counts["encounters"] == 0
