@@ -98,6 +98,7 @@ def startup_details(run: Any) -> dict[str, Any]:
         "profilesFolder": settings.profiles_dir,
         "profiles": run.services.profiles.codes(),
         "pid": os.getpid(),
+        "opsKeys": bool(settings.ops_admin_secrets),
     }
 
 
@@ -106,7 +107,7 @@ def banner(details: dict[str, Any]) -> str:
     lines = [f"Orbit webhook:        POST {details['webhook']}"]
     for route in details["routes"]:
         methods = ",".join(route["methods"])
-        lines.append(f"  {route['name']:<20} {methods:<5} {route['url']}")
+        lines.append(f"  {route['name']:<20} {methods:<8} {route['url']}")
     simulator = details["simulator"]
     lines.append(
         f"Millennium MLLP:      {details['millenniumMllp']}"
@@ -120,7 +121,12 @@ def banner(details: dict[str, Any]) -> str:
         "reread when a file changes)",
         "Webhook secret:       in ORBIT_WEBHOOK_SECRETS or <data folder>/dev-secrets.json",
         "Launch secrets:       LAUNCH_SECRETS_ORBIT / _MILLENNIUM, or the same file",
-        f"Message browser:      {details['baseUrl']}/api/ops/browser (operators' key)",
+        f"Message browser:      {details['baseUrl']}/api/ops/browser "
+        + (
+            "(sign in with a key from OPS_ADMIN_SECRETS)"
+            if details["opsKeys"]
+            else "(off: set OPS_ADMIN_SECRETS to switch it on)"
+        ),
         "Stop with Ctrl-C.",
     ]
     return "\n".join(lines)

@@ -214,6 +214,7 @@ def test_a_booking_the_crosswalk_calls_in_sync_but_millennium_lacks_is_reported(
     agreeing = go_live("SU", shadowed, dry_run=True, millennium=lambda booking: everything)
     lost = go_live("SU", shadowed, dry_run=True, millennium=lambda booking: NOTHING_HELD)
     assert agreeing.disagreeing == () and agreeing.in_sync == 4
+    assert "Millennium itself was asked and agrees" in agreeing.text()
     assert lost.in_sync == 0
     assert lost.disagreeing == ("OB-FUTURE-1", "OB-FUTURE-2", "OB-PROTECTED", "OB-UNDER-WAY")
     assert "NOT in sync although the crosswalk says so: 4 bookings" in lost.text()
