@@ -83,7 +83,9 @@ class GoLiveReport:
         )
         if self.disagreeing is None:
             lines.append('("in sync" is the crosswalk\'s word: Millennium itself was not asked)')
-        elif self.disagreeing:
+        elif not self.disagreeing:
+            lines.append("(Millennium itself was asked and agrees on every booking in sync)")
+        else:
             lines += [
                 f"NOT in sync although the crosswalk says so: {len(self.disagreeing)} bookings "
                 "that Millennium does not hold as confirmed (not kicked: the workers trust the "
