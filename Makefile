@@ -35,8 +35,9 @@ browser:
 run: $(VENV)/.installed
 	$(PY) -m localrun
 
+# Arguments for the demo, e.g. make demo DEMO_ARGS="--first-booking 100001"
 demo: $(VENV)/.installed
-	$(PY) -m localrun.demo
+	$(PY) -m localrun.demo $(DEMO_ARGS)
 
 # Wipe the local world (LOCAL_DATA_DIR): queue, crosswalk, simulator, dev secrets.
 reset: $(VENV)/.installed
