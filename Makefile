@@ -6,7 +6,7 @@ CHECKOV_VENV := .venv-checkov
 # apt-get needs root; a developer without it gets sudo (CI runs as root).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test demo lint typecheck bench clean setup browser
+.PHONY: run test demo reset lint typecheck bench clean setup browser
 
 setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed browser
 
@@ -35,8 +35,13 @@ browser:
 run: $(VENV)/.installed
 	$(PY) -m localrun
 
+# Arguments for the demo, e.g. make demo DEMO_ARGS="--first-booking 100001"
 demo: $(VENV)/.installed
-	$(PY) -m localrun.demo
+	$(PY) -m localrun.demo $(DEMO_ARGS)
+
+# Wipe the local world (LOCAL_DATA_DIR): queue, crosswalk, simulator, dev secrets.
+reset: $(VENV)/.installed
+	$(PY) -m localrun.reset
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

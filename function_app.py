@@ -9,6 +9,7 @@ import azure.functions as func
 from functions.health import bp as health
 from functions.launch import bp as launch
 from functions.ops import bp as ops
+from functions.ops_browser import bp as ops_browser
 from functions.orbit_webhook import bp as orbit_webhook
 from functions.sync_workers import bp as sync_workers
 
@@ -16,5 +17,6 @@ app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(orbit_webhook)
 app.register_functions(sync_workers)
 app.register_functions(ops)
+app.register_functions(ops_browser)
 app.register_functions(launch)
 app.register_functions(health)

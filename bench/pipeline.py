@@ -42,7 +42,7 @@ from tests.e2e.harness import Orbit, event_of
 def start(tmp: str, *, workers: bool = True) -> LocalRun:
     os.environ["LOCAL_DATA_DIR"] = tmp
     settings = dataclasses.replace(local_settings(), host_port=0, mllp_port=0)
-    run = LocalRun(settings, simulator_http_port=0).start()
+    run = LocalRun(settings, simulator_http_port=0, durable_simulator=False).start()
     if not workers:
         run.dispatcher.stop()
     return run

@@ -55,7 +55,8 @@ def ops_booking_trace(req: func.HttpRequest) -> func.HttpResponse:
         failed = problem(
             500,
             "Internal error",
-            "The trace could not be built. Use the CLI (python -m tools.ops booking) meanwhile.",
+            "The trace could not be built. Use the CLI meanwhile: "
+            ".venv/bin/python -m tools.ops booking <id>.",
             type_suffix="internal-error",
         )
         answer = Answer(500, failed.body(), failed.content_type)

@@ -1,4 +1,10 @@
-"""Start and stop everything the local run consists of."""
+"""Start and stop everything the local run consists of.
+
+Everything lives under the data folder (``LOCAL_DATA_DIR``, default ``.local``):
+the queue, the crosswalk, the simulator's Millennium (``simulator.sqlite3``), the
+dev secrets and the lock that keeps a second run off the folder. ``make reset``
+deletes the folder: the local world starts empty and consistent.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localrun.lock import DataFolderLock
+from localrun.millennium_view import SIMULATOR_STATE_FILE
 from shared.names import ALL_TABLES
+from shared.profiles import Profiles, load_profiles
 from shared.services import ServiceOverrides, Services, build_services, use_services
 from shared.settings import Settings, read_settings, reset_settings
 from shared.sync.policy import RetryPolicy
@@ -81,7 +90,7 @@ def app_functions() -> list[Any]:
 
 
 def local_services(
-    settings: Settings, retry: RetryPolicy | None = None
+    settings: Settings, retry: RetryPolicy | None = None, profiles: Profiles | None = None
 ) -> tuple[Services, EmbeddedQueue]:
     """The app's services on the data folder: the embedded queue with the Service Bus
     queues' lock and delivery settings, the SQLite crosswalk, and the Millennium link
@@ -100,7 +109,8 @@ def local_services(
     )
     store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
     store.create_tables(ALL_TABLES)
-    services = build_services(settings, ServiceOverrides(store=store, bus=queue, retry=retry))
+    overrides = ServiceOverrides(store=store, bus=queue, retry=retry, profiles=profiles)
+    services = build_services(settings, overrides)
     return services, queue
 
 
@@ -114,6 +124,7 @@ class LocalRun:
         simulator_http_port: int | None = None,
         threads_per_queue: int = 4,
         retry: RetryPolicy | None = None,
+        durable_simulator: bool = True,
     ) -> None:
         self.settings = settings
         self._simulator_http_port = (
@@ -122,30 +133,73 @@ class LocalRun:
             else int(os.environ.get("SIMULATOR_HTTP_PORT", DEFAULT_SIMULATOR_HTTP_PORT))
         )
         self._threads_per_queue = threads_per_queue
+        # False: the simulator forgets on stop (benchmarks measure the integration,
+        # not the simulator's journal; docs/simulator.md has its cost).
+        self._durable_simulator = durable_simulator
         self._retry = retry or RetryPolicy()
         self.simulator: Any = None
         self.services: Services | None = None
         self.dispatcher: Any = None
         self.http: Any = None
+        self._lock: DataFolderLock | None = None
 
     def start(self) -> LocalRun:
-        settings = self._start_simulator()
-        self.services, queue = local_services(settings, self._retry)
-        use_services(self.services)
-        self._start_app(queue)
+        """Start everything; on failure stop what was started.
+
+        Raises:
+            DataFolderInUse: another local run holds the data folder.
+            OSError: a port is in use.
+        """
+        data_dir = Path(self.settings.local_data_dir)
+        self._lock = DataFolderLock(data_dir).acquire()
+        try:
+            self._start(data_dir)
+        except BaseException:
+            self.stop()
+            raise
+        self._lock.describe(
+            {
+                "baseUrl": self.base_url,
+                "simulatorUrl": self.simulator.http_url if self.simulator else "",
+            }
+        )
         return self
 
-    def _start_simulator(self) -> Settings:
+    def _start(self, data_dir: Path) -> None:
+        settings = self._start_simulator(data_dir)
+        profiles = load_profiles(settings.profiles_dir, self._profile_variables())
+        self.services, queue = local_services(settings, self._retry, profiles)
+        use_services(self.services)
+        self._start_app(queue)
+
+    def _profile_variables(self) -> dict[str, str]:
+        """The settings a profile's launch templates may use: the environment, and
+        ``SIMULATOR_URL`` for the simulator this run started (whatever its port)."""
+        variables = dict(os.environ)
+        if self.simulator is not None:
+            variables["SIMULATOR_URL"] = self.simulator.http_url
+        return variables
+
+    def _start_simulator(self, data_dir: Path) -> Settings:
         if not self.settings.simulator:
             return self.settings
         from simulator import start_simulator
 
+        state_file = data_dir / SIMULATOR_STATE_FILE
+        if simulator_reset_requested():
+            # Only the simulator forgets: the crosswalk still says what it confirmed,
+            # and the trace and go-live report the disagreement (docs/simulator.md).
+            # With its WAL and shared-memory files: a WAL left by a killed run would
+            # otherwise be replayed into the new, empty file.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{state_file}{suffix}").unlink(missing_ok=True)
         self.simulator = start_simulator(
             LOOPBACK,
             mllp_port=self.settings.mllp_port,
             http_port=self._simulator_http_port,
             # Like Millennium's interface engine: no more connections than agreed.
             connection_limit=self.settings.mllp_max_connections,
+            state_file=state_file if self._durable_simulator else None,
         )
         self.settings = dataclasses.replace(
             self.settings,
@@ -191,3 +245,13 @@ class LocalRun:
         if self.simulator is not None:
             self.simulator.stop()
         use_services(None)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+
+def simulator_reset_requested(environ: dict[str, str] | None = None) -> bool:
+    """``SIMULATOR_RESET=on``: start the simulator's Millennium empty (a test of what
+    the tools say when Millennium and the crosswalk disagree)."""
+    env = os.environ if environ is None else environ
+    return env.get("SIMULATOR_RESET", "").strip().lower() in {"on", "true", "1", "yes"}

@@ -40,10 +40,12 @@ PROCEDURES = (
 UNITS = {
     "SU": [f"SE2321000131-E0000000001{n:02d}" for n in range(1, 5)],
     "SAS": [f"SE2321000131-E0000000003{n:02d}" for n in range(1, 5)],
+    "SKAS": [f"SE2321000131-E0000000005{n:02d}" for n in range(1, 5)],
 }
 WARDS = {
     "SU": [f"SE2321000131-E0000000002{n:02d}" for n in range(1, 7)],
     "SAS": [f"SE2321000131-E0000000004{n:02d}" for n in range(1, 7)],
+    "SKAS": [f"SE2321000131-E0000000006{n:02d}" for n in range(1, 7)],
 }
 SURGEONS = [f"SE2321000131-P000000000{n:03d}" for n in range(401, 421)]
 
@@ -131,11 +133,11 @@ def hospital_day(
     seed: int = 2026,
     administrations: tuple[str, ...] = ("SU",),
     first_index: int = 1,
+    day: dt.date = dt.date(2026, 12, 1),
 ) -> Iterator[dict[str, Any]]:
     """CloudEvents of one day: every booking created, ~30% rebooked, ~8% moved to
     another ward, ~5% switched to day surgery, ~8% cancelled, ~1% patient corrected."""
     rng = random.Random(seed)
-    day = dt.date(2026, 12, 1)
     open_bookings: list[Booking] = []
     for index in range(first_index, first_index + bookings):
         booking = new_booking(rng, index, rng.choice(administrations), day)

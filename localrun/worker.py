@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 
 from localrun.app import app_functions, local_services, local_settings
+from shared.profiles import load_profiles
 from shared.services import use_services
 
 
@@ -43,7 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from localrun.dispatcher import Dispatcher
 
     settings = local_settings()
-    services, queue = local_services(settings)
+    # Launch templates may name ${SIMULATOR_URL}: the local run's, from the environment.
+    profiles = load_profiles(settings.profiles_dir, dict(os.environ))
+    services, queue = local_services(settings, profiles=profiles)
     use_services(services)
     dispatcher = Dispatcher(app_functions(), queue, threads_per_queue=args.threads_per_queue)
     dispatcher.start()

@@ -7,8 +7,8 @@ kicks every stored booking that is booked and not yet over, so Millennium gets
 its encounters, appointments and bed bookings without anyone registering them
 by hand. Bookings already over, and cancelled ones, are left alone.
 
-    python -m shared.golive SU --dry-run    # what would be sent; sends nothing
-    python -m shared.golive SU              # send
+    .venv/bin/python -m shared.golive SU --dry-run    # what would be sent; sends nothing
+    .venv/bin/python -m shared.golive SU              # send
 
 It refuses unless the administration's mode is ``integrated``, and it is safe to
 repeat: a kick only says "this booking may be out of sync" and the workers send
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -32,7 +33,9 @@ from shared.booking import BookingSnapshot, BookingStatus
 from shared.crosswalk.repository import TargetState
 from shared.errors import PermanentError, UnknownAdministration
 from shared.messages import KickCause
+from shared.ops.millennium_view import MillenniumView, disagreements
 from shared.profiles import Mode
+from shared.settings import Settings
 from shared.sync.intake import kick_targets
 from shared.sync.ports import SyncPorts
 from shared.targets import Target, desired_facts
@@ -60,6 +63,9 @@ class GoLiveReport:
     over: int = 0  # booked but already over: left alone
     cancelled: int = 0
     kicked: int = 0  # bookings kicked (0 in a dry run)
+    # In sync by the crosswalk, but Millennium itself holds otherwise (not kicked:
+    # the workers trust the crosswalk). None: Millennium was not asked.
+    disagreeing: tuple[str, ...] | None = None
 
     def per_target(self) -> dict[Target, int]:
         counts = Counter(target for booking in self.bookings for target in booking.targets)
@@ -72,18 +78,54 @@ class GoLiveReport:
             f"bookings to bring into Millennium: {len(self.bookings)}",
         ]
         lines += [f"  {target.value}: {count}" for target, count in self.per_target().items()]
-        lines += [
-            f"already in sync: {self.in_sync}; over: {self.over}; cancelled: {self.cancelled}",
-            "",
-            f"{'booking':<24} {'planned':<12} {verb}",
-        ]
-        lines += [
-            f"{b.booking_id:<24} {b.planned_date:<12} {', '.join(t.value for t in b.targets)}"
-            for b in self.bookings
-        ]
+        lines.append(
+            f"already in sync: {self.in_sync}; over: {self.over}; cancelled: {self.cancelled}"
+        )
+        if self.disagreeing is None:
+            lines.append('("in sync" is the crosswalk\'s word: Millennium itself was not asked)')
+        elif not self.disagreeing:
+            lines.append("(Millennium itself was asked and agrees on every booking in sync)")
+        else:
+            lines += [
+                f"NOT in sync although the crosswalk says so: {len(self.disagreeing)} bookings "
+                "that Millennium does not hold as confirmed (not kicked: the workers trust the "
+                "crosswalk). Locally: the simulator was started empty (SIMULATOR_RESET); make "
+                "reset starts both empty.",
+                *(f"  {booking_id}" for booking_id in self.disagreeing[:20]),
+            ]
+        if self.bookings:
+            lines += ["", f"{'booking':<24} {'planned':<12} {verb}"]
+            lines += [
+                f"{b.booking_id:<24} {b.planned_date:<12} {', '.join(t.value for t in b.targets)}"
+                for b in self.bookings
+            ]
+        else:
+            lines += ["", "Nothing to send."]
         if not self.dry_run:
             lines.append(f"kicked: {self.kicked} bookings")
         return "\n".join(lines)
+
+    def as_json(self) -> dict[str, object]:
+        """The report for ``--json`` (booking ids, dates and counts only)."""
+        return {
+            "administration": self.administration,
+            "dryRun": self.dry_run,
+            "bookings": [
+                {
+                    "bookingId": b.booking_id,
+                    "planned": b.planned_date,
+                    "targets": [t.value for t in b.targets],
+                }
+                for b in self.bookings
+            ],
+            "perTarget": {target.value: count for target, count in self.per_target().items()},
+            "inSync": self.in_sync,
+            "over": self.over,
+            "cancelled": self.cancelled,
+            "kicked": self.kicked,
+            "millenniumChecked": self.disagreeing is not None,
+            "disagreeing": list(self.disagreeing or ()),
+        }
 
 
 @dataclass
@@ -93,10 +135,20 @@ class _Tally:
     over: int = 0
     cancelled: int = 0
     kicked: int = 0
+    disagreeing: list[str] = field(default_factory=list)
 
 
-def go_live(administration: str, ports: SyncPorts, *, dry_run: bool) -> GoLiveReport:
+def go_live(
+    administration: str,
+    ports: SyncPorts,
+    *,
+    dry_run: bool,
+    millennium: MillenniumView | None = None,
+) -> GoLiveReport:
     """Kick (or, dry, list) every booked, not yet over booking of ``administration``.
+
+    With ``millennium``, a booking the crosswalk calls in sync is also checked
+    against what Millennium holds, and a disagreement is reported, not hidden.
 
     Raises:
         GoLiveRefused: the administration is not integrated.
@@ -120,6 +172,7 @@ def go_live(administration: str, ports: SyncPorts, *, dry_run: bool) -> GoLiveRe
             tally,
             dry_run=dry_run,
             generation=stored.patient_generation,
+            millennium=millennium,
         )
     tally.bookings.sort(key=lambda booking: (booking.planned_date, booking.booking_id))
     return GoLiveReport(
@@ -130,6 +183,7 @@ def go_live(administration: str, ports: SyncPorts, *, dry_run: bool) -> GoLiveRe
         over=tally.over,
         cancelled=tally.cancelled,
         kicked=tally.kicked,
+        disagreeing=None if millennium is None else tuple(sorted(tally.disagreeing)),
     )
 
 
@@ -141,6 +195,7 @@ def _consider(
     *,
     dry_run: bool,
     generation: int,
+    millennium: MillenniumView | None,
 ) -> None:
     if snapshot.status is BookingStatus.CANCELLED:
         tally.cancelled += 1
@@ -153,7 +208,11 @@ def _consider(
     states = ports.crosswalk.load_targets(snapshot.booking_id)
     missing = _targets_out_of_sync(snapshot, states, generation)
     if not missing:
-        tally.in_sync += 1
+        holds = millennium(snapshot.booking_id) if millennium is not None else None
+        if holds is not None and disagreements(states, holds):
+            tally.disagreeing.append(snapshot.booking_id)
+        else:
+            tally.in_sync += 1
         return
     tally.bookings.append(GoLiveBooking(snapshot.booking_id, _planned_date(snapshot), missing))
     if dry_run:
@@ -184,21 +243,56 @@ def _planned_date(snapshot: BookingSnapshot) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; builds the app's services from the settings (environment)."""
     parser = argparse.ArgumentParser(
-        prog="python -m shared.golive",
-        description="Bring an administration's stored future bookings into Millennium.",
+        prog=".venv/bin/python -m shared.golive",
+        description="Bring an administration's stored future bookings into Millennium, "
+        "after its mode was switched to integrated (docs/jumpout.md). Reads the backends "
+        "the settings name (locally: LOCAL_DATA_DIR) and says which.",
     )
-    parser.add_argument("administration", help="administration code, e.g. SU")
-    parser.add_argument("--dry-run", action="store_true", help="report only; send nothing")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "administration", help="administration code as in profiles/<CODE>.toml, e.g. SU or su"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="report what would be sent; send nothing"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)  # --help exits here, before anything is read
+    from shared.ops.backend_info import backend_description, missing_data_folder
     from shared.services import get_services
+    from shared.settings import SettingsError, get_settings
 
     try:
-        report = go_live(args.administration, get_services().sync_ports(), dry_run=args.dry_run)
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"refused: {error}", file=sys.stderr)
+        return 2
+    missing = missing_data_folder(settings)
+    if missing:
+        print(f"refused: {missing}", file=sys.stderr)
+        return 2
+    print(f"Reading {backend_description(settings)}", file=sys.stderr)
+    code = args.administration.strip().upper()
+    try:
+        report = go_live(
+            code,
+            get_services().sync_ports(),
+            dry_run=args.dry_run,
+            millennium=_local_millennium_view(settings),
+        )
     except (GoLiveRefused, UnknownAdministration) as refused:
         print(f"refused: {refused}", file=sys.stderr)
         return 2
-    print(report.text())
+    print(json.dumps(report.as_json(), indent=2) if args.json else report.text())
     return 0
+
+
+def _local_millennium_view(settings: Settings) -> MillenniumView | None:
+    """Locally, the simulator's holdings; the local-run package is not deployed, so in
+    Azure there is none and the report says Millennium was not asked."""
+    try:
+        from localrun.millennium_view import local_view
+    except ImportError:
+        return None
+    return local_view(settings)
 
 
 if __name__ == "__main__":

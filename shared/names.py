@@ -72,7 +72,9 @@ SETTINGS: dict[str, str] = {
     ),
     "OPS_ADMIN_SECRETS": "Space-separated operators' keys for the ops endpoints (Key Vault).",
     "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
-    "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090).",
+    "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090; 0: free).",
+    "SIMULATOR_RESET": "'on' starts the local simulator's Millennium empty (default off).",
+    "SIMULATOR_URL": "Simulator base URL for ${SIMULATOR_URL} in launch templates (local run).",
     "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",
     "HL7_PROCESSING_ID": "MSH-11: 'P' in production, 'T' elsewhere (default T).",
     "ADMINISTRATIONS": (

@@ -8,9 +8,13 @@ Profiles may override codes, never message structure.
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import threading
 import tomllib
+from collections.abc import Mapping
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,7 +59,13 @@ class PerAdmissionType(_Model):
 
 
 class Launch(_Model):
-    """URL templates for the jump-out; placeholders are the target system's own ids."""
+    """URL templates for the jump-out; placeholders are the target system's own ids.
+
+    A template may start with a setting, ``${SIMULATOR_URL}``, filled in when the
+    profile is loaded (the local run sets it to the simulator it started), so no
+    port is fixed in a profile. An unset setting stays in the template, and the
+    launch answers 503 naming it.
+    """
 
     millennium_url: str = ""  # e.g. https://…/launch?person={personId}&encounter={encounterId}
     orbit_url: str = ""  # e.g. https://…/booking/{bookingId}
@@ -225,26 +235,143 @@ class Profiles:
         return sorted(self._profiles)
 
 
-def load_profile(path: Path) -> Profile:
-    """Read one profile file.
+log = logging.getLogger("orbitsync.profiles")
+
+_SETTING_REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+def expand_settings(template: str, variables: Mapping[str, str]) -> str:
+    """``template`` with every ``${NAME}`` that ``variables`` sets replaced by its value
+    (trailing slash dropped, so ``${X}/path`` never doubles it); unset ones stay."""
+
+    def value(match: re.Match[str]) -> str:
+        found = variables.get(match.group(1), "").strip().rstrip("/")
+        return found or match.group(0)
+
+    return _SETTING_REFERENCE.sub(value, template)
+
+
+def unset_setting(template: str) -> str | None:
+    """The first ``${NAME}`` still in ``template`` (a setting that was not set), or None."""
+    match = _SETTING_REFERENCE.search(template)
+    return match.group(1) if match else None
+
+
+def load_profile(path: Path, variables: Mapping[str, str] | None = None) -> Profile:
+    """Read one profile file; ``${NAME}`` in launch templates from ``variables``
+    (default: the environment).
 
     Raises:
         ValueError: the file is not valid TOML or not a valid profile (the message
             names the file and the field).
     """
     with path.open("rb") as handle:
-        data = tomllib.load(handle)
+        try:
+            data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path}: not valid TOML: {error}") from None
+    launch = data.get("launch")
+    if isinstance(launch, dict):
+        env = os.environ if variables is None else variables
+        data["launch"] = {
+            key: expand_settings(value, env) if isinstance(value, str) else value
+            for key, value in launch.items()
+        }
     try:
         return Profile.model_validate(data)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
 
 
-@lru_cache(maxsize=8)
-def load_profiles(folder: str) -> Profiles:
-    """Every ``*.toml`` profile in ``folder`` (cached per folder path)."""
-    profiles = {}
+def read_folder(folder: str, variables: Mapping[str, str] | None = None) -> dict[str, Profile]:
+    """Every ``*.toml`` profile in ``folder``, by code.
+
+    Raises:
+        ValueError: a file is invalid (names the file), or two files share a code.
+    """
+    profiles: dict[str, Profile] = {}
     for path in sorted(Path(folder).glob("*.toml")):
-        profile = load_profile(path)
+        profile = load_profile(path, variables)
+        if profile.code in profiles:
+            raise ValueError(f"{path}: administration {profile.code} has a second profile file")
         profiles[profile.code] = profile
-    return Profiles(profiles)
+    return profiles
+
+
+def folder_version(folder: str, files: list[str]) -> tuple[int, ...]:
+    """What changes when a profile file is added, removed or edited: the folder's
+    modification time (a file added, removed or replaced) and each of ``files``'s
+    size and modification time (a file edited in place).
+
+    A few stat calls, about 7 µs: cheap enough to check on every use.
+    """
+    try:
+        version = [os.stat(folder).st_mtime_ns]
+        for path in files:
+            stat = os.stat(path)
+            version += [stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        return ()
+    return tuple(version)
+
+
+def _profile_files(folder: str) -> list[str]:
+    return [str(path) for path in sorted(Path(folder).glob("*.toml"))]
+
+
+class ReloadingProfiles(Profiles):
+    """The profiles of a folder, read again whenever a file in it changes.
+
+    An operator who adds a missing HSA-id to ``profiles/SU.toml`` and resubmits
+    the dead letter gets the fix applied without a restart. A file that no longer
+    reads (a typo) keeps the previous profiles in force and is logged with the
+    file's name; ``tools.ops deadletters resubmit`` refuses until it reads.
+    """
+
+    def __init__(self, folder: str, variables: Mapping[str, str] | None = None) -> None:
+        self.folder = folder
+        self._variables = dict(os.environ if variables is None else variables)
+        self._lock = threading.Lock()
+        self._files = _profile_files(folder)
+        self._version = folder_version(folder, self._files)
+        super().__init__(read_folder(folder, self._variables))
+
+    def _fresh(self) -> None:
+        if folder_version(self.folder, self._files) == self._version:
+            return
+        with self._lock:
+            self._files = _profile_files(self.folder)
+            version = folder_version(self.folder, self._files)
+            if version == self._version:
+                return
+            try:
+                profiles = read_folder(self.folder, self._variables)
+            except (OSError, ValueError) as error:
+                # Not the error text's values: it names the file and the field.
+                log.error("profiles not reloaded, the previous ones stay in force: %s", error)
+                self._version = version  # log once per change, not per message
+                return
+            self._profiles = profiles
+            self._version = version
+            log.info("profiles reloaded from %s: %s", self.folder, ", ".join(sorted(profiles)))
+
+    def get(self, code: str) -> Profile:
+        self._fresh()
+        return super().get(code)
+
+    def find(self, code: str) -> Profile | None:
+        self._fresh()
+        return super().find(code)
+
+    def codes(self) -> list[str]:
+        self._fresh()
+        return super().codes()
+
+
+def load_profiles(folder: str, variables: Mapping[str, str] | None = None) -> Profiles:
+    """Every ``*.toml`` profile in ``folder``, reloaded when the files change.
+
+    Raises:
+        ValueError: a file is invalid (the message names the file and the field).
+    """
+    return ReloadingProfiles(folder, variables)

@@ -152,10 +152,12 @@ def build_services(
         link = owned_link
     return Services(
         settings=settings,
-        store=given.store or build_store(settings),
+        store=given.store if given.store is not None else build_store(settings),
         bus=bus,
-        profiles=given.profiles or load_profiles(settings.profiles_dir),
-        channels=given.channels or build_channels(settings, link),
+        profiles=given.profiles
+        if given.profiles is not None
+        else load_profiles(settings.profiles_dir),
+        channels=given.channels if given.channels is not None else build_channels(settings, link),
         dead_letters=build_dead_letters(settings, bus, operator=operator),
         clock=given.clock or utc_now,
         retry=given.retry or RetryPolicy(),

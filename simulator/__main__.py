@@ -8,6 +8,7 @@ import signal
 import ssl
 import sys
 import threading
+from pathlib import Path
 
 from simulator.runner import start_simulator
 
@@ -32,6 +33,12 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve MLLP over TLS")
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="keep what Millennium holds in this SQLite file across restarts "
+        "(default: in memory, forgotten on stop)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every message's control id")
     return parser.parse_args(argv)
 
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         enforce_order=not args.no_enforce_order,
         ssl_context=ssl_context,
+        state_file=args.state_file,
     )
     handle.faults.lenient = args.lenient
     logging.getLogger("simulator").info(

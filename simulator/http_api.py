@@ -3,12 +3,13 @@
 A test tool on loopback: responses may contain the synthetic patients' data, but
 nothing is logged (request lines would carry identifiers in FHIR search URLs).
 
+    GET  /                           HTML: what Millennium holds, by visit number
     GET  /state                      counts and every encounter/appointment/admit
     GET  /state/bookings/{visit}     one booking's Millennium records and messages
     GET  /stats                      counters (received, by type, by ACK code, ...)
     GET  /log                        every received message: MSH-10, type, ACK code
     GET  /faults   POST /faults      read / change fault injection
-    POST /reset                      forget everything (state, stats, faults)
+    POST /reset                      forget everything (state, stats, faults, state file)
     GET  /fhir/Patient?identifier=system|value     searchset Bundle
     GET  /fhir/Patient/{id}                        one Patient
     POST /fhir/_seed                               register a Patient without HL7
@@ -38,7 +39,7 @@ from simulator.fhir import (
     seed_patient,
 )
 from simulator.millennium import Millennium
-from simulator.pages import millennium_chart, orbit_booking
+from simulator.pages import millennium_chart, millennium_overview, orbit_booking
 from simulator.state import MillenniumState
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -69,7 +70,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, query = self._target()
         millennium = self.server.millennium
-        if path == "/state":
+        if path == "/":
+            stats = millennium.stats()
+            visit = _first(query, "visit").strip()
+            self._html(200, millennium.with_state(lambda s: millennium_overview(s, stats, visit)))
+        elif path == "/state":
             self._json(HTTPStatus.OK, millennium.with_state(_state_view))
         elif path.startswith("/state/bookings/"):
             visit_number = unquote(path.removeprefix("/state/bookings/"))
@@ -194,8 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _seed(self, body: Any) -> None:
         try:
-            person, created = self.server.millennium.with_state(
-                lambda state: seed_patient(state, body)
+            person, created = self.server.millennium.seed(
+                lambda state: seed_patient(state, body), body
             )
         except FhirError as error:
             self._json(HTTPStatus.BAD_REQUEST, operation_outcome(str(error)), FHIR_JSON)

@@ -16,6 +16,10 @@ how a transient AE can succeed on retry).
 
 Thread-safe: the MLLP listener and the HTTP API call in from different threads,
 and one lock serialises every read and change.
+
+With a ``Journal`` every applied message is written to disk before its ACK
+leaves and replayed at start (simulator/journal.py): the local run's simulator
+is as durable as the rest of the local run. Statistics count since the start.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from simulator.inbound import (
     Rejected,
     read_inbound,
 )
+from simulator.journal import Holding, Journal
 from simulator.state import MillenniumState, Outcome, Problem
 from simulator.strict import DEFAULT_ZONE
 
@@ -86,26 +91,79 @@ class Millennium:
         enforce_order: bool = True,
         time_zone: str = DEFAULT_ZONE,
         connection_limit: int | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.faults = Faults(seed)
         self._enforce_order = enforce_order
         self.time_zone = time_zone  # the administrations' zone: every time must carry its offset
+        self._journal = journal
         self._lock = threading.Lock()
         self._ack_numbers = 0
         self.connection_limit = connection_limit  # None: as many as come
         self._open = 0  # connections open now (a reset does not close them)
-        self.reset()
+        self._forget()
+        if journal is not None:
+            self._replay(journal)
 
     def reset(self) -> None:
-        """Forget everything: state, deduplication, log, statistics and faults."""
+        """Forget everything: state, deduplication, log, statistics, faults and journal."""
         with self._lock:
-            self.state = MillenniumState(enforce_order=self._enforce_order)
-            self._applied: dict[str, _Applied] = {}
-            self._log: deque[LogEntry] = deque(maxlen=LOG_LIMIT)
-            self._stats: Counter[str] = Counter()
-            self._by_type: Counter[str] = Counter()
-            self._by_ack: Counter[str] = Counter()
-            self.faults.reset()
+            self._forget()
+            if self._journal is not None:
+                self._journal.clear()
+
+    def _forget(self) -> None:
+        self.state = MillenniumState(enforce_order=self._enforce_order)
+        self._applied: dict[str, _Applied] = {}
+        self._log: deque[LogEntry] = deque(maxlen=LOG_LIMIT)
+        self._stats: Counter[str] = Counter()
+        self._by_type: Counter[str] = Counter()
+        self._by_ack: Counter[str] = Counter()
+        self.faults.reset()
+
+    def _replay(self, journal: Journal) -> None:
+        """Rebuild state, deduplication and log from the journal (at start)."""
+        from simulator.fhir import seed_patient
+
+        with self._lock:
+            for entry in journal.entries():
+                if entry.kind == "seed":
+                    seed_patient(self.state, entry.seed_body())
+                    continue
+                # Accepted when it was written; a stricter simulator may refuse it now.
+                inbound = read_inbound(entry.payload, strict=False, zone=self.time_zone)
+                outcome = self.state.apply(inbound)
+                if outcome.code != "AA":  # a stricter simulator than the one that wrote it
+                    self._stats["replay_refusals"] += 1
+                    log.warning("journal replay: %s answered %s", entry.control_id, outcome.code)
+                    continue
+                self._applied[entry.control_id] = _Applied(inbound.fingerprint, entry.ack)
+                self._log.append(
+                    LogEntry(
+                        entry.control_id,
+                        inbound.message_type,
+                        "AA",
+                        True,
+                        inbound.visit.visit_number,
+                    )
+                )
+                self._ack_numbers += 1
+            self._stats["replayed"] = len(self._applied)
+
+    def close(self) -> None:
+        """Close the journal (after the listeners stopped)."""
+        with self._lock:
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+
+    def seed(self, action: Callable[[MillenniumState], T], body: object) -> T:
+        """Run a seeding ``action`` under the lock and journal its ``body`` (FHIR seed)."""
+        with self._lock:
+            result = action(self.state)
+            if self._journal is not None:
+                self._journal.seeded(body)
+            return result
 
     def with_state(self, action: Callable[[MillenniumState], T]) -> T:
         """Run ``action`` on the state under the lock (consistent views, seeding)."""
@@ -155,9 +213,9 @@ class Millennium:
                 inbound = read_inbound(block, strict=strict, zone=self.time_zone)
             except Rejected as rejected:
                 return self._reject(rejected)
-            return self._handle(inbound)
+            return self._handle(inbound, block)
 
-    def _handle(self, inbound: Inbound) -> Reply:
+    def _handle(self, inbound: Inbound, block: bytes) -> Reply:
         self._by_type[inbound.message_type] += 1
         applied = self._applied.get(inbound.control_id)
         if applied is not None:
@@ -175,7 +233,18 @@ class Millennium:
         )
         if outcome.code == "AA":
             self._applied[inbound.control_id] = _Applied(inbound.fingerprint, ack)
+            if self._journal is not None:
+                self._journal.applied(inbound.control_id, block, ack, self._holding(inbound))
         return self._answer(inbound, outcome.code, ack)
+
+    def _holding(self, inbound: Inbound) -> tuple[str, Holding]:
+        number = inbound.visit.visit_number
+        held = Holding(
+            encounter=number in self.state.encounters,
+            appointment=self.state.appointment_for_visit(number) is not None,
+            pending_admit=number in self.state.pending_admits,
+        )
+        return number, held
 
     def _decide(self, inbound: Inbound) -> Outcome:
         rejected_location = self.faults.rejects_any(inbound.locations)
@@ -266,6 +335,8 @@ class Millennium:
                 "framing_errors",
                 "control_id_conflicts",
                 "strict_rejections",
+                "replayed",
+                "replay_refusals",
                 *(problem.value for problem in Problem),
             )
             return {

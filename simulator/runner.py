@@ -6,9 +6,11 @@ import asyncio
 import ssl
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 from simulator.faults import Faults
 from simulator.http_api import SimulatorHttpServer
+from simulator.journal import Journal
 from simulator.listener import MllpListener
 from simulator.millennium import Millennium
 from simulator.state import MillenniumState
@@ -69,6 +71,7 @@ class SimulatorHandle:
         self._http_server.shutdown()
         self._http_server.server_close()
         self._http_thread.join(timeout=START_TIMEOUT_SECONDS)
+        self.millennium.close()
 
     def __enter__(self) -> SimulatorHandle:
         return self
@@ -86,6 +89,7 @@ def start_simulator(
     enforce_order: bool = True,
     ssl_context: ssl.SSLContext | None = None,
     connection_limit: int | None = None,
+    state_file: Path | None = None,
 ) -> SimulatorHandle:
     """Start the simulator in the background and return once both ports listen.
 
@@ -94,12 +98,15 @@ def start_simulator(
     ``enforce_order=False`` lets appointments and admits exist without an encounter.
     ``connection_limit`` closes every connection beyond that many at once, as an
     interface engine with a per-interface connection limit does.
+    With ``state_file`` what Millennium holds survives a restart (simulator/journal.py);
+    without it the simulator starts empty and forgets on stop.
 
     Raises:
         OSError: a port is in use or the host cannot be bound.
     """
+    journal = Journal(state_file) if state_file is not None else None
     millennium = Millennium(
-        seed=seed, enforce_order=enforce_order, connection_limit=connection_limit
+        seed=seed, enforce_order=enforce_order, connection_limit=connection_limit, journal=journal
     )
     listener = MllpListener(millennium)
     loop = asyncio.new_event_loop()
@@ -111,12 +118,17 @@ def start_simulator(
         daemon=True,
     )
     loop_thread.start()
-    started.result(timeout=START_TIMEOUT_SECONDS)  # re-raises a bind error here
+    try:
+        started.result(timeout=START_TIMEOUT_SECONDS)  # re-raises a bind error here
+    except BaseException:
+        millennium.close()
+        raise
     try:
         http_server = SimulatorHttpServer((host, http_port), millennium)
     except OSError:
         asyncio.run_coroutine_threadsafe(listener.stop(), loop).result(START_TIMEOUT_SECONDS)
         loop.call_soon_threadsafe(loop.stop)
+        millennium.close()
         raise
     http_thread = threading.Thread(
         target=http_server.serve_forever,

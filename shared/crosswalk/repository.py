@@ -203,6 +203,10 @@ class Crosswalk:
         rows = self._store.query(TABLE_BOOKINGS, booking_id, CONVERGED_PREFIX)
         return [dict(e.data) for e in rows]
 
+    def booking_ids(self) -> list[str]:
+        """Every booking with a snapshot (for the operators' message browser)."""
+        return [e.partition_key for e in self._store.scan(TABLE_BOOKINGS, row_key=SNAPSHOT_ROW)]
+
     def snapshots_of(self, administration: str) -> Iterator[StoredSnapshot]:
         """Every stored snapshot of one administration (for the go-live), read in one
         scan; other administrations' rows are skipped before their JSON is parsed."""

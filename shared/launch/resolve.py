@@ -27,7 +27,7 @@ from shared.launch.fhir import FhirEncounter, MillenniumFhir
 from shared.launch.lookup import CachedEncounter, LookupCache
 from shared.launch.refusal import not_configured
 from shared.launch.request import LaunchRequest, LaunchTarget
-from shared.profiles import Mode, Profile
+from shared.profiles import Mode, Profile, unset_setting
 from shared.targets import Target, booking_of_alias
 
 VISIT_NUMBER_SYSTEM = "ORBIT"
@@ -233,6 +233,11 @@ def _encounter_not_found() -> RequestRefused:
 def _template(template: str, administration: str, name: str) -> str:
     if not template:
         raise not_configured(f"profiles/{administration}.toml has no [launch] {name}")
+    unset = unset_setting(template)
+    if unset:
+        raise not_configured(
+            f"[launch] {name} of {administration} needs the setting {unset}, which is not set"
+        )
     if not (template.startswith("https://") or template.startswith(_LOOPBACK_PREFIXES)):
         raise not_configured(f"[launch] {name} of {administration} must be an https:// URL")
     return template

@@ -29,6 +29,7 @@ from typing import Any
 from shared.crosswalk.port import Value
 from shared.crosswalk.repository import AuditRecord, Crosswalk, StoredSnapshot, TargetState
 from shared.deadletters.port import Letter
+from shared.ops.millennium_view import MillenniumView, disagreements
 from shared.sync.convergence import is_converged
 from shared.targets import Facts, PatientFacts, Target, desired_facts, patient_facts
 
@@ -74,8 +75,12 @@ def booking_trace(
     key_id: str = "",
     correlation_id: str = "",
     clock: Callable[[], dt.datetime] | None = None,
+    millennium: MillenniumView | None = None,
 ) -> dict[str, Any] | None:
     """The booking's trace, or None when the crosswalk knows nothing of it.
+
+    With ``millennium`` the trace also asks what Millennium itself holds and, when
+    that differs from what the crosswalk confirmed, says so and is not "in sync".
 
     ``parked`` are the dead letters the caller could read (None: not looked up).
     With ``show_patient`` the snapshot's patient is included and the access is
@@ -93,12 +98,19 @@ def booking_trace(
     protected = stored is not None and stored.snapshot.patient.protected_identity
     hide = protected and not show_patient
     states = crosswalk.load_targets(booking_id)
+    check = _millennium_check(booking_id, states, millennium)
+    targets = {target.value: _target(stored, states[target], hide=hide) for target in Target}
+    for target in check.get("disagreements", []):
+        targets[target.split(":")[0]]["state"] = "DISAGREES WITH MILLENNIUM"
     trace: dict[str, Any] = {
         "bookingId": booking_id,
         "snapshot": _snapshot(stored),
         "patient": _patient(stored, show_patient),
-        "inSync": stored is not None and is_converged(stored, states),
-        "targets": {target.value: _target(stored, states[target], hide=hide) for target in Target},
+        "inSync": stored is not None
+        and is_converged(stored, states)
+        and not check.get("disagreements"),
+        "millennium": check,
+        "targets": targets,
         "events": [
             _pick(row, "at", "kind", "version", "eventId", "detail")
             for row in audit
@@ -144,6 +156,25 @@ def booking_trace(
 
 
 # --- sections ---------------------------------------------------------------------------
+
+
+def _millennium_check(
+    booking_id: str, states: Mapping[Target, TargetState], view: MillenniumView | None
+) -> dict[str, Any]:
+    holds = view(booking_id) if view is not None else None
+    if holds is None:
+        return {"checked": False, "note": "what Millennium itself holds is not checked here"}
+    found = disagreements(states, holds)
+    return {
+        "checked": True,
+        "agrees": not found,
+        "disagreements": [
+            f"{line} (the workers trust the crosswalk and will not resend it)"
+            if "confirmed in the crosswalk" in line
+            else line
+            for line in found
+        ],
+    }
 
 
 def _snapshot(stored: StoredSnapshot | None) -> dict[str, Any] | None:
@@ -275,7 +306,7 @@ def _message(row: Mapping[str, Value]) -> dict[str, Any]:
 
 def _parked(booking_id: str, parked: Sequence[Letter] | None, *, hide: bool) -> Any:
     if parked is None:
-        return "not looked up here; run: python -m tools.ops deadletters list"
+        return "not looked up here; run: .venv/bin/python -m tools.ops deadletters list"
     return [
         {
             "id": letter.id,

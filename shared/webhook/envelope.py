@@ -47,6 +47,11 @@ _BASE64_DATA = "data_base64"
 _FRIENDLY_MESSAGES = {
     "missing": "is required",
     "extension_name": "extension attribute names must be 1 to 20 lowercase letters and digits",
+    # pydantic says "… or instance of PatientIdentifier": a class name means nothing
+    # to Orbit's vendor.
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
 }
 
 

@@ -393,10 +393,15 @@ _LOGGABLE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def _loggable(value: str) -> str:
-    """Ids chosen by the sender go into log lines only when plainly harmless."""
-    if _LOGGABLE.match(value) and not looks_like_identity_number(value):
-        return value
-    return "<unloggable>"
+    """Ids chosen by the sender go into log lines only when plainly harmless; else
+    the line says why it leaves the id out (the correlation id still finds it)."""
+    if not value:
+        return "-"
+    if not _LOGGABLE.match(value):
+        return "(withheld:not-a-plain-id)"
+    if looks_like_identity_number(value):
+        return "(withheld:looks-like-an-identity-number)"
+    return value
 
 
 def _log(

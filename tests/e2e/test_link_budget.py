@@ -115,5 +115,6 @@ def test_many_bookings_through_several_processes_keep_to_the_budget(
     assert crosswalk is not None
     kinds = {row["kind"] for booking in orbit.latest for row in crosswalk.audit_trail(booking)}
     assert "in-doubt" not in kinds and "blocked" not in kinds
-    for log in worker_logs:  # the other processes did send, under the same budget
-        assert "hl7 " in log.read_text(errors="replace"), f"{log.name} sent nothing"
+    # Other processes sent too, under the same budget (which ones get work is the
+    # queue's choice, so not necessarily every one of them).
+    assert any("hl7 " in log.read_text(errors="replace") for log in worker_logs)

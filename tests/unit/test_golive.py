@@ -5,6 +5,7 @@ is safe to repeat."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -14,6 +15,7 @@ from shared.golive import PROTECTED_DATE, GoLiveRefused, go_live, main
 from shared.hl7.channel import Hl7Channel
 from shared.messages import Kick, KickCause
 from shared.names import ALL_TABLES, SYNC_QUEUES
+from shared.ops.millennium_view import NOTHING_HELD, MillenniumHolds
 from shared.profiles import Mode, Profiles
 from shared.services import use_services
 from shared.settings import reset_settings
@@ -141,9 +143,10 @@ def test_go_live_refuses_unless_the_administration_is_integrated(mode):
 def local_services(monkeypatch, tmp_path):
     """The command builds its services from settings: here a throw-away data folder."""
     monkeypatch.setenv("LOCAL_DATA_DIR", str(tmp_path))
+    SqliteTableStore(tmp_path / "crosswalk.sqlite3").create_tables(ALL_TABLES)  # a run's
     use_services(None)
     reset_settings()
-    yield
+    yield tmp_path
     use_services(None)
     reset_settings()
 
@@ -158,3 +161,64 @@ def test_the_command_line_prints_the_dry_run_report(local_services, capsys):
     out = capsys.readouterr().out
     assert "Go-live SU (dry run: nothing sent)" in out
     assert "bookings to bring into Millennium: 0" in out
+
+
+def test_the_command_line_takes_a_lower_case_code_and_names_what_it_read(local_services, capsys):
+    assert main(["su", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "Go-live SU (dry run: nothing sent)" in captured.out
+    assert f"crosswalk: SQLite in {local_services}" in captured.err
+
+
+def test_an_empty_dry_run_says_nothing_to_send_instead_of_an_empty_table(local_services, capsys):
+    assert main(["SU", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "Nothing to send." in out
+    assert "booking " not in out  # no table header over no rows
+
+
+def test_the_command_line_prints_json(local_services, capsys):
+    assert main(["SU", "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["administration"] == "SU" and report["dryRun"] is True
+    assert report["bookings"] == [] and report["millenniumChecked"] is False
+
+
+def test_the_command_line_refuses_a_data_folder_that_does_not_exist(monkeypatch, tmp_path, capsys):
+    missing = tmp_path / "typo"
+    monkeypatch.setenv("LOCAL_DATA_DIR", str(missing))
+    use_services(None)
+    reset_settings()
+    try:
+        assert main(["SU", "--dry-run"]) == 2
+    finally:
+        use_services(None)
+        reset_settings()
+    assert f"The data folder {missing} does not exist" in capsys.readouterr().err
+    assert not missing.exists(), "the command created the folder it refused"
+
+
+def test_help_explains_every_argument_and_reads_nothing(local_services, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("administration", "--dry-run", "--json"):
+        assert word in text
+
+
+def test_a_booking_the_crosswalk_calls_in_sync_but_millennium_lacks_is_reported(shadowed):
+    go_live("SU", shadowed, dry_run=False)
+    bus = shadowed.bus
+    assert isinstance(bus, RecordingBus)
+    Pump(shadowed, bus).run()
+    everything = MillenniumHolds(encounter=True, appointment=True, bed=False)  # outpatients
+    agreeing = go_live("SU", shadowed, dry_run=True, millennium=lambda booking: everything)
+    lost = go_live("SU", shadowed, dry_run=True, millennium=lambda booking: NOTHING_HELD)
+    assert agreeing.disagreeing == () and agreeing.in_sync == 4
+    assert "Millennium itself was asked and agrees" in agreeing.text()
+    assert lost.in_sync == 0
+    assert lost.disagreeing == ("OB-FUTURE-1", "OB-FUTURE-2", "OB-PROTECTED", "OB-UNDER-WAY")
+    assert "NOT in sync although the crosswalk says so: 4 bookings" in lost.text()
+    unchecked = go_live("SU", shadowed, dry_run=True)
+    assert "Millennium itself was not asked" in unchecked.text()

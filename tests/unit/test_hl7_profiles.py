@@ -1,18 +1,22 @@
-"""The administration profiles shipped in profiles/ (SU, SÄS)."""
+"""The administration profiles shipped in profiles/ (SU, SÄS, SkaS)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from shared.booking import AdmissionType
 from shared.errors import UnmappedLocation
-from shared.profiles import Mode
-from tests.builders import profile
+from shared.profiles import Mode, load_profile
+from tests.builders import PROFILES_DIR, profile
 
 SITES = {
     "SU": ("UNICODE UTF-8", "utf-8", range(101, 105), range(201, 207)),
     "SAS": ("8859/1", "iso-8859-1", range(301, 305), range(401, 407)),
+    "SKAS": ("UNICODE UTF-8", "utf-8", range(501, 505), range(601, 607)),
 }
+MODES = {"SU": Mode.INTEGRATED, "SAS": Mode.INTEGRATED, "SKAS": Mode.JUMPOUT}
 
 
 def hsa(number: int) -> str:
@@ -20,11 +24,11 @@ def hsa(number: int) -> str:
 
 
 @pytest.mark.parametrize("code", SITES)
-def test_profile_is_integrated_with_its_charset(code):
+def test_profile_has_its_mode_and_charset(code):
     charset, encoding, _, _ = SITES[code]
     loaded = profile(code)
     assert loaded.code == code
-    assert loaded.mode is Mode.INTEGRATED
+    assert loaded.mode is MODES[code]
     assert loaded.charset == charset
     assert loaded.encoding == encoding
 
@@ -49,14 +53,27 @@ def test_profile_has_a_code_for_every_admission_type(code):
 
 
 @pytest.mark.parametrize("code", SITES)
-def test_launch_templates_point_at_the_local_simulator(code):
-    launch = profile(code).launch
-    assert launch.millennium_url.startswith("http://127.0.0.1:8090/")
-    assert "{personId}" in launch.millennium_url and "{encounterId}" in launch.millennium_url
-    assert launch.orbit_url == "http://127.0.0.1:8090/orbit/booking/{bookingId}"
+def test_launch_templates_take_the_simulator_from_the_settings_not_a_fixed_port(code):
+    path = PROFILES_DIR / f"{code}.toml"
+    text = path.read_text()
+    assert not re.search(r"127\.0\.0\.1:\d+|localhost:\d+", text), "a fixed port in a template"
+    launch = load_profile(path, {"SIMULATOR_URL": "http://127.0.0.1:40123/"}).launch
+    assert launch.millennium_url == (
+        "http://127.0.0.1:40123/millennium/launch?person={personId}&encounter={encounterId}"
+    )
+    assert launch.orbit_url == "http://127.0.0.1:40123/orbit/booking/{bookingId}"
+
+
+def test_an_unset_setting_stays_in_the_template_for_the_launch_to_name():
+    launch = load_profile(PROFILES_DIR / "SU.toml", {}).launch
+    assert launch.orbit_url == "${SIMULATOR_URL}/orbit/booking/{bookingId}"
 
 
 def test_profiles_do_not_share_locations():
-    assert not set(profile("SU").locations) & set(profile("SAS").locations)
+    seen: set[str] = set()
+    for code in SITES:
+        hsa_ids = set(profile(code).locations)
+        assert not hsa_ids & seen
+        seen |= hsa_ids
     with pytest.raises(UnmappedLocation, match="SAS"):
         profile("SAS").location(hsa(101))

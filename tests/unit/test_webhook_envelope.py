@@ -208,3 +208,10 @@ def test_type_must_agree_with_status(event_type: str, status: str, valid: bool) 
     raw["data"]["status"] = status
     errors = semantic_errors(parse_event(json.dumps(raw)))
     assert (errors == []) is valid
+
+
+def test_a_value_that_should_be_an_object_says_so_without_a_class_name() -> None:
+    raw = document()
+    raw["data"]["patient"]["identifier"] = "personnummer"
+    [error] = errors_of(json.dumps(raw))
+    assert (error.path, error.message) == ("data.patient.identifier", "must be a JSON object")

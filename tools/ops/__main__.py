@@ -1,15 +1,18 @@
-"""``python -m tools.ops``: the operator's command line.
+"""``.venv/bin/python -m tools.ops``: the operator's command line.
 
-    python -m tools.ops booking OB-2026-000123 [--json] [--show-patient]
-    python -m tools.ops deadletters list [--json]
-    python -m tools.ops deadletters show ID [--json]
-    python -m tools.ops deadletters resubmit ID [ID ...] | --reason REASON
-    python -m tools.ops deadletters purge ID [ID ...] | --reason REASON [--yes]
+    .venv/bin/python -m tools.ops booking OB-2026-000123 [--json] [--show-patient]
+    .venv/bin/python -m tools.ops deadletters list [--json]
+    .venv/bin/python -m tools.ops deadletters show ID [--json]
+    .venv/bin/python -m tools.ops deadletters resubmit ID [ID ...] | --reason REASON [--json]
+    .venv/bin/python -m tools.ops deadletters purge ID [ID ...] | --reason REASON [--yes] [--json]
 
-``--show-patient`` needs the operators' key in the environment variable
-``ORBITSYNC_OPS_KEY`` (one of ``OPS_ADMIN_SECRETS``) and is written to the
-booking's audit trail. Exit codes: 0 done, 1 nothing found / not done, 2 usage
-or refused, 3 a backend could not be reached.
+It reads the backends the settings name (locally the data folder LOCAL_DATA_DIR,
+in Azure the stamp's Table endpoint and Service Bus namespace), says which on
+stderr, and refuses a local data folder that does not exist. ``--show-patient``
+needs the operators' key in the environment variable ``ORBITSYNC_OPS_KEY`` (one
+of ``OPS_ADMIN_SECRETS``) and is written to the booking's audit trail. Exit
+codes: 0 done, 1 nothing found / not done, 2 usage or refused, 3 a backend could
+not be reached.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from shared.deadletters.operations import (
     find_letter,
@@ -31,12 +34,16 @@ from shared.deadletters.operations import (
 from shared.deadletters.port import Letter, LetterNotFound
 from shared.errors import TransientError
 from shared.ops.admin_key import ADMIN_KEY_ENV, is_authorised
+from shared.ops.backend_info import backend_description, missing_data_folder
 from shared.ops.booking_trace import booking_trace
-from shared.settings import SettingsError, read_settings
+from shared.ops.resubmit_check import unfixed_cause
+from shared.profiles import Profiles, load_profiles
+from shared.settings import Settings, SettingsError, read_settings
 from tools.ops.backends import Backends, open_backends
 from tools.ops.render import letter_json, letter_text, letters_text, trace_text
 
 EXIT_OK, EXIT_NOTHING, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3
+CLI = ".venv/bin/python -m tools.ops"
 
 Confirm = Callable[[str], str]
 
@@ -47,15 +54,26 @@ def main(
     out: TextIO | None = None,
     confirm: Confirm = input,
     environ: Mapping[str, str] | None = None,
+    err: TextIO | None = None,
 ) -> int:
     """Run one command; returns the exit code (see the module docstring)."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --help exits here, before anything is opened
     stdout = out or sys.stdout
+    stderr = err or sys.stderr
     env = os.environ if environ is None else environ
     try:
         settings = read_settings()
+    except SettingsError as error:
+        print(f"Cannot start: {error}", file=stdout)
+        return EXIT_REFUSED
+    missing = missing_data_folder(settings)
+    if missing:
+        print(missing, file=stdout)
+        return EXIT_REFUSED
+    print(f"Reading {backend_description(settings)}", file=stderr)
+    try:
         backends = open_backends(settings)
-    except (SettingsError, ValueError) as error:
+    except ValueError as error:
         print(f"Cannot start: {error}", file=stdout)
         return EXIT_REFUSED
     except TransientError as error:
@@ -63,8 +81,8 @@ def main(
         return EXIT_UNAVAILABLE
     try:
         if args.command == "booking":
-            return _booking(args, backends, stdout, settings.ops_admin_secrets, env)
-        return _deadletters(args, backends, stdout, confirm)
+            return _booking(args, backends, stdout, settings, env)
+        return _deadletters(args, backends, stdout, confirm, settings)
     except TransientError as error:
         print(f"Cannot reach the backends: {error}. Nothing more was changed.", file=stdout)
         return EXIT_UNAVAILABLE
@@ -72,28 +90,51 @@ def main(
         backends.close()
 
 
+JSON_HELP = "print JSON instead of text (for scripts)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.ops", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    booking = commands.add_parser("booking", help="where is booking X: its whole trace")
-    booking.add_argument("booking_id")
-    booking.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser = argparse.ArgumentParser(
+        prog=CLI,
+        description=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    booking = commands.add_parser(
+        "booking",
+        help="where is booking X: its whole trace",
+        description="One booking's trace: snapshot, targets (desired vs. confirmed), events, "
+        "HL7 messages with ACKs, blocks, dead letters; locally also what the simulator's "
+        "Millennium holds. No personal data unless --show-patient.",
+    )
+    booking.add_argument("booking_id", help="the Orbit booking id, e.g. OB-2026-000123")
+    booking.add_argument("--json", action="store_true", help=JSON_HELP)
     booking.add_argument(
         "--show-patient",
         action="store_true",
         help=f"include the patient (needs the operators' key in {ADMIN_KEY_ENV}; audited)",
     )
-    letters = commands.add_parser("deadletters", help="list, show, resubmit or purge")
-    actions = letters.add_subparsers(dest="action", required=True)
+    letters = commands.add_parser(
+        "deadletters",
+        help="list, show, resubmit or purge dead letters",
+        description="Dead letters: messages the integration could not process, with a reason.",
+    )
+    actions = letters.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="dead letters grouped by reason")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     show = actions.add_parser("show", help="one dead letter in full")
-    show.add_argument("letter_id")
-    show.add_argument("--json", action="store_true")
-    for name, text in (("resubmit", "send back to work after a fix"), ("purge", "delete")):
-        action = actions.add_parser(name, help=text)
-        action.add_argument("letter_ids", nargs="*", metavar="ID")
-        action.add_argument("--reason", help="every dead letter with this reason")
+    show.add_argument("letter_id", help="the id that deadletters list prints")
+    show.add_argument("--json", action="store_true", help=JSON_HELP)
+    for name, text in (
+        ("resubmit", "send back to work after the cause is fixed (checked first)"),
+        ("purge", "delete for good (the booking stays blocked until Orbit sends a new version)"),
+    ):
+        action = actions.add_parser(name, help=text, description=text)
+        action.add_argument(
+            "letter_ids", nargs="*", metavar="ID", help="dead letter ids (from deadletters list)"
+        )
+        action.add_argument("--reason", help="every dead letter with this reason, instead of IDs")
+        action.add_argument("--json", action="store_true", help=JSON_HELP)
         if name == "purge":
             action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return parser
@@ -103,10 +144,10 @@ def _booking(
     args: argparse.Namespace,
     backends: Backends,
     out: TextIO,
-    keys: Sequence[str],
+    settings: Settings,
     env: Mapping[str, str],
 ) -> int:
-    if args.show_patient and not is_authorised(env.get(ADMIN_KEY_ENV), keys):
+    if args.show_patient and not is_authorised(env.get(ADMIN_KEY_ENV), settings.ops_admin_secrets):
         print(
             f"--show-patient needs one of the operators' keys (OPS_ADMIN_SECRETS) in "
             f"{ADMIN_KEY_ENV}. Without it the trace shows no personal data.",
@@ -120,6 +161,7 @@ def _booking(
         show_patient=args.show_patient,
         accessed_by="cli",
         clock=backends.clock,
+        millennium=_millennium_view(settings),
     )
     if trace is None:
         print(
@@ -136,8 +178,14 @@ def _booking(
     return EXIT_OK
 
 
+def _millennium_view(settings: Settings) -> Any:
+    from localrun.millennium_view import local_view
+
+    return local_view(settings, all_at_once=False)
+
+
 def _deadletters(
-    args: argparse.Namespace, backends: Backends, out: TextIO, confirm: Confirm
+    args: argparse.Namespace, backends: Backends, out: TextIO, confirm: Confirm, settings: Settings
 ) -> int:
     letters = backends.dead_letters.letters()
     if args.action == "list":
@@ -160,8 +208,8 @@ def _deadletters(
         print(f"No dead letters with reason {args.reason!r}.", file=out)
         return EXIT_NOTHING
     if args.action == "resubmit":
-        return _resubmit(chosen, backends, out)
-    return _purge(chosen, backends, out, confirm, assume_yes=args.yes)
+        return _resubmit(chosen, backends, out, settings, as_json=args.json)
+    return _purge(chosen, backends, out, confirm, assume_yes=args.yes, as_json=args.json)
 
 
 def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -> list[Letter]:
@@ -178,11 +226,29 @@ def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -
     return [find_letter(letters, letter_id) for letter_id in ids]
 
 
-def _resubmit(chosen: Sequence[Letter], backends: Backends, out: TextIO) -> int:
+def _resubmit(
+    chosen: Sequence[Letter], backends: Backends, out: TextIO, settings: Settings, *, as_json: bool
+) -> int:
+    try:
+        profiles = load_profiles(settings.profiles_dir)
+    except (OSError, ValueError) as error:
+        print(
+            f"Nothing resubmitted: the profiles do not read ({error}). The app keeps using the "
+            "previous ones, so a resubmitted message would fail again; fix the file first.",
+            file=out,
+        )
+        return EXIT_REFUSED
+    ready, refused = _checked(chosen, backends, profiles)
     done = resubmit_letters(
-        backends.dead_letters, chosen, crosswalk=backends.crosswalk, clock=backends.clock
+        backends.dead_letters, ready, crosswalk=backends.crosswalk, clock=backends.clock
     )
+    if as_json:
+        print(json.dumps(_outcome_json(chosen, done, refused), indent=2), file=out)
+        return EXIT_OK if done else EXIT_NOTHING
     for letter in chosen:
+        if letter.id in refused:
+            print(f"NOT resubmitted: {letter.id} ({letter.reason}): {refused[letter.id]}", file=out)
+            continue
         state = "resubmitted" if letter.id in done else "already gone"
         print(
             f"{state}: {letter.id} ({letter.reason}) → {letter.source_queue}, "
@@ -190,15 +256,44 @@ def _resubmit(chosen: Sequence[Letter], backends: Backends, out: TextIO) -> int:
             file=out,
         )
     print(
-        f"{len(done)} of {len(chosen)} resubmitted. Check a booking with: "
-        "python -m tools.ops booking <id>",
+        f"{len(done)} of {len(chosen)} resubmitted. Check a booking with: {CLI} booking <id>",
         file=out,
     )
     return EXIT_OK if done else EXIT_NOTHING
 
 
+def _checked(
+    chosen: Sequence[Letter], backends: Backends, profiles: Profiles
+) -> tuple[list[Letter], dict[str, str]]:
+    """The letters whose cause looks fixed, and why each of the others is not."""
+    refused = {}
+    for letter in chosen:
+        why = unfixed_cause(letter, backends.crosswalk, profiles)
+        if why:
+            refused[letter.id] = why
+    return [letter for letter in chosen if letter.id not in refused], refused
+
+
+def _outcome_json(
+    chosen: Sequence[Letter], done: Sequence[str], refused: Mapping[str, str]
+) -> dict[str, Any]:
+    return {
+        "done": list(done),
+        "refused": [{"id": key, "why": why} for key, why in refused.items()],
+        "alreadyGone": [
+            letter.id for letter in chosen if letter.id not in done and letter.id not in refused
+        ],
+    }
+
+
 def _purge(
-    chosen: Sequence[Letter], backends: Backends, out: TextIO, confirm: Confirm, *, assume_yes: bool
+    chosen: Sequence[Letter],
+    backends: Backends,
+    out: TextIO,
+    confirm: Confirm,
+    *,
+    assume_yes: bool,
+    as_json: bool,
 ) -> int:
     reasons = ", ".join(sorted({letter.reason for letter in chosen}))
     if not assume_yes:
@@ -217,7 +312,10 @@ def _purge(
     done = purge_letters(
         backends.dead_letters, chosen, crosswalk=backends.crosswalk, clock=backends.clock
     )
-    print(f"{len(done)} of {len(chosen)} purged.", file=out)
+    if as_json:
+        print(json.dumps(_outcome_json(chosen, done, {}), indent=2), file=out)
+    else:
+        print(f"{len(done)} of {len(chosen)} purged.", file=out)
     return EXIT_OK if done else EXIT_NOTHING
 
 

@@ -31,9 +31,14 @@ def open_backends(settings: Settings) -> Backends:
         ValueError: a Service Bus or Table endpoint setting is missing or malformed.
         QueueUnavailable, TransientError: a backend cannot be opened.
     """
-    from shared.services import build_services
+    from shared.profiles import Profiles
+    from shared.services import ServiceOverrides, build_services
 
-    services = build_services(settings, operator=True)
+    # The tools read the profile files themselves when they need them (a resubmit
+    # checks the fix is in the files), so a profile that does not parse must not
+    # keep an operator from listing dead letters or tracing a booking.
+    no_profiles = ServiceOverrides(profiles=Profiles({}))
+    services = build_services(settings, no_profiles, operator=True)
     assert services.dead_letters is not None  # operator=True: every backend has one
     return Backends(
         Crosswalk(services.store), services.dead_letters, services.clock, [services.close]

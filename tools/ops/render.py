@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.deadletters.operations import ReasonGroup, describe_body
 from shared.deadletters.port import Letter
 
-LIST_DESCRIPTION_WIDTH = 110
+LIST_DESCRIPTION_WIDTH = 100
 
 
 def trace_text(trace: Mapping[str, Any]) -> str:
@@ -55,7 +56,7 @@ def trace_text(trace: Mapping[str, Any]) -> str:
         lines += ["", f"Still parked: {parked}"]
     else:
         lines += _section(
-            "Still parked (resubmit with: python -m tools.ops deadletters resubmit ID)",
+            "Still parked (resubmit with: .venv/bin/python -m tools.ops deadletters resubmit ID)",
             parked,
             lambda p: f"{p['id']}  {p['queue']}  {p['reason']}  {p['description']}",
         )
@@ -100,6 +101,16 @@ def _header(trace: Mapping[str, Any]) -> list[str]:
     elif patient is not None:
         lines.append(f"  patient: {patient}")
     lines.append(f"  in sync with Millennium: {'yes' if trace['inSync'] else 'NO'}")
+    check = trace.get("millennium") or {}
+    if not check.get("checked"):
+        lines.append(f"  ({check.get('note', 'what Millennium holds is not checked here')})")
+    for line in check.get("disagreements", []):
+        lines.append(f"  MILLENNIUM DISAGREES: {line}")
+    if check.get("disagreements"):
+        lines.append(
+            "  Locally this follows a simulator started empty (SIMULATOR_RESET): "
+            "make reset starts both empty."
+        )
     return lines
 
 
@@ -153,15 +164,20 @@ def letters_text(groups: Sequence[ReasonGroup]) -> str:
                 if letter.dead_lettered_at
                 else "-"
             )
-            description = _shorten(letter.description)
             lines.append(
-                f"  {letter.id:<12} {letter.source_queue:<17} {letter.booking_id:<16} {at}  "
-                f"{description}"
+                f"  {letter.id:<12} {letter.source_queue:<17} {letter.booking_id:<16} {at}"
+            )
+            # The whole description, wrapped: its cause is usually at the end.
+            lines += textwrap.wrap(
+                letter.description or "(no description)",
+                LIST_DESCRIPTION_WIDTH,
+                initial_indent="      ",
+                subsequent_indent="      ",
             )
     lines += [
         "",
         "After fixing the cause (docs/operations.md has one entry per reason):",
-        "  python -m tools.ops deadletters resubmit --reason <reason>",
+        "  .venv/bin/python -m tools.ops deadletters resubmit --reason <reason>",
     ]
     return "\n".join(lines)
 
@@ -182,8 +198,8 @@ def letter_text(letter: Letter) -> str:
             f"  properties:    {json.dumps(dict(letter.properties), sort_keys=True)}",
             f"  body:          {json.dumps(describe_body(letter), ensure_ascii=False)}",
             "",
-            f"Resubmit: python -m tools.ops deadletters resubmit {letter.id}",
-            f"Trace:    python -m tools.ops booking {letter.booking_id}",
+            f"Resubmit: .venv/bin/python -m tools.ops deadletters resubmit {letter.id}",
+            f"Trace:    .venv/bin/python -m tools.ops booking {letter.booking_id}",
         ]
     )
 
@@ -201,10 +217,3 @@ def letter_json(letter: Letter) -> dict[str, Any]:
         "properties": dict(letter.properties),
         "body": describe_body(letter),
     }
-
-
-def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    if len(flat) <= LIST_DESCRIPTION_WIDTH:
-        return flat
-    return flat[: LIST_DESCRIPTION_WIDTH - 1] + "…"
