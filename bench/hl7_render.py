@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from docgen.hl7_validate import unexpected_warnings, validate_strict
 from shared.booking import BookingSnapshot
 from shared.hl7.control_id import control_id
 from shared.hl7.encoding import encode_message
 from shared.hl7.render import render_message
 from shared.hl7.triggers import Trigger
-from shared.hl7.validate import unexpected_warnings, validate_strict
 from shared.identity import IdentifierSystem, with_check_digit
 from shared.profiles import Profile, load_profiles
 from shared.targets import Facts, Target, desired_facts

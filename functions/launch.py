@@ -16,7 +16,7 @@ import azure.functions as func
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
-logger = logging.getLogger("orbit.launch")
+logger = logging.getLogger("orbitsync.launch")
 
 
 # ANONYMOUS on purpose: the POST is authenticated by its signature (per-caller

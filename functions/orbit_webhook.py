@@ -13,7 +13,7 @@ import azure.functions as func
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
-logger = logging.getLogger("orbit.webhook")
+logger = logging.getLogger("orbitsync.webhook")
 
 
 # ANONYMOUS on purpose: a function key would be one more shared secret in Orbit's

@@ -65,7 +65,7 @@ from shared.webhook.signature import (
     verify_signature,
 )
 
-logger = logging.getLogger("orbit.launch")
+logger = logging.getLogger("orbitsync.launch")
 
 MAX_BODY_BYTES = 16 * 1024
 """A launch request is a few hundred bytes."""

@@ -21,7 +21,7 @@ from shared.profiles import Mode
 from shared.sync.ports import SyncPorts
 from shared.targets import Target, millennium_alias
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("orbitsync.sync")
 
 
 class IntakeResult(StrEnum):

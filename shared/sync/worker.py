@@ -56,7 +56,7 @@ from shared.sync.plan import Wait, plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Facts, Target, desired_facts, removal_facts
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("orbitsync.sync")
 
 MAX_STEPS_PER_KICK = 6  # a patient correction needs at most remove + create per target
 

@@ -67,7 +67,7 @@ from shared.webhook.signature import (
     verify_signature,
 )
 
-logger = logging.getLogger("orbit.webhook")
+logger = logging.getLogger("orbitsync.webhook")
 
 
 @dataclass(frozen=True)

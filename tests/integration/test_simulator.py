@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from docgen.hl7_examples import examples
 from shared.errors import AckTimeout, ConnectionFailed, LinkUnavailable
 from shared.hl7.ack import Ack, message_type, parse_ack
 from shared.hl7.encoding import msh18
-from shared.hl7.examples import examples
 from shared.mllp.client import MllpClient, exchange
 from shared.mllp.framing import frame
 from simulator import SimulatorHandle, start_simulator

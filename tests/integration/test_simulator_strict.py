@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from docgen.hl7_examples import booking
 from shared.hl7.ack import Ack, parse_ack
-from shared.hl7.examples import booking
 from shared.hl7.render import render_message
 from shared.hl7.triggers import Trigger
 from shared.mllp.client import MllpClient, exchange

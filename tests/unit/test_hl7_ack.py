@@ -7,6 +7,7 @@ import datetime as dt
 import hl7
 import pytest
 
+from docgen.hl7_validate import unexpected_warnings, validate_strict
 from shared.hl7.ack import (
     Ack,
     MalformedHl7,
@@ -19,7 +20,6 @@ from shared.hl7.ack import (
 )
 from shared.hl7.render import MESSAGE_STRUCTURE, render_message
 from shared.hl7.triggers import Trigger
-from shared.hl7.validate import unexpected_warnings, validate_strict
 from shared.targets import Target
 from tests.builders import CET, make_facts, profile
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from docgen.hl7_validate import unexpected_warnings
 from shared.hl7.er7 import Delimiters, components, dtm, escape, segment, unescape
-from shared.hl7.validate import unexpected_warnings
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from pathlib import Path
 import hl7
 import pytest
 
-from shared.hl7.examples import BEGIN, END, examples, main, replace_examples
-from shared.hl7.validate import unexpected_warnings, validate_strict
+from docgen.hl7_examples import BEGIN, END, examples, main, replace_examples
+from docgen.hl7_validate import unexpected_warnings, validate_strict
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "hl7-mapping.md"
 
@@ -16,7 +16,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "hl7-mapping.md"
 def test_the_examples_in_the_mapping_doc_are_not_stale():
     document = DOC.read_text(encoding="utf-8")
     assert replace_examples(document) == document, (
-        "docs/hl7-mapping.md is stale: run python -m shared.hl7.examples --write "
+        "docs/hl7-mapping.md is stale: run python -m docgen.hl7_examples --write "
         "docs/hl7-mapping.md"
     )
 

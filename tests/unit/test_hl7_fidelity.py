@@ -14,10 +14,10 @@ from typing import Any
 import hl7
 import pytest
 
+from docgen.hl7_validate import unexpected_warnings, validate_strict
 from shared.booking import BookingStatus
 from shared.hl7.render import render_message
 from shared.hl7.triggers import Trigger
-from shared.hl7.validate import unexpected_warnings, validate_strict
 from shared.profiles import Location, Profile
 from shared.targets import Facts, Target, desired_facts
 from tests.builders import (

@@ -14,12 +14,12 @@ from typing import Any
 import hl7
 import pytest
 
+from docgen.hl7_validate import InvalidMessage, unexpected_warnings, validate_strict
 from shared.booking import BookingStatus
 from shared.errors import UnencodableText, UnmappedLocation
 from shared.hl7.encoding import encode_message
 from shared.hl7.render import MESSAGE_STRUCTURE, render_message
 from shared.hl7.triggers import Trigger
-from shared.hl7.validate import InvalidMessage, unexpected_warnings, validate_strict
 from shared.targets import AppointmentFacts, BedFacts, EncounterFacts, Facts, Target
 from tests.builders import (
     CET,

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from docgen.hl7_validate import unexpected_warnings, validate_strict
 from shared.booking import (
     NAME_LENGTH,
     TEXT_LENGTH,
@@ -30,7 +31,6 @@ from shared.booking import (
 )
 from shared.hl7.render import render_message
 from shared.hl7.triggers import Trigger
-from shared.hl7.validate import unexpected_warnings, validate_strict
 from shared.targets import Target, desired_facts, removal_facts
 from simulator.inbound import read_inbound
 from tests.builders import (

@@ -11,8 +11,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 
-from shared.identity import IdentifierSystem, validate
-from shared.webhook.contract import (
+from docgen.webhook_contract import (
     CONTRACT_DIR,
     OPENAPI_FILE,
     SCHEMA_FILE,
@@ -21,7 +20,7 @@ from shared.webhook.contract import (
     signing_example,
     stale_files,
 )
-from shared.webhook.examples import (
+from docgen.webhook_examples import (
     EXAMPLE_SECRET,
     SIGNING_EXAMPLE_BODY,
     SIGNING_EXAMPLE_ID,
@@ -29,6 +28,7 @@ from shared.webhook.examples import (
     example_event,
     example_personnummer,
 )
+from shared.identity import IdentifierSystem, validate
 from shared.webhook.signature import sign
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhook-contract.md"
@@ -55,7 +55,7 @@ def response_examples() -> list[tuple[str, dict[str, Any]]]:
 
 def test_contract_files_are_up_to_date() -> None:
     stale = stale_files()
-    assert stale == [], f"regenerate with: python -m shared.webhook.contract ({stale})"
+    assert stale == [], f"regenerate with: python -m docgen.webhook_contract ({stale})"
 
 
 def test_the_openapi_document_is_valid_openapi_3_1() -> None:

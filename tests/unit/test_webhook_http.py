@@ -280,11 +280,11 @@ def test_without_configured_secrets_the_event_is_not_accepted_and_orbit_retries(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     world.services.settings = dataclasses.replace(world.services.settings, orbit_webhook_secrets=())
-    with caplog.at_level(logging.INFO, logger="orbit.webhook"):
+    with caplog.at_level(logging.INFO, logger="orbitsync.webhook"):
         response = post(encode(event()))
     problem_of(response, 503)
     assert response.headers["Retry-After"]
-    (line,) = [r for r in caplog.records if r.name == "orbit.webhook"]
+    (line,) = [r for r in caplog.records if r.name == "orbitsync.webhook"]
     assert line.levelno == logging.ERROR
     assert "reason=not-configured" in line.getMessage()
     assert "ORBIT_WEBHOOK_SECRETS" in line.getMessage()
@@ -632,11 +632,11 @@ def test_no_response_or_log_line_contains_identity_numbers_or_names(
 def test_each_delivery_logs_exactly_one_line(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="orbit.webhook"):
+    with caplog.at_level(logging.INFO, logger="orbitsync.webhook"):
         post(encode(event()), webhook_id="msg_log")
         post(encode(event()), webhook_id="msg_log")
         post(b"{", webhook_id="msg_bad")
-    lines = [r.getMessage() for r in caplog.records if r.name == "orbit.webhook"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "orbitsync.webhook"]
     assert len(lines) == 3
     assert "status=202 reason=accepted booking=OB-2026-000123" in lines[0]
     assert "version=1" in lines[0]
@@ -647,7 +647,7 @@ def test_each_delivery_logs_exactly_one_line(
 def test_an_event_id_that_looks_like_an_identity_number_is_refused_and_not_logged(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="orbit.webhook"):
+    with caplog.at_level(logging.INFO, logger="orbitsync.webhook"):
         response = post(encode(event(id=PATIENT_NUMBER)))
     assert paths(problem_of(response, 422)) == {"id"}
     assert "event=(withheld:looks-like-an-identity-number)" in caplog.text

@@ -1,6 +1,6 @@
 """Generate the published webhook contract for Orbit's vendor.
 
-``python -m shared.webhook.contract`` writes, under ``docs/contract/``:
+``python -m docgen.webhook_contract`` writes, under ``docs/contract/``:
 
 * ``orbit-booking-event.v1.schema.json``: JSON Schema (2020-12) of the CloudEvent
   and its booking snapshot, generated from the pydantic models;
@@ -24,8 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import models_json_schema
 
-from shared.booking import BookingEvent
-from shared.webhook.examples import (
+from docgen.webhook_examples import (
     EXAMPLE_SECRET,
     SIGNING_EXAMPLE_BODY,
     SIGNING_EXAMPLE_ID,
@@ -35,10 +34,11 @@ from shared.webhook.examples import (
     example_event,
     response_examples,
 )
+from shared.booking import BookingEvent
 from shared.webhook.media import MAX_BODY_BYTES
 from shared.webhook.signature import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
 
-CONTRACT_DIR = Path(__file__).resolve().parents[2] / "docs" / "contract"
+CONTRACT_DIR = Path(__file__).resolve().parents[1] / "docs" / "contract"
 SCHEMA_FILE = "orbit-booking-event.v1.schema.json"
 OPENAPI_FILE = "openapi.json"
 SCHEMA_ID = "https://orbit-millennium.vgr.se/contract/" + SCHEMA_FILE
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.check:
         stale = stale_files()
         for name in stale:
-            print(f"stale: docs/contract/{name} (run: python -m shared.webhook.contract)")
+            print(f"stale: docs/contract/{name} (run: python -m docgen.webhook_contract)")
         return 1 if stale else 0
     for name in write():
         print(f"wrote docs/contract/{name}")
