@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from bench import hl7_render, import_time, launch, pipeline, telemetry
+from bench import hl7_render, import_time, launch, link, pipeline, telemetry
 
 
 def main() -> None:
     import_time.main(["--write"])
     hl7_render.main([])
     pipeline.main(["--write"])
+    link.main(["--write"])
     launch.main(["--write"])
     telemetry.main(["--write"])
 

@@ -136,6 +136,7 @@ class _Tally:
     cancelled: int = 0
     kicked: int = 0
     disagreeing: list[str] = field(default_factory=list)
+    to_kick: list[tuple[dt.datetime, str, int]] = field(default_factory=list)
 
 
 def go_live(
@@ -144,11 +145,17 @@ def go_live(
     *,
     dry_run: bool,
     millennium: MillenniumView | None = None,
+    bookings_per_second: float = 0.0,
 ) -> GoLiveReport:
     """Kick (or, dry, list) every booked, not yet over booking of ``administration``.
 
     With ``millennium``, a booking the crosswalk calls in sync is also checked
     against what Millennium holds, and a disagreement is reported, not hidden.
+
+    ``bookings_per_second`` (0: all at once) paces the go-live as the backlog lane:
+    the kicks are scheduled one after another at that rate, soonest operation
+    first, so the link never holds a queue of go-live messages in front of a live
+    booking change (docs/architecture.md, "Live before backlog").
 
     Raises:
         GoLiveRefused: the administration is not integrated.
@@ -175,6 +182,7 @@ def go_live(
             millennium=millennium,
         )
     tally.bookings.sort(key=lambda booking: (booking.planned_date, booking.booking_id))
+    _kick_paced(ports, sorted(tally.to_kick), now, bookings_per_second)
     return GoLiveReport(
         administration=administration,
         dry_run=dry_run,
@@ -217,10 +225,23 @@ def _consider(
     tally.bookings.append(GoLiveBooking(snapshot.booking_id, _planned_date(snapshot), missing))
     if dry_run:
         return
-    # Every target, as intake does: a kick to a target that must wait is cheap,
-    # and a skipped one can be a lost wake-up (see shared/sync/intake.py).
-    kick_targets(ports, snapshot.booking_id, KickCause.GO_LIVE, f"v{snapshot.version}")
+    tally.to_kick.append((snapshot.planned_start, snapshot.booking_id, snapshot.version))
     tally.kicked += 1
+
+
+def _kick_paced(
+    ports: SyncPorts,
+    bookings: list[tuple[dt.datetime, str, int]],
+    now: dt.datetime,
+    bookings_per_second: float,
+) -> None:
+    for index, (_, booking_id, version) in enumerate(bookings):
+        at = (
+            now + dt.timedelta(seconds=index / bookings_per_second) if bookings_per_second else None
+        )
+        # Every target, as intake does: a kick to a target that must wait is cheap,
+        # and a skipped one can be a lost wake-up (see shared/sync/intake.py).
+        kick_targets(ports, booking_id, KickCause.GO_LIVE, f"v{version}", at=at)
 
 
 def _targets_out_of_sync(
@@ -277,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             get_services().sync_ports(),
             dry_run=args.dry_run,
             millennium=_local_millennium_view(settings),
+            bookings_per_second=settings.go_live_bookings_per_second,
         )
     except (GoLiveRefused, UnknownAdministration) as refused:
         print(f"refused: {refused}", file=sys.stderr)

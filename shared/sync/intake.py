@@ -8,6 +8,7 @@ snapshot and kicks the three targets. In ``jumpout`` mode the snapshot is kept
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from enum import StrEnum
@@ -67,8 +68,10 @@ def kick_targets(
     note: str,
     correlation_id: str = "",
     targets: Iterable[Target] = tuple(Target),
+    at: dt.datetime | None = None,
 ) -> None:
-    """Send one kick per target (nothing when ``targets`` is empty)."""
+    """Send one kick per target (nothing when ``targets`` is empty), scheduled for
+    ``at`` when given."""
     kicks = [
         kick_outbound(
             Kick(
@@ -78,6 +81,7 @@ def kick_targets(
                 note=note,
                 correlation_id=correlation_id,
             ),
+            scheduled_at=at,
             properties=telemetry.trace_properties(),
         )
         for target in targets

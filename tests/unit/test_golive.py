@@ -222,3 +222,28 @@ def test_a_booking_the_crosswalk_calls_in_sync_but_millennium_lacks_is_reported(
     assert "NOT in sync although the crosswalk says so: 4 bookings" in lost.text()
     unchecked = go_live("SU", shadowed, dry_run=True)
     assert "Millennium itself was not asked" in unchecked.text()
+
+
+def test_a_paced_go_live_schedules_its_kicks_soonest_operation_first(shadowed):
+    """The backlog lane: kicks come due one booking at a time at the pace, so a live
+    change never waits behind the whole go-live in the queue."""
+    go_live("SU", shadowed, dry_run=False, bookings_per_second=4)
+    bus = shadowed.bus
+    assert isinstance(bus, RecordingBus)
+    due: dict[str, set[dt.datetime | None]] = {}
+    for message in bus.sent:
+        if message.queue in SYNC_QUEUES:
+            booking = Kick.model_validate_json(message.body).booking_id
+            due.setdefault(booking, set()).add(message.scheduled_at)
+    assert all(len(times) == 1 for times in due.values())  # a booking's targets together
+    order = sorted(due, key=lambda booking: min(t for t in due[booking] if t is not None))
+    assert order[0] == "OB-UNDER-WAY" and order[-1] == "OB-FUTURE-2"
+    times = sorted(t for booking in due for t in due[booking] if t is not None)
+    assert times == [NOW + dt.timedelta(seconds=n / 4) for n in range(4)]
+
+
+def test_an_unpaced_go_live_kicks_everything_now(shadowed):
+    go_live("SU", shadowed, dry_run=False)
+    bus = shadowed.bus
+    assert isinstance(bus, RecordingBus)
+    assert {m.scheduled_at for m in bus.sent if m.queue in SYNC_QUEUES} == {None}

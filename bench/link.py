@@ -1,0 +1,130 @@
+"""Benchmark: the Millennium link budget, side by side in one run.
+
+    python -m bench.link [--messages 3000] [--bookings 1000] [--backlog 2000] [--write]
+
+In one local run (connection budget 1, the simulator enforcing it):
+
+1. **bare link**: ``--messages`` HL7 messages sent one after another over the
+   budgeted link to the simulator with no added latency and no pipeline;
+2. **pipeline**: ``--bookings`` bookings (with rebookings and cancellations)
+   through the webhook, queues and workers over the same budget until Millennium
+   holds every last snapshot; the ratio of the two message rates is the figure
+   issue 11/13 ask for;
+3. **live before backlog**: a go-live of ``--backlog`` bookings paced at
+   ``--pace`` bookings/s with a 5 ms Millennium while a live booking arrives every
+   second: the live changes' latency (202 → all targets confirmed) and the
+   drain's message rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.pipeline import quantiles, throughput
+from bench.report import write_figures
+from localrun.app import LocalRun, local_settings
+from shared.link.budget import Budget, BudgetedLink
+from shared.link.sqlite_leases import SqliteLeases
+from shared.mllp.client import MllpClient
+from simulator.samples import adt
+from tests.builders import synthetic_personnummer
+from tests.e2e.backlog import drain_with_live_changes, profiles_with_sas_in_jumpout, shadow_backlog
+
+
+def start(tmp: Path, profiles: Path | None = None) -> LocalRun:
+    os.environ["LOCAL_DATA_DIR"] = str(tmp / "data")
+    os.environ["MILLENNIUM_MLLP_MAX_CONNECTIONS"] = "1"
+    if profiles is not None:
+        os.environ["ADMINISTRATION_PROFILES"] = str(profiles)
+    settings = dataclasses.replace(local_settings(), host_port=0, mllp_port=0)
+    return LocalRun(settings, simulator_http_port=0, durable_simulator=False).start()
+
+
+def bare_link(run: LocalRun, messages: int) -> float:
+    """Messages/s over the run's own budget (its lease file), nothing else running."""
+    leases = SqliteLeases(Path(run.settings.local_data_dir) / "link-leases.sqlite3")
+    link = BudgetedLink(
+        lambda: MllpClient("127.0.0.1", run.settings.mllp_port, timeout=10),
+        leases,
+        Budget(slots=1, wait_seconds=60),
+    )
+    pnr = synthetic_personnummer(1)
+    payloads = [adt("A05", f"BARE{n}", f"OB-BARE-{n}", pnr).encode() for n in range(messages)]
+    started = time.perf_counter()
+    for payload in payloads:
+        link.exchange(payload, codec="utf-8")
+    elapsed = time.perf_counter() - started
+    link.close()
+    return messages / elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--bookings", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--backlog", type=int, default=2000)
+    parser.add_argument("--pace", type=float, default=40.0)
+    parser.add_argument("--live", type=int, default=30)
+    parser.add_argument("--write", action="store_true", help="write figures to docs/performance.md")
+    args = parser.parse_args(argv)
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        run = start(Path(tmp))
+        try:
+            run.dispatcher.wait_idle(30)
+            bare = bare_link(run, args.messages)
+            figures = throughput(run, args.bookings, args.clients)
+            stats = run.simulator.stats()
+        finally:
+            run.stop()
+    pipeline = figures["messages"] / figures["elapsed_s"]
+    lines += [
+        f"- Bare link, budget 1 connection, no added latency ({args.messages} messages "
+        f"one after another): {bare:.0f} messages/s",
+        f"- Pipeline over the same budget in the same run ({args.bookings} bookings, "
+        f"{figures['events']:.0f} events): {pipeline:.0f} messages/s, "
+        f"ratio pipeline ÷ bare link {pipeline / bare:.2f}; the simulator saw at most "
+        f"{stats['max_connections_seen']} connection(s), {stats['over_limit_connections']} "
+        "over the limit",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        profiles = profiles_with_sas_in_jumpout(Path(tmp) / "profiles")
+        run = start(Path(tmp), profiles)
+        try:
+            run.simulator.faults.latency_ms = 5
+            backlog = shadow_backlog(run, args.backlog)
+            result = drain_with_live_changes(
+                run,
+                profiles,
+                backlog=backlog,
+                pace=args.pace,
+                live=args.live,
+                interval=1.0,
+                timeout=args.backlog / args.pace * 3 + 60,
+            )
+        finally:
+            run.stop()
+            os.environ.pop("ADMINISTRATION_PROFILES", None)
+    p50, p99 = quantiles([1000 * s for s in result.live_latencies])
+    lines.append(
+        f"- Live before backlog, 5 ms Millennium, budget 1: a go-live of {args.backlog} "
+        f"bookings paced at {args.pace:g}/s drained at {result.drain_messages_per_second:.0f} "
+        f"messages/s over {result.drain_seconds:.0f} s; {len(result.live_latencies)} live "
+        f"changes meanwhile converged in p50 {p50:.0f} ms, p99 {p99:.0f} ms "
+        f"(max {1000 * max(result.live_latencies):.0f} ms; backlog still to go at each: "
+        f"median {statistics.median(result.backlog_left_at_live):.0f})"
+    )
+    print("\n".join(lines))
+    if args.write:
+        write_figures("link", lines)
+
+
+if __name__ == "__main__":
+    main()
