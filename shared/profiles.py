@@ -152,6 +152,11 @@ class Profile(_Model):
     cancelled_status: str = "Cancelled"  # SCH-25 on S15
     surgeon_role: str = "SURGEON"  # AIP-4 resource role of the surgeon
     ae_retry_limit: Annotated[int, Field(ge=0, le=20)] = 5
+    # Acknowledgments (docs/hl7-mapping.md, "Acknowledgments"): what a commit accept
+    # (CA) means when original mode was asked for, and which ERR-3 codes of an AE to
+    # an in-doubt *resend* mean "applied already" (e.g. 205 duplicate key).
+    commit_accept: Literal["confirmed", "in-doubt"] = "confirmed"
+    already_applied_codes: tuple[str, ...] = ()
     time_zone: str = "Europe/Stockholm"  # every time sent, with the offset of its instant
     namespace: str = "ORBIT"  # CX.4 of visit number, EI.2 of appointment ids
     send_placer_id: bool = True  # SCH-1 = the booking id too (SCH-2, filler, always is)

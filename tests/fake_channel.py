@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from shared.profiles import Profile
 from shared.sync.channel import (
     Confirmed,
     InDoubt,
@@ -38,7 +39,7 @@ class FakeFhirAppointments:
         body = {"resourceType": "Appointment", "id": context.booking_id, "op": operation.kind}
         return Prepared(self.name, key, f"Appointment {operation.kind}", json.dumps(body))
 
-    def send(self, prepared: Prepared, *, attempt: int) -> Outcome:
+    def send(self, prepared: Prepared, *, attempt: int, profile: Profile) -> Outcome:
         self.sent.append((prepared.label, prepared.key, attempt))
         return self.script.pop(0) if self.script else Confirmed("201")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shared.errors import PermanentError
 from shared.hl7.er7 import (
@@ -70,6 +70,9 @@ class Ack:
     code: str  # MSA-1
     control_id: str  # MSA-2: the MSH-10 of the message acknowledged
     error_text: str  # ERR / MSA-3 text; "" when none
+    # ERR-3.1 (HL7 table 0357), or v2.4 ERR-1.4.1; not part of equality, so an Ack
+    # still compares by what it says (code, id, text).
+    error_codes: tuple[str, ...] = field(default=(), compare=False)
 
 
 def parse_ack(text: str) -> Ack:
@@ -92,10 +95,13 @@ def parse_ack(text: str) -> Ack:
     if code not in ACK_CODES:
         raise NotAnAck(f"MSA-1 must be one of {sorted(ACK_CODES)}")
     texts = [_text(_at(msa, 3), delimiters)]
+    codes: list[str] = []
     for fields in _all(segments, "ERR", delimiters):
         texts.append(_err_text(fields, delimiters))
+        codes.append(_err_code(fields, delimiters))
     unique = dict.fromkeys(part for part in texts if part)
-    return Ack(code, unescape(_at(msa, 2), delimiters).strip(), "; ".join(unique))
+    error_codes = tuple(dict.fromkeys(c for c in codes if c))
+    return Ack(code, unescape(_at(msa, 2), delimiters).strip(), "; ".join(unique), error_codes)
 
 
 def render_ack(
@@ -236,6 +242,15 @@ def _all(segments: list[str], name: str, delimiters: Delimiters) -> list[list[st
 
 def _text(value: str, delimiters: Delimiters) -> str:
     return unescape(value, delimiters).strip()
+
+
+def _err_code(fields: list[str], delimiters: Delimiters) -> str:
+    """The HL7 error code of one ERR segment (ERR-3.1; v2.4 and older: ERR-1.4.1)."""
+    code = _text(_component(_at(fields, 3), 0, delimiters), delimiters)
+    if code:
+        return code
+    legacy = _component(_at(fields, 1), 3, delimiters).split(delimiters.subcomponent)
+    return _text(legacy[0], delimiters) if legacy else ""
 
 
 def _err_text(fields: list[str], delimiters: Delimiters) -> str:

@@ -8,10 +8,14 @@ acknowledgment back into an outcome the sync core understands:
   MSH-18 character set (shared.hl7.encoding), encoded once. A message that could
   never be framed (an MLLP block byte in the bytes) is refused here, before it is
   recorded as an intent, so it cannot get stuck resending.
-* **send**: one exchange over the link; ``AA``/``CA`` → confirmed, ``AE``/``CE`` →
-  retry later (a new message next time), ``AR``/``CR`` → rejected, no usable ACK
-  (timeout, broken connection, MSA-2 for another message) → in doubt, no
-  connection to be had (refused, the link budget taken) → not sent.
+* **send**: one exchange over the link; ``AA`` → confirmed (an ERR beside it is a
+  warning, kept redacted in the audit trail); ``CA`` → confirmed or in doubt, as
+  the profile's ``commit_accept`` says; ``AE``/``CE`` → retry later (a new message
+  next time), unless it answers an in-doubt *resend* with an ERR-3 code the
+  profile lists in ``already_applied_codes`` (the first send was applied):
+  confirmed; ``AR``/``CR`` → rejected; no usable ACK (timeout, broken
+  connection, MSA-2 for another message) → in doubt; no connection to be had
+  (refused, the link budget taken) → not sent.
 
 The payload kept while in doubt is the ER7 text; its MSH-18 says how to encode it
 again after a restart, so nothing else is stored.
@@ -29,6 +33,7 @@ from shared.hl7.triggers import UPDATES_IN_PLACE, trigger_for
 from shared.mllp.charset import codec_for
 from shared.mllp.framing import END_BLOCK, START_BLOCK
 from shared.mllp.link import HL7Link
+from shared.profiles import Profile
 from shared.redaction import redact
 from shared.sync.channel import (
     Confirmed,
@@ -89,7 +94,7 @@ class Hl7Channel:
         _check_frameable(wire, trigger.value, key)
         return Prepared(self.name, key, trigger.value, text, wire)
 
-    def send(self, prepared: Prepared, *, attempt: int) -> Outcome:
+    def send(self, prepared: Prepared, *, attempt: int, profile: Profile) -> Outcome:
         wire = prepared.wire if prepared.wire is not None else _encode_again(prepared)
         try:
             with telemetry.mllp_exchange(prepared.label, prepared.key, attempt) as sent:
@@ -99,16 +104,22 @@ class Hl7Channel:
             return NotSent(type(error).__name__)
         except InDoubtError as error:
             return InDoubt(type(error).__name__)
-        return outcome_of(ack)
+        return outcome_of(ack, profile, resend=attempt > 1)
 
 
-def outcome_of(ack: Ack) -> Outcome:
-    """What an acknowledgment means for the sync (docs/hl7-mapping.md)."""
+def outcome_of(ack: Ack, profile: Profile, *, resend: bool) -> Outcome:
+    """What an acknowledgment means for the sync (docs/hl7-mapping.md, "Acknowledgments")."""
     text = redact(ack.error_text)
+    if ack.code == "CA" and profile.commit_accept == "in-doubt":
+        return InDoubt("CommitAcceptOnly")
     if ack.code in ACCEPTED:
         return Confirmed(ack.code, warning=text)
     if ack.code in REJECTED:
         return Rejected(ack.code, text or "no error text")
+    already = set(ack.error_codes) & set(profile.already_applied_codes)
+    if resend and already:
+        applied = ", ".join(sorted(already))
+        return Confirmed(ack.code, warning=f"applied already (ERR {applied}): {text}")
     return RetryLater(ack.code, text or "no error text")
 
 

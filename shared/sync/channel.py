@@ -143,8 +143,10 @@ class Channel(Protocol):
         """
         ...
 
-    def send(self, prepared: Prepared, *, attempt: int) -> Outcome:
-        """Send ``prepared`` (``attempt`` counts sends of this payload, from 1)."""
+    def send(self, prepared: Prepared, *, attempt: int, profile: Profile) -> Outcome:
+        """Send ``prepared`` (``attempt`` counts sends of this payload, from 1; more
+        than 1 is a resend of a payload in doubt). ``profile`` is the booking's
+        administration's, for what its answers mean."""
         ...
 
 

@@ -218,7 +218,7 @@ def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | No
         )
         _block(ctx, state, changed)
         raise changed
-    outcome = ctx.channel.send(intent.prepared, attempt=intent.attempts + 1)
+    outcome = ctx.channel.send(intent.prepared, attempt=intent.attempts + 1, profile=ctx.profile)
     return _settle_outcome(ctx, state, intent, outcome)
 
 
