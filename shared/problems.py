@@ -28,6 +28,21 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://orbit-millennium.vgr.se/problems/"
 """Base of the ``type`` URIs. Only an identifier: nothing is served there."""
 RETRY_AFTER_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class HttpRequestParts:
+    """One HTTP request as the handlers see it, independent of the web framework:
+    header names lower case, the raw body (what a signature covers)."""
+
+    headers: Mapping[str, str]
+    body: bytes
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str], body: bytes) -> HttpRequestParts:
+        return cls({name.lower(): value for name, value in headers.items()}, body)
+
+
 """Suggested wait before a client retries a 503."""
 
 

@@ -176,6 +176,17 @@ def message_control_id(text: str) -> str:
     return unescape(_msh(_header_fields(text, delimiters), 10), delimiters).strip()
 
 
+def header_field(text: str, number: int) -> str:
+    """MSH-``number`` of ``text`` as written (MSH-1 is the field separator itself);
+    ``""`` when absent. The one reader of the header: control id, type, structure
+    and character set all come through it.
+
+    Raises:
+        MalformedHl7: ``text`` is not an HL7 v2 message.
+    """
+    return _msh(_header_fields(text, _delimiters(text)), number)
+
+
 def message_type(text: str) -> str:
     """MSH-9.1 and MSH-9.2 of ``text`` as ``type^event`` (``"ADT^A05"``).
 

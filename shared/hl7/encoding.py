@@ -8,7 +8,8 @@ the same set, otherwise Swedish names (å, ä, ö, é) arrive garbled.
 from __future__ import annotations
 
 from shared.errors import UnencodableText
-from shared.hl7.er7 import SEGMENT_TERMINATOR, Delimiters
+from shared.hl7.ack import header_field
+from shared.hl7.er7 import SEGMENT_TERMINATOR
 from shared.profiles import Profile
 
 
@@ -40,13 +41,9 @@ def msh18(text: str) -> str:
     """MSH-18 (character set) of ``text``; ``""`` when absent.
 
     Raises:
-        ValueError: ``text`` does not start with an MSH segment.
+        MalformedHl7: ``text`` does not start with an MSH segment.
     """
-    delimiters = Delimiters.of(text)
-    header = text.split(SEGMENT_TERMINATOR, 1)[0]
-    fields = header.split(delimiters.field)
-    # fields[0] is "MSH" and fields[1] is MSH-2, so MSH-n is fields[n - 1].
-    return fields[17] if len(fields) > 17 else ""
+    return header_field(text, 18)
 
 
 def field_at(text: str, offset: int) -> str:

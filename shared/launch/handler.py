@@ -51,6 +51,7 @@ from shared.launch.resolve import Destination, ResolvePorts, resolve
 from shared.problems import (
     RETRY_AFTER_SECONDS,
     FieldError,
+    HttpRequestParts,
     ProblemResponse,
     new_correlation_id,
     refusal_answer,
@@ -96,16 +97,8 @@ class LaunchPorts:
     administrations: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class LaunchHttpRequest:
-    """One ``POST /api/launch``, independent of the web framework."""
-
-    headers: Mapping[str, str]
-    body: bytes
-
-    @classmethod
-    def of(cls, headers: Mapping[str, str], body: bytes) -> LaunchHttpRequest:
-        return cls({name.lower(): value for name, value in headers.items()}, body)
+LaunchHttpRequest = HttpRequestParts
+"""One ``POST /api/launch`` (shared.problems.HttpRequestParts)."""
 
 
 @dataclass(frozen=True)

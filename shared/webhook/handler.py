@@ -41,6 +41,7 @@ from shared.messages import EventMessage, event_outbound
 from shared.problems import (
     RETRY_AFTER_SECONDS,
     FieldError,
+    HttpRequestParts,
     ProblemResponse,
     new_correlation_id,
     refusal_answer,
@@ -70,16 +71,8 @@ from shared.webhook.signature import (
 logger = logging.getLogger("orbitsync.webhook")
 
 
-@dataclass(frozen=True)
-class WebhookDelivery:
-    """One HTTP delivery, independent of the web framework. Header names are lower case."""
-
-    headers: Mapping[str, str]
-    body: bytes
-
-    @classmethod
-    def of(cls, headers: Mapping[str, str], body: bytes) -> WebhookDelivery:
-        return cls({name.lower(): value for name, value in headers.items()}, body)
+WebhookDelivery = HttpRequestParts
+"""One HTTP delivery of the webhook (shared.problems.HttpRequestParts)."""
 
 
 @dataclass(frozen=True)
