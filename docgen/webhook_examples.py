@@ -23,7 +23,7 @@ from shared.identity import IdentifierSystem, with_check_digit
 from shared.names import TABLE_DELIVERIES
 from shared.profiles import Mode, PerAdmissionType, Profile, Profiles
 from shared.queue.port import DeadLetter, OutboundMessage
-from shared.webhook.handler import WebhookDelivery, WebhookResult, accept_delivery
+from shared.webhook.handler import WebhookDelivery, WebhookPorts, WebhookResult, accept_delivery
 from shared.webhook.media import MAX_BODY_BYTES
 from shared.webhook.signature import sign
 
@@ -161,12 +161,14 @@ class _Examples:
         headers["content-type"] = content_type
         return accept_delivery(
             WebhookDelivery.of(headers, body),
-            secrets=[EXAMPLE_SECRET],
-            store=self.store,
-            bus=self.bus,
-            profiles=self.profiles,
-            clock=lambda: EXAMPLE_TIME,
-            new_id=lambda: next(self._ids),
+            WebhookPorts(
+                secrets=[EXAMPLE_SECRET],
+                store=self.store,
+                bus=self.bus,
+                profiles=self.profiles,
+                clock=lambda: EXAMPLE_TIME,
+                new_id=lambda: next(self._ids),
+            ),
         )
 
 

@@ -28,6 +28,7 @@ def orbit_webhook(req: func.HttpRequest) -> func.HttpResponse:
     from shared.services import get_services
     from shared.webhook.handler import (
         WebhookDelivery,
+        WebhookPorts,
         WebhookResult,
         accept_delivery,
         internal_error,
@@ -40,13 +41,15 @@ def orbit_webhook(req: func.HttpRequest) -> func.HttpResponse:
         delivery = WebhookDelivery.of(dict(req.headers), req.get_body())
         result = accept_delivery(
             delivery,
-            secrets=settings.orbit_webhook_secrets,
-            secrets_problem=settings.secret("ORBIT_WEBHOOK_SECRETS").problem(),
-            administrations=settings.administrations,
-            store=services.store,
-            bus=services.bus,
-            profiles=services.profiles,
-            clock=services.clock,
+            WebhookPorts(
+                secrets=settings.orbit_webhook_secrets,
+                secrets_problem=settings.secret("ORBIT_WEBHOOK_SECRETS").problem(),
+                administrations=settings.administrations,
+                store=services.store,
+                bus=services.bus,
+                profiles=services.profiles,
+                clock=services.clock,
+            ),
         )
     except Exception as error:
         # Only reachable when the services cannot be built (a setting is wrong);

@@ -113,30 +113,36 @@ class _Context:
     version: str = "-"
 
 
-def accept_delivery(
-    delivery: WebhookDelivery,
-    *,
-    secrets: Sequence[str],
-    store: TableStore,
-    bus: MessageBus,
-    profiles: Profiles,
-    clock: Callable[[], dt.datetime],
-    new_id: Callable[[], str] = new_correlation_id,
-    secrets_problem: str = "",
-    administrations: Collection[str] = (),
-) -> WebhookResult:
-    """Handle one delivery; never raises (every outcome is a response). The delivery's
-    span is the root of the booking change's trace.
+@dataclass(frozen=True)
+class WebhookPorts:
+    """What the webhook handler needs, in one object (as the sync's and the
+    launch's handlers take theirs).
 
     ``secrets_problem`` says why ORBIT_WEBHOOK_SECRETS cannot be used (e.g. an
     unresolved Key Vault reference; shared.secrets): then every delivery gets 503.
     ``administrations`` is the stamp's scope (setting ADMINISTRATIONS); empty: all.
     """
+
+    secrets: Sequence[str]
+    store: TableStore
+    bus: MessageBus
+    profiles: Profiles
+    clock: Callable[[], dt.datetime]
+    new_id: Callable[[], str] = new_correlation_id
+    secrets_problem: str = ""
+    administrations: Collection[str] = ()
+
+
+def accept_delivery(delivery: WebhookDelivery, ports: WebhookPorts) -> WebhookResult:
+    """Handle one delivery; never raises (every outcome is a response). The delivery's
+    span is the root of the booking change's trace."""
     with telemetry.webhook_span():
-        context = _Context(correlation_id=new_id())
-        scope = _Scope(secrets, secrets_problem, frozenset(administrations))
+        context = _Context(correlation_id=ports.new_id())
+        scope = _Scope(ports.secrets, ports.secrets_problem, frozenset(ports.administrations))
         try:
-            accepted = _accept(delivery, context, scope, store, bus, profiles, clock)
+            accepted = _accept(
+                delivery, context, scope, ports.store, ports.bus, ports.profiles, ports.clock
+            )
         except HttpRefusal as refused:
             _log(refused.status, refused.reason, context, note=refused.note)
             return refusal_answer(refused, context.correlation_id)

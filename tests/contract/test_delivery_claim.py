@@ -23,7 +23,7 @@ from shared.crosswalk.port import TableStore
 from shared.names import TABLE_DELIVERIES
 from shared.profiles import Mode
 from shared.queue.port import OutboundMessage
-from shared.webhook.handler import WebhookDelivery, WebhookResult, accept_delivery
+from shared.webhook.handler import WebhookDelivery, WebhookPorts, WebhookResult, accept_delivery
 from shared.webhook.idempotency import Claim, DeliveryRecord, claim_delivery
 from shared.webhook.signature import sign
 from tests.builders import make_snapshot
@@ -76,11 +76,13 @@ def _race(store: TableStore, bodies: list[bytes]) -> tuple[list[WebhookResult], 
         start.wait()
         return accept_delivery(
             WebhookDelivery.of(headers, body),
-            secrets=[SECRET],
-            store=store,
-            bus=bus,
-            profiles=make_profiles(SU=Mode.INTEGRATED),
-            clock=lambda: now,
+            WebhookPorts(
+                secrets=[SECRET],
+                store=store,
+                bus=bus,
+                profiles=make_profiles(SU=Mode.INTEGRATED),
+                clock=lambda: now,
+            ),
         )
 
     with ThreadPoolExecutor(len(bodies)) as pool:

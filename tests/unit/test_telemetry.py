@@ -324,7 +324,7 @@ def _ports_and_store() -> tuple[Any, Any, Any]:
 
 
 def test_the_webhook_handler_counts_and_puts_its_trace_context_on_the_event(sdk):
-    from shared.webhook.handler import WebhookDelivery, accept_delivery
+    from shared.webhook.handler import WebhookDelivery, WebhookPorts, accept_delivery
     from shared.webhook.signature import new_secret, sign
     from tests.e2e.harness import event_of
 
@@ -339,11 +339,13 @@ def test_the_webhook_handler_counts_and_puts_its_trace_context_on_the_event(sdk)
     for delivery in deliveries:
         accept_delivery(
             delivery,
-            secrets=[secret],
-            store=store,
-            bus=bus,
-            profiles=ports.profiles,
-            clock=lambda: NOW,
+            WebhookPorts(
+                secrets=[secret],
+                store=store,
+                bus=bus,
+                profiles=ports.profiles,
+                clock=lambda: NOW,
+            ),
         )
     [accepted] = sdk.points(names.EVENTS_ACCEPTED)
     [rejected] = sdk.points(names.EVENTS_REJECTED)
