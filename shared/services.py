@@ -255,8 +255,14 @@ def build_leases(settings: Settings) -> LeaseStore:
     SQLite file in the local data folder (shared by its worker processes)."""
     if settings.queue_backend == "servicebus":
         from shared.link.blob_leases import blob_leases
+        from shared.link.leases import UnconfiguredLeases
 
-        return blob_leases(settings.link_lease_account_url, CONTAINER_LINK_LEASES)
+        try:
+            return blob_leases(settings.link_lease_account_url, CONTAINER_LINK_LEASES)
+        except ValueError as error:
+            # Fail closed, and only for what needs it: no send goes out (each says
+            # why and is retried), while the webhook and everything else still work.
+            return UnconfiguredLeases(f"MILLENNIUM_LINK_LEASE_ACCOUNT_URL: {error}")
     from shared.link.sqlite_leases import SqliteLeases
 
     data_dir = Path(settings.local_data_dir)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from shared.errors import LinkUnavailable
+
 
 class LeaseStore(Protocol):
     """Raises (every method): TransientError when the store cannot be reached."""
@@ -44,3 +46,29 @@ class LeaseStore(Protocol):
     def wanted_at(self, slot: int) -> float:
         """Wall-clock time (Unix seconds) of the latest `want` of ``slot``; 0 if never."""
         ...
+
+
+class UnconfiguredLeases:
+    """The lease store when its setting is missing or malformed: every use says so
+    (`LinkUnavailable`: nothing is sent, the send is retried later), so a wrong
+    setting stops the Millennium link and nothing else."""
+
+    duration = 30.0
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def try_acquire(self, slot: int) -> str | None:
+        raise LinkUnavailable(f"the Millennium link budget is not configured ({self.problem})")
+
+    def renew(self, slot: int, lease_id: str) -> bool:
+        return False
+
+    def release(self, slot: int, lease_id: str) -> None:
+        return None
+
+    def want(self, slot: int) -> None:
+        return None
+
+    def wanted_at(self, slot: int) -> float:
+        return 0.0

@@ -267,3 +267,26 @@ def wait_for(condition: Any, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.01)
+
+
+def test_a_missing_lease_account_stops_only_the_link_and_says_which_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from shared.crosswalk.sqlite import SqliteTableStore
+    from shared.errors import LinkUnavailable
+    from shared.hl7.channel import Hl7Channel
+    from shared.services import ServiceOverrides, build_services
+    from shared.settings import read_settings
+    from shared.targets import Target
+    from tests.fakes import RecordingBus
+
+    monkeypatch.setenv("QUEUE_BACKEND", "servicebus")
+    monkeypatch.delenv("MILLENNIUM_LINK_LEASE_ACCOUNT_URL", raising=False)
+    # The services still build, so the webhook and everything else keep working.
+    overrides = ServiceOverrides(store=SqliteTableStore(":memory:"), bus=RecordingBus())
+    services = build_services(read_settings(), overrides)
+    channel = services.channels[Target.ENCOUNTER]
+    assert isinstance(channel, Hl7Channel)
+    link = channel.link
+    with pytest.raises(LinkUnavailable, match="MILLENNIUM_LINK_LEASE_ACCOUNT_URL"):
+        link.exchange(adt("A05", "C1", "OB-1", PNR).encode(), codec="utf-8")
