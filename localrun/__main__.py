@@ -93,6 +93,7 @@ def startup_details(run: Any) -> dict[str, Any]:
             for route in run.http.routes
         ],
         "millenniumMllp": f"{settings.mllp_host}:{settings.mllp_port}",
+        "mllpMaxConnections": settings.mllp_max_connections,
         "simulator": run.simulator.http_url if run.simulator is not None else None,
         "dataFolder": settings.local_data_dir,
         "profilesFolder": settings.profiles_dir,
@@ -112,6 +113,7 @@ def banner(details: dict[str, Any]) -> str:
     lines.append(
         f"Millennium MLLP:      {details['millenniumMllp']}"
         + (" (simulator)" if simulator else " (external)")
+        + f", at most {details['mllpMaxConnections']} connection(s) for this data folder"
     )
     if simulator:
         lines.append(f"Simulator:            {simulator}/ (what Millennium holds; kept on disk)")
