@@ -26,20 +26,10 @@ from shared.hl7.render import render_message
 from shared.hl7.triggers import Trigger
 from shared.identity import IdentifierSystem, with_check_digit
 from shared.profiles import Profile, load_profiles
-from shared.targets import Facts, Target, desired_facts
+from shared.targets import Facts, desired_facts
+from tests.hl7_support import TARGET_OF
 
 PROFILES = Path(__file__).resolve().parents[1] / "profiles"
-TARGET_OF = {
-    Trigger.A05: Target.ENCOUNTER,
-    Trigger.A08: Target.ENCOUNTER,
-    Trigger.A38: Target.ENCOUNTER,
-    Trigger.A14: Target.BED,
-    Trigger.A27: Target.BED,
-    Trigger.S12: Target.APPOINTMENT,
-    Trigger.S13: Target.APPOINTMENT,
-    Trigger.S14: Target.APPOINTMENT,
-    Trigger.S15: Target.APPOINTMENT,
-}
 SITES = {"SU": (101, 201), "SAS": (301, 401)}
 FAMILY = ["Åkerström", "Öberg", "Lindqvist", "Berg|Ström", "Nilsson", "Hägg"]
 GIVEN = ["Märta", "Renée", "Sölve", "Åsa", "Erik", "Anna^Lena"]

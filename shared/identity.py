@@ -61,7 +61,7 @@ def contains_identity_number(value: str) -> bool:
 
 def is_identity_number_shaped(value: str) -> bool:
     """Whether the whole of ``value`` is shaped like an identity number (with a
-    plausible date), e.g. ``191212121212`` or ``121212-1212``."""
+    plausible date), e.g. ``yyyymmddnnnc`` or ``yymmdd-nnnc``."""
     match = _SHAPE_WHOLE.fullmatch(value)
     return match is not None and _plausible_date(match["date"])
 

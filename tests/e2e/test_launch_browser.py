@@ -18,8 +18,6 @@ fails (never skips) and says so.
 
 from __future__ import annotations
 
-import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +25,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.builders import make_snapshot, synthetic_personnummer
+from tests.e2e.chromium import WAIT_SECONDS, headless_chromium
 from tests.e2e.launching import aim_launch_at_simulator, seed_patient
 from tests.e2e.orbit_page import OrbitPage
 
@@ -35,62 +34,14 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 FAMILY, GIVEN = "Lindqvist", "Öjvind"
 BOOKING = make_snapshot().booking_id
-WAIT_SECONDS = 20
-
-
-def chromium_args(profile_dir: Path) -> list[str]:
-    return [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--user-data-dir={profile_dir}",
-        # Belt and braces for "loopback only": no name resolves except loopback.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ]
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found: the jump-out browser test needs Debian's "
-            "chromium and chromium-driver. Install them with "
-            "`apt-get update && apt-get install -y chromium chromium-driver` (make test does).",
-            pytrace=False,
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in chromium_args(tmp_path / "chromium-profile"):
-        options.add_argument(argument)
-    # The driver's own DEBUG lines echo page text (the simulator shows the synthetic
-    # name); they are the test reading the page, not the app logging, so keep them out
-    # of the personal-data scan.
-    quiet = {name: logging.getLogger(name) for name in ("selenium", "urllib3")}
-    levels = {name: logger.level for name, logger in quiet.items()}
-    for logger in quiet.values():
-        logger.setLevel(logging.WARNING)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
-    try:
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
         yield driver
-    finally:
-        driver.quit()
-        for name, logger in quiet.items():
-            logger.setLevel(levels[name])
 
 
 def test_clicking_the_jump_out_link_opens_the_patient_and_a_reused_link_shows_410(

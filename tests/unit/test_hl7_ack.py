@@ -20,21 +20,10 @@ from shared.hl7.ack import (
 )
 from shared.hl7.render import MESSAGE_STRUCTURE, render_message
 from shared.hl7.triggers import Trigger
-from shared.targets import Target
 from tests.builders import CET, make_facts, profile
+from tests.hl7_support import TARGET_OF
 
 SENT_AT = dt.datetime(2026, 11, 22, 8, 15, tzinfo=CET)
-TARGET_OF = {
-    Trigger.A05: Target.ENCOUNTER,
-    Trigger.A08: Target.ENCOUNTER,
-    Trigger.A38: Target.ENCOUNTER,
-    Trigger.A14: Target.BED,
-    Trigger.A27: Target.BED,
-    Trigger.S12: Target.APPOINTMENT,
-    Trigger.S13: Target.APPOINTMENT,
-    Trigger.S14: Target.APPOINTMENT,
-    Trigger.S15: Target.APPOINTMENT,
-}
 
 
 def message(trigger: Trigger = Trigger.A05, code: str = "SU", control_id: str = "ORB1") -> str:

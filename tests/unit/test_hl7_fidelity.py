@@ -30,20 +30,10 @@ from tests.builders import (
     synthetic_reservnummer,
     synthetic_samordningsnummer,
 )
+from tests.hl7_support import TARGET_OF
 
 UTC = dt.UTC
 SENT_AT_UTC = dt.datetime(2026, 11, 22, 7, 15, tzinfo=UTC)
-TARGET_OF = {
-    Trigger.A05: Target.ENCOUNTER,
-    Trigger.A08: Target.ENCOUNTER,
-    Trigger.A38: Target.ENCOUNTER,
-    Trigger.A14: Target.BED,
-    Trigger.A27: Target.BED,
-    Trigger.S12: Target.APPOINTMENT,
-    Trigger.S13: Target.APPOINTMENT,
-    Trigger.S14: Target.APPOINTMENT,
-    Trigger.S15: Target.APPOINTMENT,
-}
 
 
 def render(

@@ -31,21 +31,11 @@ from tests.builders import (
     profile,
     synthetic_personnummer,
 )
+from tests.hl7_support import TARGET_OF
 
 SENT_AT = dt.datetime(2026, 11, 22, 8, 15, tzinfo=CET)
 CONTROL_ID = "K7Q2M4X9P3Z8R5T1V6W0"
 
-TARGET_OF = {
-    Trigger.A05: Target.ENCOUNTER,
-    Trigger.A08: Target.ENCOUNTER,
-    Trigger.A38: Target.ENCOUNTER,
-    Trigger.A14: Target.BED,
-    Trigger.A27: Target.BED,
-    Trigger.S12: Target.APPOINTMENT,
-    Trigger.S13: Target.APPOINTMENT,
-    Trigger.S14: Target.APPOINTMENT,
-    Trigger.S15: Target.APPOINTMENT,
-}
 ADT = [Trigger.A05, Trigger.A08, Trigger.A38]
 BED = [Trigger.A14, Trigger.A27]
 SIU = [Trigger.S12, Trigger.S13, Trigger.S14, Trigger.S15]
