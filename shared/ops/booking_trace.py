@@ -134,19 +134,7 @@ def booking_trace(
             _pick(row, "version", "at", "lagMs") for row in crosswalk.convergences(booking_id)
         ],
         "operatorActions": [
-            _pick(
-                row,
-                "at",
-                "kind",
-                "target",
-                "reason",
-                "letterId",
-                "detail",
-                "keyId",
-                "correlationId",
-            )
-            for row in audit
-            if row.get("kind") in _OPERATOR_KINDS
+            _pick(row, *_OPERATOR_FIELDS) for row in audit if row.get("kind") in _OPERATOR_KINDS
         ],
     }
     if show_patient and stored is not None:

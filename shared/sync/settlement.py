@@ -88,7 +88,7 @@ def park(message: QueueMessage, error: PermanentError, ports: SettlementPorts) -
     telemetry.dead_lettered(error.reason)
     _audit_dead_letter(message, error, ports)
     log.warning(
-        "dead-lettered %s message %s: %s (see: python -m tools.ops deadletters list)",
+        "dead-lettered %s message %s: %s (see: .venv/bin/python -m tools.ops deadletters list)",
         message.queue,
         message.message_id,
         error.reason,

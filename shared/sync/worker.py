@@ -368,7 +368,7 @@ def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
         ),
     )
     log.warning(
-        "blocked %s of booking %s: %s (see: python -m tools.ops booking %s)",
+        "blocked %s of booking %s: %s (see: .venv/bin/python -m tools.ops booking %s)",
         ctx.target,
         ctx.booking_id,
         error.reason,
