@@ -125,7 +125,10 @@ class LocalRun:
         threads_per_queue: int = 4,
         retry: RetryPolicy | None = None,
         durable_simulator: bool = True,
+        worker_processes: int = 0,
     ) -> None:
+        """``worker_processes`` > 0 runs the queue triggers in that many processes of
+        their own (`localrun.worker_processes`) instead of in this one."""
         self.settings = settings
         self._simulator_http_port = (
             simulator_http_port
@@ -137,6 +140,8 @@ class LocalRun:
         # not the simulator's journal; docs/simulator.md has its cost).
         self._durable_simulator = durable_simulator
         self._retry = retry or RetryPolicy()
+        self._worker_process_count = worker_processes
+        self.worker_processes: Any = None
         self.simulator: Any = None
         self.services: Services | None = None
         self.dispatcher: Any = None
@@ -149,6 +154,7 @@ class LocalRun:
         Raises:
             DataFolderInUse: another local run holds the data folder.
             OSError: a port is in use.
+            WorkerProcessFailed: a worker process did not start receiving.
         """
         data_dir = Path(self.settings.local_data_dir)
         self._lock = DataFolderLock(data_dir).acquire()
@@ -215,8 +221,18 @@ class LocalRun:
         from localrun.http_host import HttpHost
 
         functions = app_functions()
-        self.dispatcher = Dispatcher(functions, queue, threads_per_queue=self._threads_per_queue)
+        in_this_process = None if not self._worker_process_count else ()
+        self.dispatcher = Dispatcher(
+            functions, queue, threads_per_queue=self._threads_per_queue, queues=in_this_process
+        )
         self.dispatcher.start()
+        if self._worker_process_count:
+            from localrun.worker_processes import WorkerProcesses
+
+            self.worker_processes = WorkerProcesses(
+                self._worker_process_count, self.settings, self._profile_variables()
+            )
+            self.worker_processes.start(queue)
         self.http = HttpHost(functions, LOOPBACK, self.settings.host_port)
         self._set_public_base_url(self.http.port)
         self.http.start()
@@ -240,6 +256,9 @@ class LocalRun:
             self.http.stop()
         if self.dispatcher is not None:
             self.dispatcher.stop()
+        if self.worker_processes is not None:
+            self.worker_processes.stop()
+            self.worker_processes = None
         if self.services is not None:
             self.services.close()  # the Millennium link: connections and their slots
         if self.simulator is not None:

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +73,19 @@ class Dispatcher:
     """Worker threads that receive from the embedded queue and call the triggers."""
 
     def __init__(
-        self, functions: list[Any], queue: EmbeddedQueue, *, threads_per_queue: int = 4
+        self,
+        functions: list[Any],
+        queue: EmbeddedQueue,
+        *,
+        threads_per_queue: int = 4,
+        queues: Collection[str] | None = None,
     ) -> None:
+        """Drive the queue triggers among ``functions`` (only those of ``queues``, when
+        given: the others are left to another process)."""
         self._queue = queue
-        self._triggers = queue_triggers(functions)
+        every = queue_triggers(functions)
+        self._all_queues = [trigger.queue for trigger in every]
+        self._triggers = [t for t in every if queues is None or t.queue in queues]
         self._threads_per_queue = threads_per_queue
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -85,6 +94,12 @@ class Dispatcher:
 
     @property
     def queues(self) -> list[str]:
+        """Every trigger's queue, including those left to other processes."""
+        return list(self._all_queues)
+
+    @property
+    def driven_queues(self) -> list[str]:
+        """The queues whose triggers this dispatcher calls."""
         return [trigger.queue for trigger in self._triggers]
 
     def start(self) -> None:

@@ -2,7 +2,7 @@
 
 Used by the demo and the end-to-end tests to decide convergence: for every
 booking, the encounter, appointment and pending admit exist exactly when the
-snapshot wants them, for the right person, place and time. Differences name
+snapshot wants them, for the right person (and name), place and time. Differences name
 booking ids and fields only, never personal data.
 """
 
@@ -81,6 +81,11 @@ def _booking_differences(
     for name, record in (("encounter", encounter), ("appointment", appointment), ("bed", admit)):
         if record is not None and _person_value(state, record["person_id"]) != value:
             problems.append(f"{visit}: {name} belongs to another person")
+    if encounter is not None and _person_name(state, encounter["person_id"]) != (
+        snapshot.patient.family_name,
+        snapshot.patient.given_name,
+    ):
+        problems.append(f"{visit}: the encounter's patient name differs")  # e.g. A08 to come
     # HL7 times are to the second.
     planned_start = snapshot.planned_start.replace(microsecond=0)
     if appointment is not None and _instant(appointment["start"]) != planned_start:
@@ -94,6 +99,11 @@ def _instant(value: str) -> dt.datetime | None:
         return dt.datetime.strptime(value, "%Y%m%d%H%M%S%z")
     except ValueError:
         return None
+
+
+def _person_name(state: dict[str, Any], person_id: str) -> tuple[str, str]:
+    person = state["persons"].get(person_id) or {}
+    return str(person.get("family_name", "")), str(person.get("given_name", ""))
 
 
 def _person_value(state: dict[str, Any], person_id: str) -> str:

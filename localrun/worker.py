@@ -36,6 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=4,
         help="worker threads per queue in this process (default 4)",
     )
+    parser.add_argument(
+        "--queues",
+        nargs="+",
+        metavar="QUEUE",
+        help="drive only these queues' triggers (default: every queue trigger)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO,
@@ -49,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     profiles = load_profiles(settings.profiles_dir, dict(os.environ))
     services, queue = local_services(settings, profiles=profiles)
     use_services(services)
-    dispatcher = Dispatcher(app_functions(), queue, threads_per_queue=args.threads_per_queue)
+    dispatcher = Dispatcher(
+        app_functions(), queue, threads_per_queue=args.threads_per_queue, queues=args.queues
+    )
     dispatcher.start()
     print(
         f"Workers on {settings.local_data_dir} → Millennium {settings.mllp_host}:"

@@ -9,10 +9,16 @@ Design, in short:
   adds one, so a write always changes the etag, and an etag kept from a deleted
   entity practically never matches a re-inserted one (odds below one in 10^15).
   Each operation is a single statement that checks and bumps the version at once.
-* One connection shared by all threads behind a lock. SQLite allows one writer at a
-  time anyway; a Python lock queues writers in microseconds, where SQLite's own
-  busy handler would make them sleep in millisecond steps. (A ``:memory:`` database
-  also only exists inside a single connection.)
+* Writes share one connection behind a lock. SQLite allows one writer at a time
+  anyway; a Python lock queues writers in microseconds, where SQLite's own busy
+  handler would make them sleep in millisecond steps.
+* Reads (get, query, scan) take a connection from a pool of readers (one per
+  concurrent reader, reused): WAL lets readers run beside the writer, so a read
+  never queues behind other threads' writes (nor behind a writer waiting for the
+  interpreter lock while it holds the connection).
+  A read sees every write committed before it began, on any connection. A
+  ``:memory:`` database only exists inside one connection, so there reads share
+  the writers' connection and lock.
 * WAL journal with ``synchronous=NORMAL``: a committed write survives the process
   being killed (``kill -9``), which is what the local run promises; only a power
   loss may lose the last transactions. The busy timeout covers a second process
@@ -26,6 +32,7 @@ import random
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -137,23 +144,25 @@ class SqliteTableStore(CheckedTableStore):
             TransientError: the file cannot be opened.
         """
         self._lock = threading.Lock()
+        self._path = str(path)
+        self._busy_timeout = busy_timeout_seconds
+        self._conn = self._open()
         try:
-            self._conn = sqlite3.connect(
-                str(path),
-                timeout=busy_timeout_seconds,
-                isolation_level=None,  # autocommit: one statement = one transaction
-                check_same_thread=False,  # shared between threads behind self._lock
-            )
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as error:
             raise _store_error(error) from None
+        self._idle_readers: list[sqlite3.Connection] = []
+        self._readers: list[sqlite3.Connection] = []  # every reader, to close them
+        self._readers_guard = threading.Lock()
         self._sql: dict[str, _Sql] = {}
         self._page = scan_page_size
 
     def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
-        with self._lock:
+        """Close the connections; the store cannot be used afterwards."""
+        with self._lock, self._readers_guard:
+            for reader in self._readers:
+                reader.close()
             self._conn.close()
 
     # --- CheckedTableStore's hooks: the arguments are already checked ---
@@ -167,8 +176,8 @@ class SqliteTableStore(CheckedTableStore):
 
     def _get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
         sql = self._statements_of(table)
-        with self._lock:
-            rows = self._run(sql.get, (partition_key, row_key)).fetchall()
+        with self._reading() as reader:
+            rows = self._run(sql.get, (partition_key, row_key), reader).fetchall()
         if not rows:
             return None
         version, data = rows[0]
@@ -218,13 +227,13 @@ class SqliteTableStore(CheckedTableStore):
     def _query(self, table: str, partition_key: str, row_key_prefix: str) -> list[Entity]:
         sql = self._statements_of(table)
         bound = prefix_upper_bound(row_key_prefix)
-        with self._lock:
+        with self._reading() as reader:
             if not row_key_prefix:
-                cursor = self._run(sql.query_all, (partition_key,))
+                cursor = self._run(sql.query_all, (partition_key,), reader)
             elif bound is None:
-                cursor = self._run(sql.query_from, (partition_key, row_key_prefix))
+                cursor = self._run(sql.query_from, (partition_key, row_key_prefix), reader)
             else:
-                cursor = self._run(sql.query_range, (partition_key, row_key_prefix, bound))
+                cursor = self._run(sql.query_range, (partition_key, row_key_prefix, bound), reader)
             rows = cursor.fetchall()
         return [Entity(partition_key, rk, _loads(data), str(version)) for rk, version, data in rows]
 
@@ -239,8 +248,8 @@ class SqliteTableStore(CheckedTableStore):
     def _scan_all(self, sql: _Sql) -> Iterator[Entity]:
         after_pk, after_rk = "", ""
         while True:
-            with self._lock:
-                rows = self._run(sql.scan, (after_pk, after_rk, self._page)).fetchall()
+            with self._reading() as reader:
+                rows = self._run(sql.scan, (after_pk, after_rk, self._page), reader).fetchall()
             for pk, rk, version, data in rows:
                 yield Entity(pk, rk, _loads(data), str(version))
             if len(rows) < self._page:
@@ -250,8 +259,9 @@ class SqliteTableStore(CheckedTableStore):
     def _scan_row_key(self, sql: _Sql, row_key: str) -> Iterator[Entity]:
         after_pk = ""
         while True:
-            with self._lock:
-                rows = self._run(sql.scan_row_key, (row_key, after_pk, self._page)).fetchall()
+            with self._reading() as reader:
+                params = (row_key, after_pk, self._page)
+                rows = self._run(sql.scan_row_key, params, reader).fetchall()
             for pk, rk, version, data in rows:
                 yield Entity(pk, rk, _loads(data), str(version))
             if len(rows) < self._page:
@@ -259,6 +269,46 @@ class SqliteTableStore(CheckedTableStore):
             after_pk = rows[-1][0]
 
     # --- plumbing ---
+
+    def _open(self) -> sqlite3.Connection:
+        """A new connection to the file.
+
+        Raises:
+            TransientError: the file cannot be opened.
+        """
+        try:
+            return sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,  # autocommit: one statement = one transaction
+                check_same_thread=False,  # the writers' is shared behind self._lock
+            )
+        except sqlite3.Error as error:
+            raise _store_error(error) from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """A reading connection for this read alone (``:memory:``: the shared one,
+        locked).
+
+        Raises:
+            TransientError: a new connection cannot be opened.
+        """
+        if self._path == ":memory:":
+            with self._lock:
+                yield self._conn
+            return
+        with self._readers_guard:
+            reader = self._idle_readers.pop() if self._idle_readers else None
+        if reader is None:
+            reader = self._open()
+            with self._readers_guard:
+                self._readers.append(reader)
+        try:
+            yield reader
+        finally:
+            with self._readers_guard:
+                self._idle_readers.append(reader)
 
     def _statements_of(self, table: str) -> _Sql:
         """The statements of a (checked) table name.
@@ -278,10 +328,16 @@ class SqliteTableStore(CheckedTableStore):
         sql = self._sql[table] = _statements(table)
         return sql
 
-    def _run(self, statement: str, params: Sequence[object]) -> sqlite3.Cursor:
-        """Execute one statement; maps SQLite's operational errors to TransientError."""
+    def _run(
+        self,
+        statement: str,
+        params: Sequence[object],
+        connection: sqlite3.Connection | None = None,
+    ) -> sqlite3.Cursor:
+        """Execute one statement (on the writers' connection unless another is given);
+        maps SQLite's operational errors to TransientError."""
         try:
-            return self._conn.execute(statement, params)
+            return (connection or self._conn).execute(statement, params)
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:

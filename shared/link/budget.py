@@ -154,8 +154,10 @@ class BudgetedLink:
                     )
                 with self._changed:
                     # Woken by a connection of this process coming free; slots of other
-                    # processes are looked at again after a short while.
-                    self._changed.wait(min(remaining, 0.05 + random.random() * 0.1))
+                    # processes are looked at again after a short while. Looked at
+                    # under the lock, so a check-in since the look above is not missed.
+                    if not self._idle:
+                        self._changed.wait(min(remaining, 0.05 + random.random() * 0.1))
         finally:
             telemetry.link_waiting(-1)
 

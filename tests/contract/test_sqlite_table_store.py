@@ -1,7 +1,8 @@
 """What only the SQLite adapter promises, beyond the shared contract.
 
 * a committed write survives the process being killed with SIGKILL;
-* the file keeps its tables and data across reopening; WAL journal.
+* the file keeps its tables and data across reopening; WAL journal;
+* reads do not queue behind the writers' connection.
 """
 
 from __future__ import annotations
@@ -159,3 +160,25 @@ def test_sqlite_unreadable_file_raises_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         store = SqliteTableStore(path)
         store.create_tables(["bookings"])
+
+
+def test_sqlite_reads_do_not_wait_for_the_writers_connection(store: SqliteTableStore) -> None:
+    """While a writer holds the shared connection, other threads still read (and
+    see every committed write)."""
+    store.insert("bookings", PK, "snapshot", {"version": 1})
+    store.insert("bookings", PK, "target|encounter", {"seq": 1})
+    read: list[object] = []
+
+    def reader() -> None:
+        read.append(store.get("bookings", PK, "snapshot"))
+        read.append(len(store.query("bookings", PK, "target|")))
+        read.append(sum(1 for _ in store.scan("bookings")))
+
+    with store._lock:  # a writer mid-statement
+        thread = threading.Thread(target=reader)
+        thread.start()
+        thread.join(timeout=10)
+        finished = not thread.is_alive()
+    thread.join()
+    assert finished, "a read waited for the writers' connection"
+    assert read[1:] == [1, 2]

@@ -290,3 +290,33 @@ def test_a_missing_lease_account_stops_only_the_link_and_says_which_setting(
     link = channel.link
     with pytest.raises(LinkUnavailable, match="MILLENNIUM_LINK_LEASE_ACCOUNT_URL"):
         link.exchange(adt("A05", "C1", "OB-1", PNR).encode(), codec="utf-8")
+
+
+def test_a_connection_checked_in_just_after_a_sender_looked_is_taken_without_sleeping(
+    sim: Any, tmp_path: Path
+) -> None:
+    """The check-in lands between the waiting sender's look for an idle connection and
+    its wait: the sender must see it rather than sleep through a missed wake-up."""
+    link = budgeted(sim, SqliteLeases(tmp_path / "leases.sqlite3"), slots=1, wait_seconds=5)
+    held = link._checkout()  # the budget's only connection, busy with another send
+    looked = link._new_connection
+
+    def look_then_the_other_send_checks_in() -> Any:
+        found = looked()
+        link._checkin(held)
+        return found
+
+    waits: list[float | None] = []
+    real_wait = link._changed.wait
+
+    def counted_wait(timeout: float | None = None) -> bool:
+        waits.append(timeout)
+        return real_wait(timeout)
+
+    link._new_connection = look_then_the_other_send_checks_in  # type: ignore[method-assign]
+    link._changed.wait = counted_wait  # type: ignore[method-assign]
+    try:
+        assert link._checkout() is held
+        assert waits == []
+    finally:
+        link.close()

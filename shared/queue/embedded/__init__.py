@@ -16,7 +16,8 @@ Where to read what:
 * ``schema``: the tables and why they are shaped so, opening the file.
 * ``commit``: one connection per process behind a lock, and the group commit that
   shares one transaction among threads.
-* ``wakeups``: waking this process's waiting receivers; other processes poll.
+* ``wakeups``: waking this process's waiting receivers.
+* ``doorbell``: waking other processes' receivers (a UDP datagram on loopback).
 * ``values``: the values, errors and conversions the modules share.
 
 Why it stays cheap with a large backlog: a receive takes the first due session from

@@ -8,19 +8,23 @@ all the time (send, receive, complete, abandon) go through the group commit
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 from shared.queue.embedded import deadletters, inspection
 from shared.queue.embedded.commit import Database, GroupCommit
+from shared.queue.embedded.doorbell import Doorbell
 from shared.queue.embedded.receive import Sessions
 from shared.queue.embedded.schema import open_queue_file
 from shared.queue.embedded.send import RecentIds, prepare, store_batch
 from shared.queue.embedded.values import Limits, LockLost, ParkedLetter, ReceivedMessage
 from shared.queue.embedded.wakeups import CROSS_PROCESS_POLL, Wakeups
 from shared.queue.port import DeadLetter, OutboundMessage
+
+log = logging.getLogger("orbitsync.queue")
 
 
 class EmbeddedQueue:
@@ -54,9 +58,12 @@ class EmbeddedQueue:
         self._wakeups = Wakeups()
         self._database = Database(open_queue_file(Path(path)))
         self._commits = GroupCommit(self._database)
+        self._doorbell = Doorbell(self._database, self._wakeups.wake)
+        self._doorbell_failed = False
 
     def close(self) -> None:
         """Close the file; the queue object cannot be used afterwards."""
+        self._doorbell.close()
         self._database.close()
 
     def __enter__(self) -> EmbeddedQueue:
@@ -84,7 +91,7 @@ class EmbeddedQueue:
             return
         batch = [prepare(message) for message in messages]
         self._commits.run(lambda db: store_batch(db, batch, self._recent_ids, self._clock()))
-        self._wakeups.wake(message.queue for message in batch)
+        self._changed(message.queue for message in batch)
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Park ``letter`` in its source queue's dead-letter sub-queue; a letter of
@@ -118,6 +125,8 @@ class EmbeddedQueue:
             QueueUnavailable: the file could not be written.
         """
         deadline = time.monotonic() + wait
+        if wait > 0:
+            self._listen_for_other_processes()
         while True:
             generation = self._wakeups.generation(queue)
             received = self._commits.run(
@@ -144,7 +153,7 @@ class EmbeddedQueue:
             QueueUnavailable: the file could not be written; nothing was completed.
         """
         lost = self._commits.run(lambda db: self._sessions.complete(db, messages, self._clock()))
-        self._wakeups.wake(message.queue for message in messages)
+        self._changed(message.queue for message in messages)
         return lost
 
     def abandon(self, message: ReceivedMessage) -> None:
@@ -157,7 +166,23 @@ class EmbeddedQueue:
         """
         if not self._commits.run(lambda db: self._sessions.abandon(db, message, self._clock())):
             raise LockLost(f"message {message.sequence_number} on {message.queue}")
-        self._wakeups.wake([message.queue])
+        self._changed([message.queue])
+
+    def _listen_for_other_processes(self) -> None:
+        """Ring this process's doorbell on other processes' changes; without one
+        (no loopback UDP), waiting receivers still poll the file."""
+        try:
+            self._doorbell.listen()
+        except OSError as error:
+            if not self._doorbell_failed:
+                self._doorbell_failed = True
+                log.warning("no doorbell for the embedded queue (%s); receivers poll", error)
+
+    def _changed(self, queues: Iterable[str]) -> None:
+        """Wake the receivers of ``queues``: this process's, and other processes'."""
+        changed = set(queues)
+        self._wakeups.wake(changed)
+        self._doorbell.ring(changed)
 
     # --- dead letters (the operator tools) ---------------------------------------
 
@@ -183,6 +208,14 @@ class EmbeddedQueue:
             deadletters.purge(db, letter_id)
 
     # --- inspection ----------------------------------------------------------------
+
+    def listening_processes(self) -> set[int]:
+        """Process ids of the processes whose receivers wait on this file.
+
+        Raises:
+            QueueUnavailable: the file could not be read.
+        """
+        return self._doorbell.listening_processes()
 
     def has_work(self, queue: str, *, include_scheduled: bool = False) -> bool:
         """Whether ``queue`` has a message receivable now or held by a receiver (and,

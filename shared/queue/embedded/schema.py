@@ -62,6 +62,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_lettered_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_letters_by_message ON dead_letters (queue, message_id);
+
+CREATE TABLE IF NOT EXISTS doorbells (
+    port INTEGER PRIMARY KEY,
+    pid  INTEGER NOT NULL
+);
 """
 """Why so few indexes: every b-tree is another page written at each commit, and the
 commit is what a message costs (hence also WITHOUT ROWID: the key is the table).
@@ -72,7 +77,8 @@ when the lock expires. Either way "due_at <= now" means "a receiver may take it"
 so one index finds ready sessions and expired locks alike, never scanning sessions
 that are locked. A session row exists exactly while the session has messages. A
 message's ``seq`` is its sequence number, from the ``counters`` table: unique and
-growing (with gaps), like Service Bus's."""
+growing (with gaps), like Service Bus's. ``doorbells`` lists the loopback UDP ports
+of the processes whose receivers wait on the file (see ``doorbell``)."""
 
 
 def open_queue_file(path: Path) -> sqlite3.Connection:

@@ -1,8 +1,9 @@
 """Waking receivers of this process when a queue changes.
 
 Every send, complete and abandon bumps the queue's generation and wakes the
-threads waiting on it. A change made by another process cannot wake them, so a
-waiting receive also re-checks every ``CROSS_PROCESS_POLL`` seconds.
+threads waiting on it. A change made by another process wakes them through the
+doorbell (``doorbell``); as a datagram may be lost, a waiting receive also
+re-checks every ``CROSS_PROCESS_POLL`` seconds.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterable
 
 CROSS_PROCESS_POLL = 0.25
-"""A send from another process cannot wake our waiters, so waiting re-checks this often."""
+"""The doorbell's datagram from another process is only a hint, so waiting re-checks this often."""
 
 
 class Wakeups:
