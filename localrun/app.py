@@ -125,6 +125,7 @@ class LocalRun:
         threads_per_queue: int = 4,
         retry: RetryPolicy | None = None,
         durable_simulator: bool = True,
+        timer_interval_seconds: float | None = None,
     ) -> None:
         self.settings = settings
         self._simulator_http_port = (
@@ -137,7 +138,10 @@ class LocalRun:
         # not the simulator's journal; docs/simulator.md has its cost).
         self._durable_simulator = durable_simulator
         self._retry = retry or RetryPolicy()
+        # None: localrun.timers.LOCAL_TIMER_INTERVAL_SECONDS (Azure: the schedule).
+        self._timer_interval_seconds = timer_interval_seconds
         self.simulator: Any = None
+        self.timers: Any = None
         self.services: Services | None = None
         self.dispatcher: Any = None
         self.http: Any = None
@@ -213,10 +217,14 @@ class LocalRun:
     def _start_app(self, queue: Any) -> None:
         from localrun.dispatcher import Dispatcher
         from localrun.http_host import HttpHost
+        from localrun.timers import LOCAL_TIMER_INTERVAL_SECONDS, Timers
 
         functions = app_functions()
         self.dispatcher = Dispatcher(functions, queue, threads_per_queue=self._threads_per_queue)
         self.dispatcher.start()
+        interval = self._timer_interval_seconds or LOCAL_TIMER_INTERVAL_SECONDS
+        self.timers = Timers(functions, interval_seconds=interval)
+        self.timers.start()
         self.http = HttpHost(functions, LOOPBACK, self.settings.host_port)
         self._set_public_base_url(self.http.port)
         self.http.start()
@@ -236,6 +244,8 @@ class LocalRun:
         return f"http://{LOOPBACK}:{self.http.port}"
 
     def stop(self) -> None:
+        if self.timers is not None:
+            self.timers.stop()
         if self.http is not None:
             self.http.stop()
         if self.dispatcher is not None:

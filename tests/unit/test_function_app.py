@@ -26,6 +26,7 @@ EXPECTED_FUNCTIONS = {
     "launch_create": ("httpTrigger", "launch"),
     "launch_follow": ("httpTrigger", "launch/{code}"),
     "health": ("httpTrigger", "health"),
+    "retention_cleanup": ("timerTrigger", "0 17 1 * * *"),
 }
 
 _PROBE = """
@@ -35,7 +36,7 @@ import shared.services, shared.settings
 functions = {}
 for f in function_app.app.get_functions():
     b = f.get_trigger().get_dict_repr()
-    functions[f.get_function_name()] = [b["type"], b.get("route") or b.get("queueName"),
+    functions[f.get_function_name()] = [b["type"], b.get("route") or b.get("queueName") or b.get("schedule"),
                                         bool(b.get("isSessionsEnabled"))]
 print(json.dumps({
     "functions": functions,
