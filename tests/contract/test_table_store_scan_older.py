@@ -147,9 +147,10 @@ def test_a_cursor_stays_valid_when_entities_are_deleted_behind_and_ahead(
     )
 
     seen = {key for key in _keys(first.entities)}
-    assert _keys(rest) == [(f"k{n:02d}", "r") for n in range(12) if (f"k{n:02d}", "r") not in seen][
-        :-1
-    ]
+    assert (
+        _keys(rest)
+        == [(f"k{n:02d}", "r") for n in range(12) if (f"k{n:02d}", "r") not in seen][:-1]
+    )
     assert _keys(later.entities) == _keys(rest)
 
 
