@@ -45,7 +45,9 @@ class CleanUp:
     """Remove what is older than ``policy`` allows, as of ``now``.
 
     ``problem``: a setting was malformed (``Settings.retention_problem``); the run
-    then removes nothing and reports it.
+    then removes nothing and reports it. ``dry_run``: count what is due from the
+    start of each table, within the same budget, and change nothing (no delete,
+    no saved position).
     """
 
     now: dt.datetime
@@ -53,6 +55,7 @@ class CleanUp:
     max_deletes: int = DEFAULT_MAX_DELETES
     time_budget: dt.timedelta = DEFAULT_TIME_BUDGET
     problem: str = ""
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def clean_up(command: CleanUp, ports: RetentionPorts) -> CleanUpReport:
     Never raises for the store: an unreachable store (``TransientError``) stops
     the run, which says so in its report; the next run resumes.
     """
-    report = CleanUpReport()
+    report = CleanUpReport(dry_run=command.dry_run)
     budget = _Budget(command, ports.seconds)
     if command.problem:
         report.stopped, report.problem = STOP_MISCONFIGURED, command.problem
@@ -103,7 +106,8 @@ def clean_up(command: CleanUp, ports: RetentionPorts) -> CleanUpReport:
                 report.stopped = stopped
                 break
     except TransientError as error:
-        report.stopped, report.problem = STOP_UNAVAILABLE, type(error).__name__
+        # The adapters' messages name the table and status, never keys or values.
+        report.stopped, report.problem = STOP_UNAVAILABLE, f"{type(error).__name__}: {error}"
     report.elapsed_ms = budget.elapsed_ms()
     return report
 
@@ -126,12 +130,19 @@ def _run_sweep(
     if selection is None:
         result.kept = True
         return ""
-    resume = cursors.load(sweep.kind)
+    resume = None if command.dry_run else cursors.load(sweep.kind)
     while True:
         stopped = budget.spent()
         if stopped:
             return stopped
         page = store.scan_older(sweep.table, selection, resume=resume, page_size=PAGE_SIZE)
+        if command.dry_run:
+            result.removed += len(page.entities)  # due, not removed: see the report
+            if page.resume is None:
+                result.finished = True
+                return ""
+            resume = page.resume
+            continue
         if not _delete_page(store, sweep.table, page, budget, result):
             # Stopped inside the page: resume at its start, whose rows that were
             # deleted are gone, so the next run reads only what is left of it.

@@ -34,7 +34,8 @@ class CleanUpReport:
     sweeps: dict[Kind, SweepResult] = field(default_factory=dict)
     stopped: str = STOP_DONE
     elapsed_ms: int = 0
-    problem: str = ""  # why nothing ran (a setting), or the store's error type
+    problem: str = ""  # why nothing ran (a setting), or the store's error
+    dry_run: bool = False  # counts are rows due, nothing was removed
 
     @property
     def removed(self) -> int:
@@ -42,6 +43,7 @@ class CleanUpReport:
 
     def as_json(self) -> dict[str, object]:
         return {
+            "dryRun": self.dry_run,
             "stopped": self.stopped,
             "problem": self.problem,
             "elapsedMs": self.elapsed_ms,
@@ -59,9 +61,10 @@ class CleanUpReport:
 
 
 def emit(report: CleanUpReport) -> None:
-    """One log line for the run and one metric value per kind removed."""
+    """One log line for the run and one metric value per kind removed (none for a
+    dry run, which removed nothing)."""
     for kind, result in report.sweeps.items():
-        if result.removed:
+        if result.removed and not report.dry_run:
             telemetry.retention_removed(kind.value, result.removed)
     counts = " ".join(f"{kind.value}={_state(result)}" for kind, result in report.sweeps.items())
     level = (
@@ -71,13 +74,15 @@ def emit(report: CleanUpReport) -> None:
     )
     log.log(
         level,
-        "retention clean-up removed=%s stopped=%s elapsed_ms=%s %s%s",
+        "retention %s=%s stopped=%s elapsed_ms=%s %s%s",
+        "dry run due" if report.dry_run else "clean-up removed",
         report.removed,
         report.stopped,
         report.elapsed_ms,
         counts,
         f" problem={report.problem}" if report.problem else "",
         extra={
+            "dry_run": report.dry_run,
             "removed": report.removed,
             "stopped": report.stopped,
             "elapsed_ms": report.elapsed_ms,

@@ -25,6 +25,7 @@ def run_clean_up(
     *,
     max_deletes: int = DEFAULT_MAX_DELETES,
     time_budget: dt.timedelta = DEFAULT_TIME_BUDGET,
+    dry_run: bool = False,
 ) -> CleanUpReport:
     """Clean up as of now with the settings' ages, then log and count what was done.
 
@@ -37,6 +38,7 @@ def run_clean_up(
         max_deletes=max_deletes,
         time_budget=time_budget,
         problem=settings.retention_problem,
+        dry_run=dry_run,
     )
     report = clean_up(command, RetentionPorts(store=services.store, seconds=time.monotonic))
     emit(report)

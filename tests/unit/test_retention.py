@@ -346,8 +346,25 @@ def test_an_unreachable_store_stops_the_run_and_says_so(store):
     report = run(StoreOutage(store, {"delete"}))
 
     assert report.stopped == STOP_UNAVAILABLE
-    assert report.problem == "TransientError"
+    assert report.problem.startswith("TransientError: the table store is unreachable")
     assert len(list(store.scan(TABLE_DELIVERIES))) == 1
+
+
+def test_a_dry_run_counts_what_is_due_from_the_start_and_changes_nothing(store):
+    for n in range(5):
+        delivery(store, f"msg_{n}", NOW - 8 * DAY)
+    booking(store, "OB-OLD", NOW - 11 * YEAR)
+    run(store, max_deletes=2)  # a real run that stopped part-way (a saved position)
+    before = everything(store)
+    positions = list(store.scan(TABLE_RETENTION))
+
+    report = run(store, dry_run=True)
+
+    assert report.dry_run and report.stopped == STOP_DONE
+    assert report.sweeps[Kind.DELIVERIES].removed == 3  # due; the first two are gone
+    assert report.sweeps[Kind.BOOKING_AUDIT].removed == 1
+    assert everything(store) == before
+    assert list(store.scan(TABLE_RETENTION)) == positions
 
 
 def test_a_malformed_setting_removes_nothing(store):
