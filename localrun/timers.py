@@ -58,7 +58,7 @@ class Timers:
         self, functions: list[Any], *, interval_seconds: float = LOCAL_TIMER_INTERVAL_SECONDS
     ) -> None:
         self.triggers = timer_triggers(functions)
-        self._interval = interval_seconds
+        self.interval = interval_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0  # completed rounds (every trigger called once)
@@ -85,5 +85,5 @@ class Timers:
         self.runs += 1
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop.wait(self.interval):
             self.run_once()

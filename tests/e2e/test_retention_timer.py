@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from localrun.__main__ import banner, startup_details
 from localrun.app import LocalRun, app_functions, local_settings
 from localrun.timers import LOCAL_TIMER_INTERVAL_SECONDS, Timers, timer_triggers
 from shared.names import TABLE_DELIVERIES
@@ -85,3 +86,14 @@ def test_a_failing_timer_function_is_logged_by_type_and_the_timers_go_on(
     failures = [line for line in captured_logs.lines if "timer function broken failed" in line]
     assert len(failures) == 2
     assert all("RuntimeError" in line and "194001019878" not in line for line in failures)
+
+
+def test_the_banner_names_the_timer_and_its_local_interval(quick_timers_run: LocalRun) -> None:
+    details = startup_details(quick_timers_run)
+
+    assert details["timers"] == [
+        {"name": "retention_cleanup", "schedule": "0 17 1 * * *", "localIntervalSeconds": 0.2}
+    ]
+    assert "Timer:                retention_cleanup every 0.2 s (Azure: '0 17 1 * * *' UTC)" in (
+        banner(details)
+    )
