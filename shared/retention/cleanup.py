@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from shared.crosswalk.port import Entity, ScanPage, TableStore
+from shared.crosswalk.port import Entity, OlderThan, ScanPage, TableStore
 from shared.errors import ConcurrencyConflict, TransientError
 from shared.retention.cursors import Cursors
 from shared.retention.policy import RetentionPolicy
@@ -78,9 +78,12 @@ class _Budget:
         """Why the run must stop now, or "" while it may go on."""
         if self.deletes_left <= 0:
             return STOP_MAX_DELETES
-        if self._seconds() >= self._deadline:
+        if self.out_of_time():
             return STOP_TIME_BUDGET
         return ""
+
+    def out_of_time(self) -> bool:
+        return self._seconds() >= self._deadline
 
     def elapsed_ms(self) -> int:
         return round((self._seconds() - self._started) * 1000)
@@ -130,25 +133,41 @@ def _run_sweep(
     if selection is None:
         result.kept = True
         return ""
-    resume = None if command.dry_run else cursors.load(sweep.kind)
+    if command.dry_run:
+        return _count_due(store, sweep.table, selection, budget, result)
+    resume = cursors.load(sweep.kind)
     while True:
         stopped = budget.spent()
         if stopped:
             return stopped
         page = store.scan_older(sweep.table, selection, resume=resume, page_size=PAGE_SIZE)
-        if command.dry_run:
-            result.removed += len(page.entities)  # due, not removed: see the report
-            if page.resume is None:
-                result.finished = True
-                return ""
-            resume = page.resume
-            continue
         if not _delete_page(store, sweep.table, page, budget, result):
             # Stopped inside the page: resume at its start, whose rows that were
             # deleted are gone, so the next run reads only what is left of it.
             cursors.save(sweep.kind, resume, command.now)
             return STOP_MAX_DELETES
         cursors.save(sweep.kind, page.resume, command.now)
+        if page.resume is None:
+            result.finished = True
+            return ""
+        resume = page.resume
+
+
+def _count_due(
+    store: TableStore, table: str, selection: OlderThan, budget: _Budget, result: SweepResult
+) -> str:
+    """A dry run of one sweep: count its due rows from the start of the table,
+    within the time budget; no delete, no saved position.
+
+    Raises:
+        TransientError: the store could not be reached.
+    """
+    resume: str | None = None
+    while True:
+        if budget.out_of_time():
+            return STOP_TIME_BUDGET
+        page = store.scan_older(table, selection, resume=resume, page_size=PAGE_SIZE)
+        result.removed += len(page.entities)  # due, not removed: the report says so
         if page.resume is None:
             result.finished = True
             return ""
