@@ -11,6 +11,7 @@ from functions.launch import bp as launch
 from functions.ops import bp as ops
 from functions.ops_browser import bp as ops_browser
 from functions.orbit_webhook import bp as orbit_webhook
+from functions.retention import bp as retention
 from functions.sync_workers import bp as sync_workers
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -20,3 +21,4 @@ app.register_functions(ops)
 app.register_functions(ops_browser)
 app.register_functions(launch)
 app.register_functions(health)
+app.register_functions(retention)

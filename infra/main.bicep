@@ -84,6 +84,17 @@ param millenniumMllpLinkWaitSeconds int = 15
 @minValue(1)
 param goLiveBookingsPerSecond int = 20
 
+@description('Days a webhook delivery\'s idempotency row is kept: longer than Orbit retries a delivery (Standard Webhooks: up to about 3 days).')
+@minValue(3)
+param retentionDeliveriesDays int = 7
+
+@description('Days unfollowed launch codes and signed launch requests are kept after they expired.')
+@minValue(1)
+param retentionLaunchCodesDays int = 1
+
+@description('Days audit rows (processing and access logs) are kept, at least 1827 (HSLF-FS 2016:40: five years), or \'off\' (never removed). Set it to the region\'s gallringsbeslut.')
+param retentionAuditDays string = '3650'
+
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
 
@@ -203,6 +214,7 @@ var crosswalkTables = [
   'deliveries'
   'lookup'
   'launches'
+  'retention'
 ]
 
 var deploymentContainer = 'app-package'
@@ -386,6 +398,9 @@ module functionApp 'modules/functionapp.bicep' = {
     millenniumMllpIdleSeconds: millenniumMllpIdleSeconds
     millenniumMllpLinkWaitSeconds: millenniumMllpLinkWaitSeconds
     goLiveBookingsPerSecond: goLiveBookingsPerSecond
+    retentionDeliveriesDays: retentionDeliveriesDays
+    retentionLaunchCodesDays: retentionLaunchCodesDays
+    retentionAuditDays: retentionAuditDays
     millenniumFhirBaseUrl: millenniumFhirBaseUrl
     millenniumFhirTokenUrl: millenniumFhirTokenUrl
     millenniumFhirClientId: millenniumFhirClientId

@@ -100,6 +100,10 @@ def startup_details(run: Any) -> dict[str, Any]:
         "profiles": run.services.profiles.codes(),
         "pid": os.getpid(),
         "opsKeys": bool(settings.ops_admin_secrets),
+        "timers": [
+            {"name": t.name, "schedule": t.schedule, "localIntervalSeconds": run.timers.interval}
+            for t in run.timers.triggers
+        ],
     }
 
 
@@ -129,8 +133,15 @@ def banner(details: dict[str, Any]) -> str:
             if details["opsKeys"]
             else "(off: set OPS_ADMIN_SECRETS to switch it on)"
         ),
-        "Stop with Ctrl-C.",
     ]
+    for timer in details["timers"]:
+        seconds = timer["localIntervalSeconds"]
+        every = f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:g} s"
+        lines.append(
+            f"Timer:                {timer['name']} every {every} "
+            f"(Azure: '{timer['schedule']}' UTC)"
+        )
+    lines.append("Stop with Ctrl-C.")
     return "\n".join(lines)
 
 

@@ -126,6 +126,7 @@ class LocalRun:
         retry: RetryPolicy | None = None,
         durable_simulator: bool = True,
         worker_processes: int = 0,
+        timer_interval_seconds: float | None = None,
     ) -> None:
         """``worker_processes`` > 0 runs the queue triggers in that many processes of
         their own (`localrun.worker_processes`) instead of in this one."""
@@ -142,7 +143,10 @@ class LocalRun:
         self._retry = retry or RetryPolicy()
         self._worker_process_count = worker_processes
         self.worker_processes: Any = None
+        # None: localrun.timers.LOCAL_TIMER_INTERVAL_SECONDS (Azure: the schedule).
+        self._timer_interval_seconds = timer_interval_seconds
         self.simulator: Any = None
+        self.timers: Any = None
         self.services: Services | None = None
         self.dispatcher: Any = None
         self.http: Any = None
@@ -219,6 +223,7 @@ class LocalRun:
     def _start_app(self, queue: Any) -> None:
         from localrun.dispatcher import Dispatcher
         from localrun.http_host import HttpHost
+        from localrun.timers import LOCAL_TIMER_INTERVAL_SECONDS, Timers
 
         functions = app_functions()
         in_this_process = None if not self._worker_process_count else ()
@@ -233,6 +238,9 @@ class LocalRun:
                 self._worker_process_count, self.settings, self._profile_variables()
             )
             self.worker_processes.start(queue)
+        interval = self._timer_interval_seconds or LOCAL_TIMER_INTERVAL_SECONDS
+        self.timers = Timers(functions, interval_seconds=interval)
+        self.timers.start()
         self.http = HttpHost(functions, LOOPBACK, self.settings.host_port)
         self._set_public_base_url(self.http.port)
         self.http.start()
@@ -252,6 +260,8 @@ class LocalRun:
         return f"http://{LOOPBACK}:{self.http.port}"
 
     def stop(self) -> None:
+        if self.timers is not None:
+            self.timers.stop()
         if self.http is not None:
             self.http.stop()
         if self.dispatcher is not None:

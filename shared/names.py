@@ -30,8 +30,16 @@ TABLE_LOOKUP = "lookup"
 """Reverse lookup: Millennium ids → Orbit booking id."""
 TABLE_LAUNCHES = "launches"
 """Jump-out: single-use launch codes and the audit of each launch."""
+TABLE_RETENTION = "retention"
+"""The clean-up's own state: where each sweep resumes (shared/retention/cursors.py)."""
 
-ALL_TABLES: tuple[str, ...] = (TABLE_BOOKINGS, TABLE_DELIVERIES, TABLE_LOOKUP, TABLE_LAUNCHES)
+ALL_TABLES: tuple[str, ...] = (
+    TABLE_BOOKINGS,
+    TABLE_DELIVERIES,
+    TABLE_LOOKUP,
+    TABLE_LAUNCHES,
+    TABLE_RETENTION,
+)
 
 # --- App settings (environment variables) ---
 SERVICE_BUS_CONNECTION = "ServiceBusConnection"
@@ -59,6 +67,15 @@ SETTINGS: dict[str, str] = {
     "MILLENNIUM_MLLP_LINK_WAIT_SECONDS": "Seconds a send waits for a free connection (default 5).",
     "MILLENNIUM_LINK_LEASE_ACCOUNT_URL": "Blob endpoint of the link leases (host storage).",
     "GO_LIVE_BOOKINGS_PER_SECOND": "Pace of a go-live's kicks, so live changes go first (20).",
+    "RETENTION_DELIVERIES_DAYS": (
+        "Days a webhook delivery's idempotency row is kept (default 7, at least 3)."
+    ),
+    "RETENTION_LAUNCH_CODES_DAYS": (
+        "Days unfollowed launch codes and signed launch requests are kept (default 1)."
+    ),
+    "RETENTION_AUDIT_DAYS": (
+        "Days audit rows are kept (default 3650, at least 1827; 'off': never removed)."
+    ),
     "MILLENNIUM_FHIR_BASE_URL": "FHIR R4 base URL for the jump-out's Patient lookup.",
     "MILLENNIUM_FHIR_TOKEN_URL": "OAuth2 token endpoint for the FHIR API (empty: no auth, local).",
     "MILLENNIUM_FHIR_CLIENT_ID": "OAuth2 client id of the app at Millennium's FHIR API.",

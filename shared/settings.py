@@ -7,6 +7,7 @@ the environment. Names are listed (with meanings) in `shared.names.SETTINGS`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from shared.names import (
     KEY_VAULT_SETTINGS,
     SETTING_SERVICE_BUS_NAMESPACE,
 )
+from shared.retention import policy as retention
 from shared.secrets import SecretSetting, SecretState, read_secret, state_of
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +71,10 @@ class Settings:
     public_base_url: str = ""
     # Stamp scoping: the administrations this stamp accepts; empty: every profile.
     administrations: tuple[str, ...] = ()
+    # How long the clean-up keeps rows (shared.retention.policy). A malformed age
+    # switches the clean-up off, and only it: ``retention_problem`` says which.
+    retention: retention.RetentionPolicy = field(default_factory=retention.RetentionPolicy)
+    retention_problem: str = ""
     # State of every Key Vault setting as read (shared.secrets): a secret that is
     # missing or an unresolved reference has an empty value above.
     secret_states: Mapping[str, SecretState] = field(default_factory=dict)
@@ -166,6 +172,50 @@ def _project_path(value: str) -> str:
     return str(path if path.is_absolute() else _PROJECT_ROOT / path)
 
 
+def _days(name: str, default: int, minimum: int) -> dt.timedelta:
+    days = _int(name, default)
+    if days < minimum:
+        raise SettingsError(f"{name} must be {minimum} or more (days)")
+    return dt.timedelta(days=days)
+
+
+def _audit_days(name: str) -> dt.timedelta | None:
+    if _text(name).lower() == retention.AUDIT_OFF:
+        return None
+    try:
+        return _days(name, retention.DEFAULT_AUDIT_DAYS, retention.MIN_AUDIT_DAYS)
+    except SettingsError:
+        raise SettingsError(
+            f"{name} must be {retention.MIN_AUDIT_DAYS} or more (days, at least five years) "
+            f"or '{retention.AUDIT_OFF}'"
+        ) from None
+
+
+def _retention() -> tuple[retention.RetentionPolicy, str]:
+    """The retention ages, or the defaults and why the clean-up must stay off.
+
+    A bad age must not stop the webhook or the workers, and the clean-up must not
+    guess what an operator meant: it does nothing and says which setting is wrong.
+    """
+    try:
+        policy = retention.RetentionPolicy(
+            deliveries=_days(
+                "RETENTION_DELIVERIES_DAYS",
+                retention.DEFAULT_DELIVERIES_DAYS,
+                retention.MIN_DELIVERIES_DAYS,
+            ),
+            launch_codes=_days(
+                "RETENTION_LAUNCH_CODES_DAYS",
+                retention.DEFAULT_LAUNCH_CODES_DAYS,
+                retention.MIN_LAUNCH_CODES_DAYS,
+            ),
+            audit=_audit_days("RETENTION_AUDIT_DAYS"),
+        )
+    except SettingsError as error:
+        return retention.RetentionPolicy(), str(error)
+    return policy, ""
+
+
 def read_settings() -> Settings:
     """Read every setting from the environment.
 
@@ -174,6 +224,7 @@ def read_settings() -> Settings:
     """
     # Secrets fail closed: an unresolved Key Vault reference reads as "" (never its text).
     secrets = {name: read_secret(name, os.environ) for name in KEY_VAULT_SETTINGS}
+    retention_policy, retention_problem = _retention()
     return Settings(
         host_port=_int("HOST_PORT", 7071),
         orbit_webhook_secrets=tuple(secrets["ORBIT_WEBHOOK_SECRETS"].value.split()),
@@ -209,6 +260,8 @@ def read_settings() -> Settings:
         mllp_link_wait_seconds=_float("MILLENNIUM_MLLP_LINK_WAIT_SECONDS", 15.0),
         link_lease_account_url=_text("MILLENNIUM_LINK_LEASE_ACCOUNT_URL"),
         go_live_bookings_per_second=_float("GO_LIVE_BOOKINGS_PER_SECOND", 20.0),
+        retention=retention_policy,
+        retention_problem=retention_problem,
     )
 
 

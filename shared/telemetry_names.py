@@ -43,6 +43,10 @@ LINK_NOT_SENT = "orbitsync.link.not_sent"
 message; dimension ``reason``: ``LinkBusy`` (the stamp's connection budget stayed
 taken) or ``LinkUnavailable`` (the connection was refused or timed out). Not an
 outage by itself: the link is the bottleneck (docs/operations.md)."""
+RETENTION_REMOVED = "orbitsync.retention.removed"
+"""Rows the scheduled clean-up removed, added per run; dimension ``kind``
+(``deliveries``, ``unfollowed-launch-codes``, ``launch-requests``, ``launch-audit``,
+``followed-launch-codes``, ``booking-audit``: shared/retention/sweeps.py)."""
 
 # --- Up-down counters (current values: +1 when opened or started, -1 when done) ---
 LINK_CONNECTIONS_OPEN = "orbitsync.link.connections_open"
@@ -71,6 +75,7 @@ COUNTERS: tuple[str, ...] = (
     DEAD_LETTERED,
     OPS_KEY_CHECKS,
     LINK_NOT_SENT,
+    RETENTION_REMOVED,
 )
 UP_DOWN_COUNTERS: tuple[str, ...] = (LINK_CONNECTIONS_OPEN, LINK_SENDS_WAITING)
 HISTOGRAMS: tuple[str, ...] = (SYNC_LAG_MS, LINK_WAIT_MS)
@@ -90,6 +95,8 @@ DIM_REASON = "reason"
 ``events.rejected`` why the delivery was refused."""
 DIM_STATUS = "status"
 """HTTP status answered to a rejected webhook delivery."""
+DIM_KIND = "kind"
+"""What the retention clean-up removed (see ``RETENTION_REMOVED``)."""
 
 ALL_DIMENSIONS: tuple[str, ...] = (
     DIM_ADMINISTRATION,
@@ -98,6 +105,7 @@ ALL_DIMENSIONS: tuple[str, ...] = (
     DIM_ACK_CODE,
     DIM_REASON,
     DIM_STATUS,
+    DIM_KIND,
 )
 
 ACK_NONE = "none"

@@ -76,6 +76,15 @@ param millenniumMllpLinkWaitSeconds int
 @description('Pace of a go-live\'s kicks, bookings a second.')
 param goLiveBookingsPerSecond int
 
+@description('Days a webhook delivery\'s idempotency row is kept.')
+param retentionDeliveriesDays int
+
+@description('Days unfollowed launch codes and signed launch requests are kept.')
+param retentionLaunchCodesDays int
+
+@description('Days audit rows are kept (at least 1827), or \'off\'.')
+param retentionAuditDays string
+
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
 
@@ -269,6 +278,19 @@ var appSettings = [
   {
     name: 'GO_LIVE_BOOKINGS_PER_SECOND'
     value: string(goLiveBookingsPerSecond)
+  }
+  // The nightly clean-up's ages (shared/retention/policy.py; docs/operations.md, Retention).
+  {
+    name: 'RETENTION_DELIVERIES_DAYS'
+    value: string(retentionDeliveriesDays)
+  }
+  {
+    name: 'RETENTION_LAUNCH_CODES_DAYS'
+    value: string(retentionLaunchCodesDays)
+  }
+  {
+    name: 'RETENTION_AUDIT_DAYS'
+    value: retentionAuditDays
   }
   {
     name: 'MILLENNIUM_FHIR_BASE_URL'

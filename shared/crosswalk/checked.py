@@ -19,8 +19,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import final
 
-from shared.crosswalk.keys import check_data, check_etag, check_key, check_keys, check_table_name
-from shared.crosswalk.port import Entity, Value
+from shared.crosswalk.keys import (
+    check_data,
+    check_etag,
+    check_key,
+    check_keys,
+    check_property_name,
+    check_table_name,
+)
+from shared.crosswalk.port import MAX_PAGE_SIZE, Entity, OlderThan, ScanPage, Value
 
 
 class CheckedTableStore(ABC):
@@ -106,6 +113,24 @@ class CheckedTableStore(ABC):
             check_key("row key", row_key)
         return self._scan(table, row_key)
 
+    @final
+    def scan_older(
+        self, table: str, selection: OlderThan, *, resume: str | None = None, page_size: int = 100
+    ) -> ScanPage:
+        """One page of the entities ``selection`` picks; see ``TableStore.scan_older``.
+
+        Raises (before the hook runs):
+            ValueError: a bad table or property name, row key, empty ``before``, a
+                ``page_size`` outside 1..1000, or a ``resume`` that is not text.
+        """
+        check_table_name(table)
+        _check_selection(selection)
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}")
+        if resume is not None and (not isinstance(resume, str) or not resume):
+            raise ValueError("resume must be a cursor from a previous page, or None")
+        return self._scan_older(table, selection, resume, page_size)
+
     # --- the adapter's hooks: arguments are already checked ---
 
     @abstractmethod
@@ -136,6 +161,26 @@ class CheckedTableStore(ABC):
     def _query(self, table: str, partition_key: str, row_key_prefix: str) -> list[Entity]: ...
 
     @abstractmethod
+    def _scan_older(
+        self, table: str, selection: OlderThan, resume: str | None, page_size: int
+    ) -> ScanPage:
+        """Raises ValueError for a ``resume`` this store did not make."""
+
+    @abstractmethod
     def _scan(self, table: str, row_key: str | None) -> Iterator[Entity]:
         """May fail at once (SQLite finds a missing table before iterating) or while
         iterating (Azure pages lazily)."""
+
+
+def _check_selection(selection: OlderThan) -> None:
+    """Raises ValueError: a property name, row key or time that the store would reject."""
+    check_property_name(selection.time_property)
+    if selection.blank_property:
+        check_property_name(selection.blank_property)
+    if not isinstance(selection.before, str) or not selection.before:
+        raise ValueError("before must be a non-empty ISO 8601 time")
+    if selection.row_key is not None:
+        check_key("row key", selection.row_key)
+    for prefix in (selection.row_key_prefix, selection.partition_key_prefix):
+        if not isinstance(prefix, str):
+            raise ValueError("key prefixes must be strings")

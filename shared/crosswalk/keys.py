@@ -96,6 +96,16 @@ def check_data(data: Mapping[str, Value]) -> None:
         _check_value(name, value)
 
 
+def check_property_name(name: str) -> None:
+    """Check one property name (e.g. one a query filters on).
+
+    Raises:
+        ValueError: reserved, or not an identifier of at most 255 characters.
+    """
+    if name not in _known_property_names:
+        _check_property_name(name)
+
+
 def _check_property_name(name: str) -> None:
     if not isinstance(name, str) or not _PROPERTY_NAME.fullmatch(name):
         raise ValueError(

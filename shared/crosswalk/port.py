@@ -30,6 +30,36 @@ class Entity:
     etag: str
 
 
+@dataclass(frozen=True)
+class OlderThan:
+    """Which entities ``scan_older`` returns: those meeting every condition.
+
+    ``time_property`` is a text property holding a UTC time in ISO 8601, as the app
+    writes them (``datetime.isoformat()`` of an aware UTC time), so text order is
+    time order; it matches when it sorts before ``before`` (same format). Entities
+    without it, or with a value that is not text, never match.
+    """
+
+    time_property: str
+    before: str
+    row_key: str | None = None  # only this row key
+    row_key_prefix: str = ""  # only row keys starting with this
+    partition_key_prefix: str = ""  # only partition keys starting with this
+    blank_property: str = ""  # and this text property is "" (e.g. a code never used)
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    """One page of a ``scan_older``; ``resume`` continues after it (None: the end)."""
+
+    entities: list[Entity]
+    resume: str | None
+
+
+MAX_PAGE_SIZE = 1000
+"""Table storage returns at most 1,000 entities per request."""
+
+
 class TableStore(Protocol):
     """Tables of entities with optimistic concurrency.
 
@@ -75,3 +105,18 @@ class TableStore(Protocol):
 
     def scan(self, table: str, row_key: str | None = None) -> Iterator[Entity]:
         """Every entity of the table (optionally only those with this row key)."""
+
+    def scan_older(
+        self, table: str, selection: OlderThan, *, resume: str | None = None, page_size: int = 100
+    ) -> ScanPage:
+        """One page (at most ``page_size``) of the entities ``selection`` picks, in
+        key order, from where ``resume`` (a previous page's) left off.
+
+        The filter runs in the store (an OData ``$filter`` in Table storage), so only
+        matching entities come back. A page may be empty while ``resume`` is not
+        None: the store scanned part of the table and found nothing there. The
+        cursor is a position, not a snapshot: it stays valid when entities are
+        deleted, or when the next page is asked for with another ``before``.
+        ``resume`` is opaque and belongs to the store that made it (ValueError
+        otherwise).
+        """

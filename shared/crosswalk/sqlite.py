@@ -38,7 +38,7 @@ from pathlib import Path
 
 from shared.crosswalk.checked import CheckedTableStore
 from shared.crosswalk.keys import prefix_upper_bound
-from shared.crosswalk.port import Entity, Value
+from shared.crosswalk.port import Entity, OlderThan, ScanPage, Value
 from shared.errors import (
     ConcurrencyConflict,
     EntityExists,
@@ -62,6 +62,7 @@ class _Sql:
     query_range: str
     scan: str
     scan_row_key: str
+    scan_older: str
     create: str
 
 
@@ -88,6 +89,18 @@ _TEMPLATES = _Sql(
     scan="SELECT pk, rk, version, data FROM {t} WHERE (pk, rk) > (?, ?) ORDER BY pk, rk LIMIT ?",
     scan_row_key=(
         "SELECT pk, rk, version, data FROM {t} WHERE rk = ? AND pk > ? ORDER BY pk LIMIT ?"
+    ),
+    # One page of scan_older: the next :n rows in key order (bounded work per call),
+    # with the data of those that match and NULL for the others. The type checks
+    # mirror Table storage, where a property of another type never compares.
+    scan_older=(
+        "SELECT pk, rk, version, CASE WHEN json_type(data, :tpath) = 'text' "
+        "AND json_extract(data, :tpath) < :before "
+        "AND (:rk IS NULL OR rk = :rk) "
+        "AND (:rlo IS NULL OR rk >= :rlo) AND (:rhi IS NULL OR rk < :rhi) "
+        "AND (:bpath IS NULL OR (json_type(data, :bpath) = 'text' "
+        "AND json_extract(data, :bpath) = '')) THEN data END "
+        "FROM {t} WHERE (pk, rk) > (:apk, :ark) AND pk < :phi ORDER BY pk, rk LIMIT :n"
     ),
     create=(
         "CREATE TABLE IF NOT EXISTS {t} (pk TEXT NOT NULL, rk TEXT NOT NULL, "
@@ -243,6 +256,24 @@ class SqliteTableStore(CheckedTableStore):
             return self._scan_all(sql)
         return self._scan_row_key(sql, row_key)
 
+    def _scan_older(
+        self, table: str, selection: OlderThan, resume: str | None, page_size: int
+    ) -> ScanPage:
+        """Examines ``page_size`` rows in key order per call (one reading connection,
+        however few match), and loads the data of the matching ones only."""
+        sql = self._statements_of(table)
+        params = _older_params(selection, _sqlite_cursor(resume))
+        params["n"] = page_size
+        with self._reading() as reader:
+            rows = self._run(sql.scan_older, params, reader).fetchall()
+        found = [
+            Entity(pk, rk, _loads(data), str(version))
+            for pk, rk, version, data in rows
+            if data is not None
+        ]
+        more = len(rows) == page_size
+        return ScanPage(found, json.dumps([rows[-1][0], rows[-1][1]]) if more else None)
+
     # --- scanning, a page per lock acquisition ---
 
     def _scan_all(self, sql: _Sql) -> Iterator[Entity]:
@@ -331,7 +362,7 @@ class SqliteTableStore(CheckedTableStore):
     def _run(
         self,
         statement: str,
-        params: Sequence[object],
+        params: Sequence[object] | Mapping[str, object],
         connection: sqlite3.Connection | None = None,
     ) -> sqlite3.Cursor:
         """Execute one statement (on the writers' connection unless another is given);
@@ -342,6 +373,54 @@ class SqliteTableStore(CheckedTableStore):
             raise
         except sqlite3.Error as error:
             raise _store_error(error) from None
+
+
+_NO_UPPER_BOUND = "\U0010ffff" * 3  # sorts after every real key
+
+
+def _older_params(selection: OlderThan, after: tuple[str, str]) -> dict[str, object]:
+    """The parameters of the ``scan_older`` statement (NULL: the condition is off).
+
+    JSON paths are parameters too: property names are checked identifiers anyway
+    (``CheckedTableStore``), and nothing from the caller is put into the SQL text.
+    A partition prefix narrows the key range itself, so SQLite reads only that range.
+    """
+    start = after
+    upper = _NO_UPPER_BOUND
+    if selection.partition_key_prefix:
+        start = max(after, (selection.partition_key_prefix, ""))
+        upper = prefix_upper_bound(selection.partition_key_prefix) or _NO_UPPER_BOUND
+    row_prefix = selection.row_key_prefix or None
+    row_bound = prefix_upper_bound(row_prefix) if row_prefix else None
+    blank = selection.blank_property
+    return {
+        "apk": start[0],
+        "ark": start[1],
+        "phi": upper,
+        "tpath": f"$.{selection.time_property}",
+        "before": selection.before,
+        "rk": selection.row_key,
+        "rlo": row_prefix,
+        "rhi": row_bound,
+        "bpath": f"$.{blank}" if blank else None,
+    }
+
+
+def _sqlite_cursor(resume: str | None) -> tuple[str, str]:
+    """The (partition key, row key) a page of ``scan_older`` continues after.
+
+    Raises:
+        ValueError: ``resume`` was not made by this adapter.
+    """
+    if resume is None:
+        return "", ""
+    try:
+        pk, rk = json.loads(resume)
+    except (ValueError, TypeError):
+        raise ValueError("resume is not a cursor of this store") from None
+    if not isinstance(pk, str) or not isinstance(rk, str):
+        raise ValueError("resume is not a cursor of this store")
+    return pk, rk
 
 
 def _store_error(error: sqlite3.Error) -> IntegrationError:

@@ -333,6 +333,14 @@ def link_waited(waited: dt.timedelta) -> None:
     _otel().record(names.LINK_WAIT_MS, _milliseconds(waited), {})
 
 
+# --- retention (shared.retention) ------------------------------------------------------
+
+
+def retention_removed(kind: str, count: int) -> None:
+    """The clean-up removed ``count`` rows of ``kind`` in one run."""
+    _otel().add(names.RETENTION_REMOVED, {names.DIM_KIND: kind}, count)
+
+
 # --- helpers --------------------------------------------------------------------------
 
 

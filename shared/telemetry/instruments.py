@@ -64,8 +64,8 @@ class Instruments:
             set_status_on_exception=False,
         )
 
-    def add(self, metric: str, attributes: Mapping[str, str]) -> None:
-        self._counters[metric].add(1, dict(attributes))
+    def add(self, metric: str, attributes: Mapping[str, str], amount: int = 1) -> None:
+        self._counters[metric].add(amount, dict(attributes))
 
     def change(self, metric: str, delta: int, attributes: Mapping[str, str]) -> None:
         self._gauges[metric].add(delta, dict(attributes))
@@ -105,7 +105,7 @@ class Disabled(Instruments):
     ) -> AbstractContextManager[Span]:
         return nullcontext(INVALID_SPAN)
 
-    def add(self, metric: str, attributes: Mapping[str, str]) -> None:
+    def add(self, metric: str, attributes: Mapping[str, str], amount: int = 1) -> None:
         return None
 
     def change(self, metric: str, delta: int, attributes: Mapping[str, str]) -> None:

@@ -31,6 +31,7 @@ def test_the_port_has_the_methods_this_test_expects() -> None:
         "insert",
         "query",
         "scan",
+        "scan_older",
         "update",
         "upsert",
     ]

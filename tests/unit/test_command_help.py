@@ -18,7 +18,7 @@ COMMANDS = {
     "localrun.demo": ["--bookings", "--first-booking", "--wait", "--json"],
     "localrun.reset": ["--json"],
     "shared.golive": ["administration", "--dry-run", "--json"],
-    "tools.ops": ["booking", "deadletters"],
+    "tools.ops": ["booking", "deadletters", "retention"],
     "simulator": ["--mllp-port", "--http-port", "--state-file"],
 }
 

@@ -26,6 +26,7 @@ EXPECTED_FUNCTIONS = {
     "launch_create": ("httpTrigger", "launch"),
     "launch_follow": ("httpTrigger", "launch/{code}"),
     "health": ("httpTrigger", "health"),
+    "retention_cleanup": ("timerTrigger", "0 17 1 * * *"),
 }
 
 _PROBE = """
@@ -35,8 +36,9 @@ import shared.services, shared.settings
 functions = {}
 for f in function_app.app.get_functions():
     b = f.get_trigger().get_dict_repr()
-    functions[f.get_function_name()] = [b["type"], b.get("route") or b.get("queueName"),
-                                        bool(b.get("isSessionsEnabled"))]
+    where = b.get("route") or b.get("queueName") or b.get("schedule")
+    functions[f.get_function_name()] = [b["type"], where, bool(b.get("isSessionsEnabled")),
+                                        b.get("runOnStartup"), b.get("useMonitor")]
 print(json.dumps({
     "functions": functions,
     "services_built": shared.services._services is not None,
@@ -74,9 +76,17 @@ def test_registered_functions_are_exactly_the_expected_set():
 
 def test_every_queue_trigger_uses_sessions():
     functions = _probe()["functions"]
-    for name, (kind, _, sessions) in functions.items():
+    for name, (kind, _, sessions, *_) in functions.items():
         if kind == "serviceBusTrigger":
             assert sessions, name
+
+
+def test_the_timer_never_runs_on_start_up_and_keeps_its_schedule_in_the_host_storage():
+    # Flex Consumption starts hosts on every scale-out: run_on_startup would run the
+    # clean-up at random; use_monitor lets a run missed during a deployment catch up.
+    functions = _probe()["functions"]
+    timers = {name: v for name, v in functions.items() if v[0] == "timerTrigger"}
+    assert timers == {"retention_cleanup": ["timerTrigger", "0 17 1 * * *", False, False, True]}
 
 
 def test_import_reads_no_settings_builds_no_services_and_loads_no_azure_sdk():

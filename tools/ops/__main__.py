@@ -5,6 +5,7 @@
     .venv/bin/python -m tools.ops deadletters show ID [--json]
     .venv/bin/python -m tools.ops deadletters resubmit ID [ID ...] | --reason REASON [--json]
     .venv/bin/python -m tools.ops deadletters purge ID [ID ...] | --reason REASON [--yes] [--json]
+    .venv/bin/python -m tools.ops retention [--dry-run] [--max-deletes N] [--seconds S] [--json]
 
 It reads the backends the settings name (locally the data folder LOCAL_DATA_DIR,
 in Azure the stamp's Table endpoint and Service Bus namespace), says which on
@@ -40,7 +41,13 @@ from shared.ops.resubmit_check import unfixed_cause
 from shared.profiles import Profiles, load_profiles
 from shared.settings import Settings, SettingsError, read_settings
 from tools.ops.backends import Backends, open_backends
-from tools.ops.render import letter_json, letter_text, letters_text, trace_text
+from tools.ops.render import (
+    letter_json,
+    letter_text,
+    letters_text,
+    retention_text,
+    trace_text,
+)
 
 EXIT_OK, EXIT_NOTHING, EXIT_REFUSED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 CLI = ".venv/bin/python -m tools.ops"
@@ -82,6 +89,8 @@ def main(
     try:
         if args.command == "booking":
             return _booking(args, backends, stdout, settings, env)
+        if args.command == "retention":
+            return _retention(args, backends, stdout)
         return _deadletters(args, backends, stdout, confirm, settings)
     except TransientError as error:
         print(f"Cannot reach the backends: {error}. Nothing more was changed.", file=stdout)
@@ -137,7 +146,62 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--json", action="store_true", help=JSON_HELP)
         if name == "purge":
             action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _retention_parser(commands)
     return parser
+
+
+def _retention_parser(commands: Any) -> None:
+    from shared.retention.cleanup import DEFAULT_MAX_DELETES, DEFAULT_TIME_BUDGET
+
+    text = (
+        "Remove the rows past their retention age now, as the nightly timer "
+        "(retention_cleanup) does: old webhook deliveries, launch codes never followed, "
+        "signed launch requests, and audit rows older than RETENTION_AUDIT_DAYS. Bounded "
+        "like the timer; run it again to continue. docs/operations.md, 'Retention'."
+    )
+    retention = commands.add_parser(
+        "retention", help="remove rows past their retention age now", description=text
+    )
+    retention.add_argument(
+        "--dry-run", action="store_true", help="count what is due and change nothing"
+    )
+    retention.add_argument(
+        "--max-deletes",
+        type=int,
+        default=DEFAULT_MAX_DELETES,
+        metavar="N",
+        help=f"stop after N deletes (default {DEFAULT_MAX_DELETES})",
+    )
+    retention.add_argument(
+        "--seconds",
+        type=float,
+        default=DEFAULT_TIME_BUDGET.total_seconds(),
+        metavar="S",
+        help=f"stop after about S seconds (default {DEFAULT_TIME_BUDGET.total_seconds():.0f})",
+    )
+    retention.add_argument("--json", action="store_true", help=JSON_HELP)
+
+
+def _retention(args: argparse.Namespace, backends: Backends, out: TextIO) -> int:
+    import datetime as dt
+
+    from shared.retention.report import STOP_MISCONFIGURED, STOP_UNAVAILABLE
+    from shared.retention.run import run_clean_up
+
+    assert backends.services is not None  # open_backends always sets it
+    report = run_clean_up(
+        backends.services,
+        max_deletes=max(0, args.max_deletes),
+        time_budget=dt.timedelta(seconds=max(0.0, args.seconds)),
+        dry_run=args.dry_run,
+    )
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2), file=out)
+    else:
+        print(retention_text(report, backends.services.settings.retention), file=out)
+    if report.stopped == STOP_MISCONFIGURED:
+        return EXIT_REFUSED
+    return EXIT_UNAVAILABLE if report.stopped == STOP_UNAVAILABLE else EXIT_OK
 
 
 def _booking(

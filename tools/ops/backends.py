@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from shared.crosswalk.repository import Crosswalk
 from shared.deadletters.port import DeadLetterStore
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.services import Services
 
 
 @dataclass
@@ -17,6 +21,7 @@ class Backends:
     dead_letters: DeadLetterStore
     clock: Callable[[], dt.datetime]
     closers: list[Callable[[], None]] = field(default_factory=list)
+    services: Services | None = None  # for commands that run app code (retention)
 
     def close(self) -> None:
         for close in self.closers:
@@ -41,5 +46,9 @@ def open_backends(settings: Settings) -> Backends:
     services = build_services(settings, no_profiles, operator=True)
     assert services.dead_letters is not None  # operator=True: every backend has one
     return Backends(
-        Crosswalk(services.store), services.dead_letters, services.clock, [services.close]
+        Crosswalk(services.store),
+        services.dead_letters,
+        services.clock,
+        [services.close],
+        services=services,
     )

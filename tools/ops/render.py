@@ -1,4 +1,4 @@
-"""Plain-text views for the terminal: a booking's trace and dead letters."""
+"""Plain-text views for the terminal: a booking's trace, dead letters, a clean-up run."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from shared.deadletters.operations import ReasonGroup, describe_body
 from shared.deadletters.port import Letter
+from shared.retention.policy import RetentionPolicy
+from shared.retention.report import CleanUpReport
 
 LIST_DESCRIPTION_WIDTH = 100
 
@@ -217,3 +219,42 @@ def letter_json(letter: Letter) -> dict[str, Any]:
         "properties": dict(letter.properties),
         "body": describe_body(letter),
     }
+
+
+def retention_text(report: CleanUpReport, policy: RetentionPolicy) -> str:
+    """What a clean-up run did (or, in a dry run, found due), for a terminal."""
+    from shared.retention.report import (
+        STOP_DONE,
+        STOP_MAX_DELETES,
+        STOP_MISCONFIGURED,
+        STOP_UNAVAILABLE,
+    )
+
+    if report.stopped == STOP_MISCONFIGURED:
+        return f"Nothing removed: {report.problem}. Fix the setting; the clean-up stays off."
+    audit = f"{policy.audit.days} days" if policy.audit else "off (never removed)"
+    verb = "due" if report.dry_run else "removed"
+    lines = [
+        f"Retention ages: deliveries {policy.deliveries.days} days, unfollowed launch codes "
+        f"and launch requests {policy.launch_codes.days} days, audit {audit}.",
+        "Dry run: nothing was changed." if report.dry_run else "",
+    ]
+    for kind, result in report.sweeps.items():
+        if result.kept:
+            state = "kept (audit retention is off)"
+        else:
+            more = "" if result.finished else " so far, more to look at"
+            changed = f", {result.changed} changed meanwhile (left)" if result.changed else ""
+            state = f"{verb} {result.removed}{more}{changed}"
+        lines.append(f"  {kind.value:<24} {state}")
+    if report.stopped == STOP_UNAVAILABLE:
+        lines.append(f"Stopped: the store could not be reached ({report.problem}).")
+    elif report.stopped != STOP_DONE:
+        spent = (
+            "delete budget (--max-deletes)"
+            if report.stopped == STOP_MAX_DELETES
+            else ("time budget (--seconds)")
+        )
+        lines.append(f"Stopped: the {spent} was spent; run again to continue.")
+    lines.append(f"{report.removed} {verb} in {report.elapsed_ms / 1000:.1f} s.")
+    return "\n".join(line for line in lines if line)
