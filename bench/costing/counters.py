@@ -9,7 +9,8 @@ adapter implements) and adds to one `Tally`:
 * `CountingQueue`: the embedded queue, counting Service Bus operations: each
   message sent (scheduled ones apart), received, completed or abandoned, each
   parked dead letter (a send to the ``dead-letters`` queue), each session a
-  receiver took, per 64 KB of message as Service Bus counts them.
+  receiver took and its last, empty receive, per 64 KB of message as Service
+  Bus counts them.
 * `CountingLeases`: the link budget's lease slots — in Azure blob leases, so
   blob operations: acquire, renew, release (Lease Blob), the "want" marker (Put
   Blob) and its read (Get Blob Properties).
@@ -205,8 +206,12 @@ class CountingQueue(EmbeddedQueue):
             size = _size(message.body, message.properties)
             self._tally.add("bus.receive", billed_units(size))
             self._tally.add("bus.bytes", size)
-        # A receiver in Azure accepts each session it serves (one operation).
-        self._tally.add("bus.session-accept", len({m.session_id for m in received}))
+        # A session receiver in Azure accepts each session it serves, and after its
+        # messages waits on it once more in vain before it lets it go: an empty
+        # receive, billed like any other (assumed one per session taken).
+        sessions = len({m.session_id for m in received})
+        self._tally.add("bus.session-accept", sessions)
+        self._tally.add("bus.session-idle-receive", sessions)
         return received
 
     def complete_many(self, messages: Sequence[ReceivedMessage]) -> list[ReceivedMessage]:

@@ -32,6 +32,7 @@ BUS_OPERATIONS = (
     "abandon",
     "renew-lock",
     "session-accept",
+    "session-idle-receive",
 )
 BLOB_LEASE_OPERATIONS = ("lease-acquire", "lease-renew", "lease-release", "get-properties")
 BLOB_WRITE_OPERATIONS = ("put",)

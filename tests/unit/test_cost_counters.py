@@ -111,6 +111,7 @@ def test_the_queue_counts_service_bus_operations(tmp_path: Path, tally: Tally) -
     counts = tally.usage().counts
     assert counts["bus.send"] == 3 and counts["bus.schedule"] == 1
     assert counts["bus.receive"] == 3 and counts["bus.session-accept"] == 2
+    assert counts["bus.session-idle-receive"] == 2
     assert counts["bus.complete"] == 1 and counts["bus.abandon"] == 1
     queue.close()
 
