@@ -47,7 +47,6 @@ MEASURED = ROOT / "bench" / "costing" / "measured.json"
 SU_BOOKINGS_PER_YEAR = 44_000
 SU_CHANGES_PER_YEAR = 13_000
 SU_SOURCE = "brief §1 (SU, 2019: 44,000 operations, 13,000 rebookings/cancellations)"
-SHARE_ASSUMPTION = "other_administrations_volume_share_of_su"
 GROWTH_TOLERANCE = 0.15
 
 
@@ -116,7 +115,7 @@ def volumes(stamps: Sequence[Stamp], prices: PriceSheet) -> dict[str, Volume]:
                 stamp.administration,
                 SU_BOOKINGS_PER_YEAR * share,
                 SU_CHANGES_PER_YEAR * share,
-                f"assumption: {share:g} × SU ({SHARE_ASSUMPTION}, price sheet)",
+                f"assumption: {share:g} × SU (the price sheet's assumption)",
             )
     return result
 
