@@ -204,3 +204,40 @@ def test_tiers_charge_only_beyond_what_is_included(prices: PriceSheet) -> None:
 )
 def test_timer_runs_per_month(schedule: str, runs: float | None) -> None:
     assert runs_per_month(schedule) == (None if runs is None else pytest.approx(runs))
+
+
+def _stored_run(bookings: int, scale: float = 1.0) -> dict[str, object]:
+    """A run as `bench.cost` keeps it in measured.json."""
+
+    def rates(r: Rates) -> dict[str, dict[str, float]]:
+        return {
+            "counts": {k: v * scale for k, v in r.counts.items()},
+            "seconds": {k: v * scale for k, v in r.seconds.items()},
+        }
+
+    return {
+        "bookings": bookings,
+        "creates": bookings,
+        "changes": bookings // 2,
+        "elapsed_s": 1.0,
+        "differences": 0,
+        "duplicate_creates": 0,
+        "per_create": rates(PER_CREATE),
+        "per_change": rates(PER_CHANGE),
+        "stored": {"bookings": {"entities": 10 * bookings, "bytes": 10_000 * bookings}},
+        "stored_bytes_per_booking": 10_000.0 * scale,
+        "triggers": dict(MEASURED.triggers),
+        "timer_schedules": {},
+    }
+
+
+def test_growth_is_judged_against_the_15_percent_target(prices: PriceSheet) -> None:
+    from bench.cost import count_lines, growth_lines
+
+    stamp = Stamp("SU", "integrated", True, 2, 2.0, 1)
+    flat = growth_lines([_stored_run(1000), _stored_run(4000, scale=1.1)], stamp, prices)
+    assert "differs by 10.0%" in flat[-1] and "within the 15 % target" in flat[-1]
+    grown = growth_lines([_stored_run(1000), _stored_run(16000, scale=1.2)], stamp, prices)
+    assert "differs by 20.0%" in grown[-1] and "NOT within" in grown[-1]
+    table = count_lines(_stored_run(100))
+    assert any(row.startswith("| Table get | 4.00 | 3.00 |") for row in table), table
