@@ -251,7 +251,7 @@ def build_mllp_link(settings: Settings, leases: LeaseStore | None = None) -> Bud
             ssl_context=tls_context() if tls_context is not None else None,
         )
 
-    return BudgetedLink(connect, leases or build_leases(settings), budget)
+    return BudgetedLink(connect, leases if leases is not None else build_leases(settings), budget)
 
 
 def build_leases(settings: Settings) -> LeaseStore:
