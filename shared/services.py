@@ -102,6 +102,9 @@ class ServiceOverrides:
     profiles: Profiles | None = None
     channels: Channels | None = None
     link: HL7Link | None = None
+    # The link budget's lease slots (the link is then built around them), e.g. a
+    # benchmark's counting wrapper; ignored when ``link`` or ``channels`` is given.
+    leases: LeaseStore | None = None
     clock: Callable[[], dt.datetime] | None = None
     retry: RetryPolicy | None = None
     fhir: MillenniumFhir | None = None
@@ -147,7 +150,7 @@ def build_services(
         bus = owned
     link = given.link
     if given.channels is None and link is None:
-        owned_link = build_mllp_link(settings)
+        owned_link = build_mllp_link(settings, given.leases)
         closers.append(owned_link.close)  # closes the connections, releases their slots
         link = owned_link
     return Services(
@@ -224,8 +227,9 @@ def build_channels(settings: Settings, link: HL7Link | None = None) -> Channels:
     }
 
 
-def build_mllp_link(settings: Settings) -> BudgetedLink:
-    """MLLP to Millennium under the stamp's connection budget (shared.link.budget)."""
+def build_mllp_link(settings: Settings, leases: LeaseStore | None = None) -> BudgetedLink:
+    """MLLP to Millennium under the stamp's connection budget (shared.link.budget),
+    its slots in ``leases`` or, by default, those the settings ask for."""
     from shared.link.budget import Budget, BudgetedLink
     from shared.mllp.client import MllpClient
     from shared.mllp.tls import context_factory
@@ -247,7 +251,7 @@ def build_mllp_link(settings: Settings) -> BudgetedLink:
             ssl_context=tls_context() if tls_context is not None else None,
         )
 
-    return BudgetedLink(connect, build_leases(settings), budget)
+    return BudgetedLink(connect, leases if leases is not None else build_leases(settings), budget)
 
 
 def build_leases(settings: Settings) -> LeaseStore:
