@@ -178,9 +178,17 @@ class LocalRun:
     def _start(self, data_dir: Path) -> None:
         settings = self._start_simulator(data_dir)
         profiles = load_profiles(settings.profiles_dir, self._profile_variables())
-        self.services, queue = local_services(settings, self._retry, profiles)
+        self.services, queue = self._services(settings, profiles)
         use_services(self.services)
         self._start_app(queue)
+
+    def _services(self, settings: Settings, profiles: Profiles) -> tuple[Services, EmbeddedQueue]:
+        """The services and queue this run uses (a benchmark may count what they do)."""
+        return local_services(settings, self._retry, profiles)
+
+    def _functions(self) -> list[Any]:
+        """The app's functions this run drives (a benchmark may time them)."""
+        return app_functions()
 
     def _profile_variables(self) -> dict[str, str]:
         """The settings a profile's launch templates may use: the environment, and
@@ -225,7 +233,7 @@ class LocalRun:
         from localrun.http_host import HttpHost
         from localrun.timers import LOCAL_TIMER_INTERVAL_SECONDS, Timers
 
-        functions = app_functions()
+        functions = self._functions()
         in_this_process = None if not self._worker_process_count else ()
         self.dispatcher = Dispatcher(
             functions, queue, threads_per_queue=self._threads_per_queue, queues=in_this_process

@@ -53,10 +53,13 @@ SURGEONS = [f"SE2321000131-P000000000{n:03d}" for n in range(401, 421)]
 def synthetic_patient(rng: random.Random, n: int, *, protected: bool = False) -> dict[str, Any]:
     born = dt.date(1935, 1, 1) + dt.timedelta(days=rng.randrange(0, 80 * 365))
     number = with_check_digit(IdentifierSystem.PERSONNUMMER, f"{born:%Y%m%d}{980 + n % 20}")
+    # Two bookings may draw the same number: it is then the same person, with the
+    # same name (Millennium keeps one person per number).
+    names = random.Random(number)
     return {
         "identifier": {"system": "personnummer", "value": number},
-        "familyName": rng.choice(FAMILY_NAMES),
-        "givenName": rng.choice(GIVEN_NAMES),
+        "familyName": names.choice(FAMILY_NAMES),
+        "givenName": names.choice(GIVEN_NAMES),
         "protectedIdentity": protected,
     }
 

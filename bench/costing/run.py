@@ -50,24 +50,21 @@ from localrun.hospital_day import hospital_day
 from shared.booking import BookingSnapshot
 from shared.crosswalk.sqlite import SqliteTableStore
 from shared.names import ALL_TABLES
-from shared.profiles import load_profiles
-from shared.services import ServiceOverrides, build_leases, build_services, use_services
+from shared.services import ServiceOverrides, build_leases, build_services
 
 IDLE_TIMEOUT_SECONDS = 1800.0
 
 
 class CountingLocalRun(LocalRun):
-    """`LocalRun` with counting adapters; starts like it (``_start`` mirrors
-    LocalRun's, with the counting services and timed functions)."""
+    """`LocalRun` with counting adapters and timed functions."""
 
     def __init__(self, settings: Any, tally: Tally, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.tally = tally
         self.plain_store: SqliteTableStore | None = None
 
-    def _start(self, data_dir: Path) -> None:
-        settings = self._start_simulator(data_dir)
-        profiles = load_profiles(settings.profiles_dir, self._profile_variables())
+    def _services(self, settings: Any, profiles: Any) -> tuple[Any, CountingQueue]:
+        data_dir = Path(settings.local_data_dir)
         queue = CountingQueue(
             data_dir / "queue.sqlite3",
             lock_duration=LOCK_DURATION_SECONDS,
@@ -83,20 +80,10 @@ class CountingLocalRun(LocalRun):
             profiles=profiles,
             leases=CountingLeases(build_leases(settings), self.tally),
         )
-        self.services = build_services(settings, overrides)
-        use_services(self.services)
-        self._start_app(queue)
+        return build_services(settings, overrides), queue
 
-    def _start_app(self, queue: Any) -> None:
-        from localrun.dispatcher import Dispatcher
-        from localrun.http_host import HttpHost
-
-        functions = timed_functions(app_functions(), self.tally)
-        self.dispatcher = Dispatcher(functions, queue, threads_per_queue=self._threads_per_queue)
-        self.dispatcher.start()
-        self.http = HttpHost(functions, "127.0.0.1", self.settings.host_port)
-        self._set_public_base_url(self.http.port)
-        self.http.start()
+    def _functions(self) -> list[Any]:
+        return timed_functions(app_functions(), self.tally)
 
 
 @dataclasses.dataclass(frozen=True)
