@@ -2,15 +2,18 @@
 
     python -m bench.link [--messages 3000] [--bookings 1000] [--backlog 2000] [--write]
 
-In one local run (connection budget 1, the simulator enforcing it):
+With the local run, its worker process and the simulator (connection budget 1,
+the simulator enforcing it) each in a process of their own (`bench.outside`):
 
 1. **bare link**: ``--messages`` HL7 messages sent one after another over the
-   budgeted link to the simulator with no added latency and no pipeline;
+   budgeted link (the run's own lease file) to the simulator with no added
+   latency and no pipeline;
 2. **pipeline**: ``--bookings`` bookings (with rebookings and cancellations)
    through the webhook, queues and workers over the same budget until Millennium
    holds every last snapshot; the ratio of the two message rates is the figure
    issue 11/13 ask for;
-3. **live before backlog**: a go-live of ``--backlog`` bookings paced at
+3. **live before backlog** (one local run in this process, as the go-live
+   needs its services): a go-live of ``--backlog`` bookings paced at
    ``--pace`` bookings/s with a 5 ms Millennium while a live booking arrives every
    second: the live changes' latency (202 → all targets confirmed) and the
    drain's message rate.
@@ -26,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.pipeline import throughput
+from bench.outside import LocalRunProcess, Simulator
+from bench.pipeline import measured_run, throughput
 from bench.report import write_figures
 from localrun.app import LocalRun, local_settings
 from shared.link.budget import Budget, BudgetedLink
@@ -46,11 +50,11 @@ def start(tmp: Path, profiles: Path | None = None) -> LocalRun:
     return LocalRun(settings, simulator_http_port=0, durable_simulator=False).start()
 
 
-def bare_link(run: LocalRun, messages: int) -> float:
-    """Messages/s over the run's own budget (its lease file), nothing else running."""
-    leases = SqliteLeases(Path(run.settings.local_data_dir) / "link-leases.sqlite3")
+def bare_link(run: LocalRunProcess, simulator: Simulator, messages: int) -> float:
+    """Messages/s over the run's own budget (its lease file), the pipeline idle."""
+    leases = SqliteLeases(run.data_dir / "link-leases.sqlite3")
     link = BudgetedLink(
-        lambda: MllpClient("127.0.0.1", run.settings.mllp_port, timeout=10),
+        lambda: MllpClient("127.0.0.1", simulator.mllp_port, timeout=10),
         leases,
         Budget(slots=1, wait_seconds=60),
     )
@@ -72,24 +76,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backlog", type=int, default=2000)
     parser.add_argument("--pace", type=float, default=40.0)
     parser.add_argument("--live", type=int, default=30)
+    parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="write figures to docs/performance.md")
     args = parser.parse_args(argv)
     lines: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        run = start(Path(tmp))
-        try:
-            run.dispatcher.wait_idle(30)
-            bare = bare_link(run, args.messages)
-            figures = throughput(run, args.bookings, args.clients)
-            stats = run.simulator.stats()
-        finally:
-            run.stop()
-    pipeline = figures["messages"] / figures["elapsed_s"]
+    with measured_run(worker_processes=args.worker_processes) as (outside, simulator):
+        outside.wait_idle(30)
+        bare = bare_link(outside, simulator, args.messages)
+        figures = throughput(outside, simulator, args.bookings, args.clients)
+        stats = simulator.stats()
+    pipeline = figures.messages / figures.elapsed_s
     lines += [
         f"- Bare link, budget 1 connection, no added latency ({args.messages} messages "
         f"one after another): {bare:.0f} messages/s",
         f"- Pipeline over the same budget in the same run ({args.bookings} bookings, "
-        f"{figures['events']:.0f} events): {pipeline:.0f} messages/s, "
+        f"{figures.events} events, {args.worker_processes} worker process(es)): "
+        f"{pipeline:.0f} messages/s, "
         f"ratio pipeline ÷ bare link {pipeline / bare:.2f}; the simulator saw at most "
         f"{stats['max_connections_seen']} connection(s), {stats['over_limit_connections']} "
         "over the limit",

@@ -1,140 +1,200 @@
 """Benchmark: the whole local pipeline (webhook → queues → workers → MLLP → simulator).
 
-    python -m bench.pipeline [--bookings 2000] [--clients 4] [--e2e 200] [--write]
+    python -m bench.pipeline [--bookings 2000] [--clients 4] [--e2e 200]
+                             [--worker-processes 1] [--growth 1000,4000,16000] [--write]
 
-Measures, on the real local run in this process:
+The local run (``python -m localrun``, with ``--worker-processes`` worker processes),
+the Millennium simulator and the posting clients each run in processes of their
+own (`bench.outside`), so the figures are the pipeline's and not the contention of
+one interpreter. It measures:
 
-* webhook latency, warm, with the workers stopped (the HTTP path alone) and
-  with them running (the path under load);
-* end-to-end latency of single bookings (POST → all Millennium ACKs) with a
-  simulated Millennium latency of 5 ms;
+* webhook latency, warm: with the worker processes paused (SIGSTOP: the HTTP path
+  alone), and while they drain a backlog of ``--bookings``;
+* end to end, one booking at a time: POST → all three Millennium records exist,
+  with a simulated Millennium latency of 5 ms;
 * throughput: ``--bookings`` synthetic bookings (with rebookings and
-  cancellations) posted by ``--clients`` threads until Millennium holds the
-  last snapshot of every booking.
+  cancellations) posted by ``--clients`` processes until Millennium holds the last
+  snapshot of every booking, with the CPU the local run's processes used;
+* ``--growth``: the throughput run at each size on a fresh data folder, so the cost
+  per booking can be compared across sizes.
 
-Targets (brief §9): webhook p99 ≤ 20 ms warm; end-to-end p99 ≤ 250 ms with a
-5 ms Millennium; 44,000 bookings in ≤ 120 s on 2 cores.
+Targets (brief §9, issue 13): webhook p99 ≤ 20 ms while draining; booking → all
+ACKs p99 ≤ 40 ms with a 5 ms Millennium; 44,000 bookings in ≤ 120 s on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import multiprocessing
 import os
+import signal
 import statistics
 import tempfile
-import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench.outside import LocalRunProcess, Poster, Simulator, timed
 from bench.report import write_figures
-from localrun.app import LocalRun, local_settings
 from localrun.expected import millennium_differences
 from localrun.hospital_day import hospital_day
 from shared.booking import BookingSnapshot
 from tests.builders import make_snapshot
-from tests.e2e.harness import Orbit, event_of
+from tests.e2e.harness import event_of
+
+CONVERGE_TIMEOUT_SECONDS = 3600.0
 
 
-def start(tmp: str, *, workers: bool = True) -> LocalRun:
-    os.environ["LOCAL_DATA_DIR"] = tmp
-    settings = dataclasses.replace(local_settings(), host_port=0, mllp_port=0)
-    run = LocalRun(settings, simulator_http_port=0, durable_simulator=False).start()
-    if not workers:
-        run.dispatcher.stop()
-    return run
+@contextmanager
+def measured_run(
+    *, worker_processes: int = 1, connections: int = 1
+) -> Iterator[tuple[LocalRunProcess, Simulator]]:
+    """A fresh local run and simulator, each in its own process, stopped afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        simulator = Simulator(Path(tmp), connection_limit=connections)
+        try:
+            run = LocalRunProcess(
+                Path(tmp), simulator, worker_processes=worker_processes, connections=connections
+            )
+            try:
+                yield run, simulator
+            finally:
+                run.stop()
+        finally:
+            simulator.stop()
 
 
 def quantiles(values: list[float]) -> tuple[float, float]:
-    cuts = statistics.quantiles(values, n=100)
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
     return cuts[49], cuts[98]
 
 
-def webhook_latency(run: LocalRun, count: int, first: int) -> list[float]:
-    orbit = Orbit(run.base_url, run.settings.orbit_webhook_secrets[0])
+@contextmanager
+def workers_paused(run: LocalRunProcess) -> Iterator[None]:
+    """SIGSTOP the worker processes (the HTTP host keeps serving), SIGCONT after."""
+    workers = run.pids[1:]
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+
+
+def webhook_latency(run: LocalRunProcess, count: int, first: int) -> list[float]:
+    """Milliseconds per POST of ``count`` new bookings, one after another (warm: the
+    first tenth is dropped)."""
+    with Poster(run.base_url, run.secret) as poster:
+        latencies = [
+            timed(
+                lambda n=n: poster.post(
+                    event_of(make_snapshot(booking_id=f"OB-2026-{first + n:06d}"))
+                )
+            )
+            for n in range(count)
+        ]
+    return latencies[count // 10 :]
+
+
+def end_to_end(run: LocalRunProcess, simulator: Simulator, count: int) -> list[float]:
+    """Milliseconds from POST to all three Millennium records, one booking at a time."""
+    simulator.set_latency(5)
     latencies = []
-    with httpx.Client(base_url=run.base_url) as client:
-        orbit_post = _keepalive_poster(orbit, client)
-        for index in range(count):
-            snapshot = make_snapshot(booking_id=f"OB-2026-{first + index:06d}")
+    with Poster(run.base_url, run.secret) as poster:
+        for n in range(count):
+            booking_id = f"OB-2027-{n:06d}"
             started = time.perf_counter()
-            orbit_post(event_of(snapshot))
+            poster.post(event_of(make_snapshot(booking_id=booking_id)))
+            while not _all_three(simulator.booking(booking_id)):
+                time.sleep(0.002)  # each look costs the simulator a request
             latencies.append((time.perf_counter() - started) * 1000)
-    return latencies[count // 10 :]  # warm: drop the first tenth
-
-
-def _keepalive_poster(orbit: Orbit, client: httpx.Client):  # type: ignore[no-untyped-def]
-    import json
-    import uuid
-
-    from shared.webhook.signature import sign
-
-    def post(event: dict[str, Any]) -> None:
-        body = json.dumps(event, ensure_ascii=False).encode()
-        headers = sign(orbit.secret, f"msg_{uuid.uuid4().hex}", int(time.time()), body)
-        headers["content-type"] = "application/cloudevents+json"
-        response = client.post("/api/orbit/events", content=body, headers=headers)
-        assert response.status_code == 202, response.status_code
-
-    return post
-
-
-def end_to_end(run: LocalRun, count: int) -> list[float]:
-    run.simulator.faults.latency_ms = 5
-    orbit = Orbit(run.base_url, run.settings.orbit_webhook_secrets[0])
-    state = run.simulator.state
-    latencies = []
-    for index in range(count):
-        booking_id = f"OB-2027-{index:06d}"
-        started = time.perf_counter()
-        orbit.send(make_snapshot(booking_id=booking_id))
-        while not (booking_id in state.encounters and _acked(run, booking_id) >= 3):
-            time.sleep(0.0005)
-        latencies.append((time.perf_counter() - started) * 1000)
-    run.simulator.faults.latency_ms = 0
+    simulator.set_latency(0)
     return latencies
 
 
-def _acked(run: LocalRun, booking_id: str) -> int:
-    return sum(e.ack_code == "AA" for e in run.simulator.millennium.history(booking_id))
+def _all_three(view: dict[str, Any]) -> bool:
+    return all(view.get(kind) for kind in ("encounter", "appointment", "pending_admit"))
 
 
-def throughput(run: LocalRun, bookings: int, clients: int) -> dict[str, float]:
+@dataclass(frozen=True)
+class Throughput:
+    bookings: int
+    events: int
+    posted_s: float
+    elapsed_s: float
+    messages: int
+    cpu_s: float
+    duplicate_creates: int
+
+    @property
+    def ms_per_booking(self) -> float:
+        return 1000 * self.elapsed_s / self.bookings
+
+    @property
+    def cpu_ms_per_booking(self) -> float:
+        return 1000 * self.cpu_s / self.bookings
+
+
+def throughput(
+    run: LocalRunProcess, simulator: Simulator, bookings: int, clients: int
+) -> Throughput:
+    """Post a synthetic day of ``bookings`` from ``clients`` processes and wait until
+    Millennium holds every booking's last snapshot."""
     events = list(hospital_day(bookings, seed=44, administrations=("SU", "SAS")))
     shards: list[list[dict[str, Any]]] = [[] for _ in range(clients)]
     for event in events:  # one booking's events stay in order on one client
         shards[hash(event["data"]["bookingId"]) % clients].append(event)
-    before = int(run.simulator.stats()["received"])
+    before = int(simulator.stats()["received"])
+    cpu_before = run.cpu_seconds()
     started = time.perf_counter()
-    threads = [threading.Thread(target=_post_all, args=(run, shard)) for shard in shards]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    post_in_processes(run, shards)
     posted = time.perf_counter() - started
-    latest = _latest(events)
-    while millennium_differences(latest, _state_view(run)):
-        time.sleep(0.2)
+    wait_converged(run, simulator, _latest(events))
     elapsed = time.perf_counter() - started
-    stats = run.simulator.stats()
-    return {
-        "events": len(events),
-        "posted_s": posted,
-        "elapsed_s": elapsed,
-        "messages": int(stats["received"]) - before,
-        "duplicate_creates": float(stats["duplicate_creates"]),
-    }
+    stats = simulator.stats()
+    return Throughput(
+        bookings=bookings,
+        events=len(events),
+        posted_s=posted,
+        elapsed_s=elapsed,
+        messages=int(stats["received"]) - before,
+        cpu_s=run.cpu_seconds() - cpu_before,
+        duplicate_creates=int(stats["duplicate_creates"]),
+    )
 
 
-def _post_all(run: LocalRun, events: list[dict[str, Any]]) -> None:
-    orbit = Orbit(run.base_url, run.settings.orbit_webhook_secrets[0])
-    with httpx.Client(base_url=run.base_url, timeout=30) as client:
-        post = _keepalive_poster(orbit, client)
+def post_in_processes(run: LocalRunProcess, shards: list[list[dict[str, Any]]]) -> None:
+    """Each shard posted in order by a process of its own."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(len(shards)) as pool:
+        pool.starmap(_post_shard, [(run.base_url, run.secret, shard) for shard in shards])
+
+
+def _post_shard(base_url: str, secret: str, events: list[dict[str, Any]]) -> None:
+    with Poster(base_url, secret) as poster:
         for event in events:
-            post(event)
+            poster.post(event)
+
+
+def wait_converged(
+    run: LocalRunProcess, simulator: Simulator, latest: list[BookingSnapshot]
+) -> None:
+    """Until the queues are idle and Millennium matches every snapshot.
+
+    Raises:
+        TimeoutError: not converged within CONVERGE_TIMEOUT_SECONDS.
+    """
+    deadline = time.monotonic() + CONVERGE_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        idle = run.wait_idle(max(1.0, deadline - time.monotonic()))
+        if idle and not millennium_differences(latest, simulator.state()):
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the pipeline did not converge")
 
 
 def _latest(events: Iterable[dict[str, Any]]) -> list[BookingSnapshot]:
@@ -144,9 +204,47 @@ def _latest(events: Iterable[dict[str, Any]]) -> list[BookingSnapshot]:
     return list(latest.values())
 
 
-def _state_view(run: LocalRun) -> dict[str, Any]:
-    view: dict[str, Any] = httpx.get(f"{run.simulator.http_url}/state", timeout=60).json()
-    return view
+def throughput_line(figures: Throughput, clients: int) -> str:
+    return (
+        f"- Throughput: {figures.bookings} bookings ({figures.events} events with "
+        f"rebookings and cancellations, {clients} posting processes) converged in "
+        f"{figures.elapsed_s:.1f} s: {figures.events / figures.elapsed_s:.0f} events/s, "
+        f"{figures.messages / figures.elapsed_s:.0f} HL7 messages/s, "
+        f"{figures.duplicate_creates} duplicate creates; the local run's processes used "
+        f"{figures.cpu_ms_per_booking:.1f} ms CPU per booking; at that rate 44,000 "
+        f"bookings take {44_000 * figures.ms_per_booking / 1000:.0f} s"
+    )
+
+
+def growth_lines(sizes: list[int], clients: int, worker_processes: int) -> list[str]:
+    """The throughput run at each size, each on a fresh data folder."""
+    rows = []
+    for size in sizes:
+        with measured_run(worker_processes=worker_processes) as (run, simulator):
+            figures = throughput(run, simulator, size, clients)
+        rows.append(figures)
+        print(throughput_line(figures, clients), flush=True)
+    first = rows[0]
+    lines = [
+        "",
+        "| bookings | events | converged in | ms per booking | CPU ms per booking | "
+        "HL7 messages/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row.bookings:,} | {row.events:,} | {row.elapsed_s:.0f} s | "
+        f"{row.ms_per_booking:.1f} | {row.cpu_ms_per_booking:.1f} | "
+        f"{row.messages / row.elapsed_s:.0f} |"
+        for row in rows
+    ]
+    last = rows[-1]
+    cpu_change = 100 * (last.cpu_ms_per_booking / first.cpu_ms_per_booking - 1)
+    time_change = 100 * (last.ms_per_booking / first.ms_per_booking - 1)
+    lines.append(
+        f"\nFrom {first.bookings:,} to {last.bookings:,} bookings the CPU per booking "
+        f"changed by {cpu_change:+.0f} % and the time per booking by {time_change:+.0f} %."
+    )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -155,46 +253,60 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--webhook", type=int, default=1000)
     parser.add_argument("--e2e", type=int, default=200)
+    parser.add_argument("--worker-processes", type=int, default=1)
+    parser.add_argument(
+        "--growth", default="", help="comma-separated sizes, e.g. 1000,4000,16000 (only these)"
+    )
     parser.add_argument("--write", action="store_true", help="write figures to docs/performance.md")
     args = parser.parse_args(argv)
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        run = start(tmp, workers=False)
-        p50, p99 = quantiles(webhook_latency(run, args.webhook, 500_000))
-        run.stop()
-        lines.append(
-            f"- Webhook latency, warm, workers stopped ({args.webhook} requests): "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        run = start(tmp)
-        try:
-            p50, p99 = quantiles(webhook_latency(run, args.webhook, 600_000))
-            lines.append(
-                f"- Webhook latency, warm, workers running ({args.webhook} requests): "
-                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-            )
-            run.dispatcher.wait_idle(120)
-            p50, p99 = quantiles(end_to_end(run, args.e2e))
-            lines.append(
-                f"- End to end, booking → all 3 Millennium ACKs, 5 ms Millennium "
-                f"({args.e2e} bookings one at a time): p50 {p50:.0f} ms, p99 {p99:.0f} ms"
-            )
-            figures = throughput(run, args.bookings, args.clients)
-        finally:
-            run.stop()
-    elapsed = figures["elapsed_s"]
-    lines.append(
-        f"- Throughput: {args.bookings} bookings ({figures['events']:.0f} events with "
-        f"rebookings and cancellations, {args.clients} client threads) converged in "
-        f"{elapsed:.1f} s: {figures['events'] / elapsed:.0f} events/s, "
-        f"{figures['messages'] / elapsed:.0f} HL7 messages/s, "
-        f"{figures['duplicate_creates']:.0f} duplicate creates; "
-        f"at that rate 44,000 bookings take {44_000 / args.bookings * elapsed:.0f} s"
-    )
+    if args.growth:
+        sizes = [int(size) for size in args.growth.split(",")]
+        lines = growth_lines(sizes, args.clients, args.worker_processes)
+        print("\n".join(lines))
+        if args.write:
+            write_figures("growth", lines)
+        return
+    lines = pipeline_lines(args)
     print("\n".join(lines))
     if args.write:
         write_figures("pipeline", lines)
+
+
+def pipeline_lines(args: argparse.Namespace) -> list[str]:
+    lines = [
+        f"_Local run with {args.worker_processes} worker process(es); simulator and "
+        "posting clients in processes of their own._",
+        "",
+    ]
+    with measured_run(worker_processes=args.worker_processes) as (run, simulator):
+        if args.worker_processes:
+            with workers_paused(run):
+                p50, p99 = quantiles(webhook_latency(run, args.webhook, 500_000))
+            lines.append(
+                f"- Webhook latency, warm, worker processes paused ({args.webhook} "
+                f"requests): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            )
+            run.wait_idle(600)
+            with workers_paused(run):  # a backlog to drain
+                backlog = list(hospital_day(args.bookings, seed=45, administrations=("SU",)))
+                post_in_processes(run, [backlog])
+            p50, p99 = quantiles(webhook_latency(run, args.webhook, 600_000))
+            lines.append(
+                f"- Webhook latency, warm, while the workers drain a backlog of "
+                f"{len(backlog)} events ({args.webhook} requests): "
+                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            )
+        run.wait_idle(600)
+        p50, p99 = quantiles(end_to_end(run, simulator, args.e2e))
+        lines.append(
+            f"- End to end, booking → all 3 Millennium records, 5 ms Millennium "
+            f"({args.e2e} bookings one at a time): p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+        )
+    with measured_run(worker_processes=args.worker_processes) as (run, simulator):
+        lines.append(
+            throughput_line(throughput(run, simulator, args.bookings, args.clients), args.clients)
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -37,6 +37,14 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="print the start-up details (URLs, ports, data folder, profiles) as one "
         "JSON line instead of the banner, for scripts",
     )
+    parser.add_argument(
+        "--worker-processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the queue triggers in N worker processes of their own instead of in "
+        "this one (default 0); the HTTP host then never waits behind the workers",
+    )
     return parser.parse_args(argv)
 
 
@@ -44,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)  # --help exits here, before anything starts
     from localrun.app import LocalRun, local_settings
     from localrun.lock import DataFolderInUse
+    from localrun.worker_processes import WorkerProcessFailed
 
     logging.basicConfig(
         level=logging.INFO,
@@ -52,9 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     settings = local_settings()
     try:
-        run = LocalRun(settings).start()
+        run = LocalRun(settings, worker_processes=args.worker_processes).start()
     except DataFolderInUse as refused:
         print(f"Cannot start the local run: {refused}", file=sys.stderr)
+        return 1
+    except WorkerProcessFailed as failed:
+        print(f"Cannot start the local run: {failed} (its output is above)", file=sys.stderr)
         return 1
     except OSError as error:
         print(
@@ -99,6 +111,7 @@ def startup_details(run: Any) -> dict[str, Any]:
         "profilesFolder": settings.profiles_dir,
         "profiles": run.services.profiles.codes(),
         "pid": os.getpid(),
+        "workerProcesses": run.worker_processes.pids if run.worker_processes else [],
         "opsKeys": bool(settings.ops_admin_secrets),
         "timers": [
             {"name": t.name, "schedule": t.schedule, "localIntervalSeconds": run.timers.interval}

@@ -24,6 +24,8 @@ from localrun.app import app_functions, local_services, local_settings
 from shared.profiles import load_profiles
 from shared.services import use_services
 
+PARENT_CHECK_SECONDS = 0.5
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -41,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         metavar="QUEUE",
         help="drive only these queues' triggers (default: every queue trigger)",
+    )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="stop when this process (the local run that started this one) is gone",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -66,11 +74,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    if args.parent_pid is not None:
+        threading.Thread(
+            target=_stop_without_parent, args=(args.parent_pid, stopped), daemon=True
+        ).start()
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
     dispatcher.stop()
     services.close()
     return 0
+
+
+def _stop_without_parent(parent_pid: int, stopped: threading.Event) -> None:
+    """A local run killed with SIGKILL cannot stop its worker processes: each one
+    notices that its parent is gone and stops itself."""
+    while not stopped.wait(PARENT_CHECK_SECONDS):
+        if os.getppid() != parent_pid:
+            print("The local run that started this worker is gone; stopping.", flush=True)
+            stopped.set()
 
 
 if __name__ == "__main__":

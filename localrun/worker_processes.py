@@ -54,10 +54,11 @@ class WorkerProcesses:
             WorkerProcessFailed: a process exited or was not receiving within
                 ``READY_TIMEOUT_SECONDS``.
         """
+        command = [sys.executable, "-m", "localrun.worker", "--parent-pid", str(os.getpid())]
         for _ in range(self._count):
             self._processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "localrun.worker"],
+                subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+                    command,
                     env=self._environment,
                     cwd=REPO_ROOT,
                 )

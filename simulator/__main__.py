@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import ssl
@@ -39,6 +40,17 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
         help="keep what Millennium holds in this SQLite file across restarts "
         "(default: in memory, forgotten on stop)",
     )
+    parser.add_argument(
+        "--connection-limit",
+        type=int,
+        default=None,
+        help="close every MLLP connection beyond this many, as an interface engine does",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the ports as one JSON line once listening (port 0 picks a free one)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every message's control id")
     return parser.parse_args(argv)
 
@@ -61,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         enforce_order=not args.no_enforce_order,
         ssl_context=ssl_context,
         state_file=args.state_file,
+        connection_limit=args.connection_limit,
     )
     handle.faults.lenient = args.lenient
+    if args.json:
+        print(json.dumps({"mllpPort": handle.mllp_port, "httpUrl": handle.http_url}), flush=True)
     logging.getLogger("simulator").info(
         "Millennium simulator: MLLP%s on %s:%d, HTTP on %s (Ctrl-C stops)",
         " over TLS" if ssl_context else "",

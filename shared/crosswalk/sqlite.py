@@ -22,7 +22,8 @@ Design, in short:
 * WAL journal with ``synchronous=NORMAL``: a committed write survives the process
   being killed (``kill -9``), which is what the local run promises; only a power
   loss may lose the last transactions. The busy timeout covers a second process
-  (e.g. an operator command) using the same file.
+  (worker processes, operator commands) writing the same file; the write lock is
+  retried in short naps (`shared.sqlite_locks`), not SQLite's 1–100 ms steps.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from shared.errors import (
     StoreError,
     TransientError,
 )
+from shared.sqlite_locks import execute_taking_the_write_lock
 
 
 @dataclass(frozen=True)
@@ -365,10 +367,15 @@ class SqliteTableStore(CheckedTableStore):
         params: Sequence[object] | Mapping[str, object],
         connection: sqlite3.Connection | None = None,
     ) -> sqlite3.Cursor:
-        """Execute one statement (on the writers' connection unless another is given);
-        maps SQLite's operational errors to TransientError."""
+        """Execute one statement (on the writers' connection, taking the write lock in
+        short naps, unless another connection is given); maps SQLite's operational
+        errors to TransientError."""
         try:
-            return (connection or self._conn).execute(statement, params)
+            if connection is not None:
+                return connection.execute(statement, params)
+            return execute_taking_the_write_lock(
+                self._conn, statement, params, timeout_seconds=self._busy_timeout
+            )
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:

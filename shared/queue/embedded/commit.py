@@ -2,7 +2,8 @@
 
 Threads of one process share one connection behind a lock (SQLite would make them
 sleep-poll each other otherwise). Processes are serialised by SQLite's file lock
-(an operator tool may open the file meanwhile).
+(worker processes and operator tools open the file too), taken in short naps
+(`shared.sqlite_locks`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar, cast
 
 from shared.errors import QueueUnavailable
+from shared.sqlite_locks import execute_taking_the_write_lock
 
 T = TypeVar("T")
 
@@ -21,9 +23,10 @@ T = TypeVar("T")
 class Database:
     """The queue file's one connection, used by one thread at a time."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, busy_timeout_seconds: float) -> None:
         self._db = connection
         self._lock = threading.RLock()
+        self._timeout = busy_timeout_seconds
 
     def close(self) -> None:
         with self._lock:
@@ -52,7 +55,7 @@ class Database:
             QueueUnavailable: as ``guarded``.
         """
         with self.guarded() as db:
-            db.execute("BEGIN IMMEDIATE")
+            execute_taking_the_write_lock(db, "BEGIN IMMEDIATE", timeout_seconds=self._timeout)
             try:
                 yield db
             except BaseException:

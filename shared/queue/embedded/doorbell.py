@@ -95,7 +95,7 @@ class Doorbell:
         if bell is None:
             return
         bell.close()
-        with contextlib.suppress(QueueUnavailable, sqlite3.Error), self._database.guarded() as db:
+        with contextlib.suppress(QueueUnavailable, sqlite3.Error), self._database.write() as db:
             db.execute(
                 "DELETE FROM doorbells WHERE port = ? AND pid = ?", (self._port, os.getpid())
             )
@@ -119,7 +119,7 @@ class Doorbell:
             return self._sender
 
     def _register(self) -> None:
-        with self._database.guarded() as db:
+        with self._database.write() as db:
             rows = db.execute("SELECT port, pid FROM doorbells").fetchall()
             gone = [port for port, pid in rows if not _alive(pid)]
             db.executemany("DELETE FROM doorbells WHERE port = ?", [(port,) for port in gone])

@@ -18,7 +18,7 @@ from shared.queue.embedded import deadletters, inspection
 from shared.queue.embedded.commit import Database, GroupCommit
 from shared.queue.embedded.doorbell import Doorbell
 from shared.queue.embedded.receive import Sessions
-from shared.queue.embedded.schema import open_queue_file
+from shared.queue.embedded.schema import BUSY_TIMEOUT_MS, open_queue_file
 from shared.queue.embedded.send import RecentIds, prepare, store_batch
 from shared.queue.embedded.values import Limits, LockLost, ParkedLetter, ReceivedMessage
 from shared.queue.embedded.wakeups import CROSS_PROCESS_POLL, Wakeups
@@ -56,7 +56,9 @@ class EmbeddedQueue:
         self._recent_ids = RecentIds(duplicate_window)
         self._sessions = Sessions(self._limits)
         self._wakeups = Wakeups()
-        self._database = Database(open_queue_file(Path(path)))
+        self._database = Database(
+            open_queue_file(Path(path)), busy_timeout_seconds=BUSY_TIMEOUT_MS / 1000
+        )
         self._commits = GroupCommit(self._database)
         self._doorbell = Doorbell(self._database, self._wakeups.wake)
         self._doorbell_failed = False
