@@ -40,10 +40,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--worker-processes",
         type=int,
-        default=0,
+        default=1,
         metavar="N",
-        help="run the queue triggers in N worker processes of their own instead of in "
-        "this one (default 0); the HTTP host then never waits behind the workers",
+        help="run the queue triggers in N worker processes of their own (default 1), so "
+        "the HTTP host never waits behind the workers; 0 runs them in this process",
     )
     return parser.parse_args(argv)
 
@@ -135,6 +135,13 @@ def banner(details: dict[str, Any]) -> str:
     if simulator:
         lines.append(f"Simulator:            {simulator}/ (what Millennium holds; kept on disk)")
     lines += [
+        "Queue workers:        "
+        + (
+            f"{len(details['workerProcesses'])} worker process(es) "
+            f"({', '.join(map(str, details['workerProcesses']))})"
+            if details["workerProcesses"]
+            else "in this process"
+        ),
         f"Data folder:          {details['dataFolder']}",
         f"Profiles:             {details['profilesFolder']} ({', '.join(details['profiles'])}; "
         "reread when a file changes)",

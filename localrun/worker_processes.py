@@ -23,6 +23,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from shared.names import QUEUE_EVENTS, SYNC_QUEUES
 from shared.queue.embedded import EmbeddedQueue
 from shared.settings import Settings
 
@@ -55,10 +56,10 @@ class WorkerProcesses:
                 ``READY_TIMEOUT_SECONDS``.
         """
         command = [sys.executable, "-m", "localrun.worker", "--parent-pid", str(os.getpid())]
-        for _ in range(self._count):
+        for index in range(self._count):
             self._processes.append(
                 subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-                    command,
+                    [*command, *_queue_arguments(index, self._count)],
                     env=self._environment,
                     cwd=REPO_ROOT,
                 )
@@ -91,6 +92,18 @@ class WorkerProcesses:
         raise WorkerProcessFailed(
             f"the worker processes were not receiving within {READY_TIMEOUT_SECONDS:g} s"
         )
+
+
+def _queue_arguments(index: int, count: int) -> list[str]:
+    """Which queues worker process ``index`` of ``count`` drives: one process, all of
+    them; two or more, the first takes the Orbit events (intake) and the others the
+    three sync queues, so intake runs beside the Millennium sends, not between them.
+    (More than one process on the sync queues share the connection budget by turns.)"""
+    if count == 1:
+        return []
+    if index == 0:
+        return ["--queues", QUEUE_EVENTS]
+    return ["--queues", *SYNC_QUEUES]
 
 
 def _settings_environment(settings: Settings) -> dict[str, str]:
