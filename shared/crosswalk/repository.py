@@ -17,7 +17,6 @@ Every update is conditional on the ETag read (optimistic concurrency).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 import json
 from collections.abc import Iterator, Mapping
@@ -35,7 +34,6 @@ SNAPSHOT_ROW = "snapshot"
 TARGET_PREFIX = "target|"
 AUDIT_PREFIX = "audit|"
 CONVERGED_PREFIX = "converged|"
-PARSED_SNAPSHOTS_KEPT = 2048  # about 10 MB; a booking's text is read again within seconds
 
 
 @dataclass(frozen=True)
@@ -236,21 +234,13 @@ def _snapshot_data(stored: StoredSnapshot) -> dict[str, Value]:
 def _snapshot_from(entity: Entity) -> StoredSnapshot:
     data = entity.data
     return StoredSnapshot(
-        snapshot=_parsed_snapshot(str(data["snapshot"])),
+        snapshot=BookingSnapshot.model_validate_json(str(data["snapshot"])),
         received_at=dt.datetime.fromisoformat(str(data["receivedAt"])),
         event_id=str(data["eventId"]),
         correlation_id=str(data["correlationId"]),
         etag=entity.etag,
         patient_generation=int(data.get("patientGeneration", 0)),
     )
-
-
-@functools.lru_cache(maxsize=PARSED_SNAPSHOTS_KEPT)
-def _parsed_snapshot(raw: str) -> BookingSnapshot:
-    """The snapshot a row holds. A booking's snapshot is read by each target's worker
-    and again after each step, and validating it is most of what reading costs;
-    the models are frozen, so the same text can share one parsed value."""
-    return BookingSnapshot.model_validate_json(raw)
 
 
 def facts_json(facts: Facts | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -14,6 +15,7 @@ import httpx
 from localrun.expected import millennium_differences
 from shared.booking import BookingSnapshot
 from shared.webhook.signature import sign
+from tests.builders import make_patient, make_snapshot
 
 
 def event_of(snapshot: BookingSnapshot) -> dict[str, Any]:
@@ -59,6 +61,22 @@ class Orbit:
             if known is None or known.version < snapshot.version:
                 self.latest[snapshot.booking_id] = snapshot
         return response
+
+
+def hourly_bookings(count: int, first_start: dt.datetime) -> list[BookingSnapshot]:
+    """``count`` bookings of different patients, one an hour from ``first_start``."""
+    snapshots = []
+    for n in range(count):
+        start = first_start + dt.timedelta(hours=n)
+        snapshots.append(
+            make_snapshot(
+                booking_id=f"OB-2026-{n + 1:06d}",
+                patient=make_patient(n + 1),
+                planned_start=start,
+                planned_end=start + dt.timedelta(hours=2),
+            )
+        )
+    return snapshots
 
 
 def wait_converged(

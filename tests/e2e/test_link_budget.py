@@ -24,9 +24,8 @@ import pytest
 from localrun.app import LocalRun, local_settings
 from shared.crosswalk.repository import Crosswalk
 from shared.webhook.signature import new_secret
-from tests.builders import make_patient, make_snapshot
 from tests.e2e.conftest import FAST_RETRIES
-from tests.e2e.harness import Orbit, wait_converged
+from tests.e2e.harness import Orbit, hourly_bookings, wait_converged
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,14 +91,7 @@ def test_many_bookings_through_several_processes_keep_to_the_budget(
     run, worker_logs = budgeted_run
     budget = run.settings.mllp_max_connections
     orbit = Orbit(run.base_url, run.settings.orbit_webhook_secrets[0])
-    for n in range(BOOKINGS):
-        start = dt.datetime(2026, 12, 1, 8, tzinfo=CET) + dt.timedelta(hours=n)
-        snapshot = make_snapshot(
-            booking_id=f"OB-2026-{n + 1:06d}",
-            patient=make_patient(n + 1),
-            planned_start=start,
-            planned_end=start + dt.timedelta(hours=2),
-        )
+    for snapshot in hourly_bookings(BOOKINGS, dt.datetime(2026, 12, 1, 8, tzinfo=CET)):
         assert orbit.send(snapshot).status_code == 202
 
     differences = wait_converged(run.simulator.http_url, orbit.latest.values(), timeout=180)

@@ -22,8 +22,7 @@ import pytest
 
 from localrun.app import LocalRun, local_settings
 from shared.webhook.signature import new_secret
-from tests.builders import make_patient, make_snapshot
-from tests.e2e.harness import Orbit, wait_converged
+from tests.e2e.harness import Orbit, hourly_bookings, wait_converged
 
 pytestmark = pytest.mark.e2e
 BOOKINGS = 12
@@ -43,14 +42,7 @@ def test_bookings_converge_through_a_worker_process(
         assert run.dispatcher.queues  # it watches every queue for wait_idle ...
         assert run.dispatcher.driven_queues == []  # ... and drives none of them
         orbit = Orbit(run.base_url, run.settings.orbit_webhook_secrets[0])
-        for n in range(BOOKINGS):
-            start = dt.datetime(2026, 12, 7, 8, tzinfo=CET) + dt.timedelta(hours=n)
-            snapshot = make_snapshot(
-                booking_id=f"OB-2026-{n + 1:06d}",
-                patient=make_patient(n + 1),
-                planned_start=start,
-                planned_end=start + dt.timedelta(hours=2),
-            )
+        for snapshot in hourly_bookings(BOOKINGS, dt.datetime(2026, 12, 7, 8, tzinfo=CET)):
             assert orbit.send(snapshot).status_code == 202
         assert wait_converged(run.simulator.http_url, orbit.latest.values(), timeout=60) == []
         stats = run.simulator.stats()
