@@ -86,10 +86,6 @@ class Simulator:
         state: dict[str, Any] = self.http.get("/state").raise_for_status().json()
         return state
 
-    def booking(self, visit_number: str) -> dict[str, Any]:
-        view: dict[str, Any] = self.http.get(f"/state/bookings/{visit_number}").json()
-        return view
-
     def set_latency(self, milliseconds: int) -> None:
         self.http.post("/faults", json={"latency_ms": milliseconds}).raise_for_status()
 
