@@ -30,6 +30,8 @@ LOOPBACK = "127.0.0.1"
 REFRESH_SECONDS = 1.0
 """How stale this process's list of other listeners may get."""
 
+ANSWER_TIMEOUT_SECONDS = 0.5
+"""How soon the listening thread notices that its bell was closed."""
 _MAX_DATAGRAM = 4096
 
 
@@ -60,6 +62,7 @@ class Doorbell:
             bell = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
                 bell.bind((LOOPBACK, 0))
+                bell.settimeout(ANSWER_TIMEOUT_SECONDS)
             except OSError:
                 bell.close()
                 raise
@@ -143,9 +146,14 @@ class Doorbell:
         return self._others
 
     def _answer(self, bell: socket.socket) -> None:
-        while True:
+        # A close from another thread does not reliably wake a blocked recv, so the
+        # wait is bounded (see listen) and the thread looks whether its bell is
+        # still the one.
+        while self._socket is bell:
             try:
                 datagram = bell.recv(_MAX_DATAGRAM)
+            except TimeoutError:
+                continue
             except OSError:  # closed
                 return
             self._on_ring(datagram.decode("ascii", "replace").split("\n"))
