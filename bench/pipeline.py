@@ -47,6 +47,7 @@ from tests.builders import make_snapshot
 from tests.e2e.harness import event_of
 
 CONVERGE_TIMEOUT_SECONDS = 3600.0
+BOOKING_TIMEOUT_SECONDS = 30.0
 
 
 @contextmanager
@@ -109,7 +110,10 @@ def end_to_end(run: LocalRunProcess, simulator: Simulator, count: int) -> list[f
             acknowledged = _accepted(simulator)
             started = time.perf_counter()
             poster.post(event_of(snapshot))
+            deadline = started + BOOKING_TIMEOUT_SECONDS
             while _accepted(simulator) < acknowledged + 3:
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"{snapshot.booking_id} was not acknowledged three times")
                 time.sleep(0.0005)
             latencies.append((time.perf_counter() - started) * 1000)
     simulator.set_latency(0)
