@@ -3,8 +3,10 @@
 A process whose receivers wait on the file (the local run, each
 ``python -m localrun.worker``) listens on a UDP socket on loopback and writes its
 port into the file's ``doorbells`` table. After every change to a queue (send,
-complete, abandon) a process sends the queue's name in one datagram to each other
-listener, which wakes its waiting receivers at once instead of at their next poll.
+complete, abandon) a process sends each queue's name and how many of its messages
+may have become receivable, one line per queue, in one datagram to each other
+listener, which wakes that many of its waiting receivers at once instead of at
+their next poll.
 
 A datagram is only a hint: a lost one, or a listener not yet seen (the list of
 listeners is re-read at most every ``REFRESH_SECONDS``), costs one poll interval
@@ -21,7 +23,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 
 from shared.errors import QueueUnavailable
 from shared.queue.embedded.commit import Database
@@ -38,7 +40,7 @@ _MAX_DATAGRAM = 4096
 class Doorbell:
     """This process's bell (once `listen` is called) and the other processes' bells."""
 
-    def __init__(self, database: Database, on_ring: Callable[[Iterable[str]], None]) -> None:
+    def __init__(self, database: Database, on_ring: Callable[[Mapping[str, int]], None]) -> None:
         self._database = database
         self._on_ring = on_ring
         self._socket: socket.socket | None = None
@@ -77,12 +79,13 @@ class Doorbell:
             target=self._answer, args=(bell,), name="queue-doorbell", daemon=True
         ).start()
 
-    def ring(self, queues: Iterable[str]) -> None:
-        """Tell the other listening processes that ``queues`` changed (best effort)."""
+    def ring(self, arrivals: Mapping[str, int]) -> None:
+        """Tell the other listening processes how many messages of each queue may
+        have become receivable (best effort)."""
         ports = self._other_ports()
         if not ports:
             return
-        datagram = "\n".join(sorted(set(queues))).encode("ascii", "replace")
+        datagram = ring_datagram(arrivals)
         sender = self._sending_socket()
         for port in ports:
             with contextlib.suppress(OSError):  # a listener that just went away
@@ -156,7 +159,29 @@ class Doorbell:
                 continue
             except OSError:  # closed
                 return
-            self._on_ring(datagram.decode("ascii", "replace").split("\n"))
+            self._on_ring(arrivals_of(datagram))
+
+
+def ring_datagram(arrivals: Mapping[str, int]) -> bytes:
+    """``queue count`` lines, at most ``_MAX_DATAGRAM`` bytes (the rest is left to
+    the poll)."""
+    datagram = b""
+    for queue, count in sorted(arrivals.items()):
+        line = f"{queue} {count}".encode("ascii", "replace")
+        if len(datagram) + len(line) + 1 > _MAX_DATAGRAM:
+            break
+        datagram += (b"\n" if datagram else b"") + line
+    return datagram
+
+
+def arrivals_of(datagram: bytes) -> dict[str, int]:
+    """The counts of a ring; a line without a usable count wakes one receiver."""
+    arrivals: dict[str, int] = {}
+    for line in datagram.decode("ascii", "replace").split("\n"):
+        queue, _, count = line.partition(" ")
+        if queue:
+            arrivals[queue] = arrivals.get(queue, 0) + (int(count) if count.isdigit() else 1)
+    return arrivals
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -93,7 +94,7 @@ class EmbeddedQueue:
             return
         batch = [prepare(message) for message in messages]
         self._commits.run(lambda db: store_batch(db, batch, self._recent_ids, self._clock()))
-        self._changed(message.queue for message in batch)
+        self._changed(Counter(message.queue for message in batch))
 
     def dead_letter(self, letter: DeadLetter) -> None:
         """Park ``letter`` in its source queue's dead-letter sub-queue; a letter of
@@ -154,9 +155,11 @@ class EmbeddedQueue:
         Raises:
             QueueUnavailable: the file could not be written; nothing was completed.
         """
-        lost = self._commits.run(lambda db: self._sessions.complete(db, messages, self._clock()))
-        self._changed(message.queue for message in messages)
-        return lost
+        completed = self._commits.run(
+            lambda db: self._sessions.complete(db, messages, self._clock())
+        )
+        self._changed(completed.reopened)
+        return completed.lost
 
     def abandon(self, message: ReceivedMessage) -> None:
         """Give a received message back; it is delivered again (same order), or
@@ -168,7 +171,7 @@ class EmbeddedQueue:
         """
         if not self._commits.run(lambda db: self._sessions.abandon(db, message, self._clock())):
             raise LockLost(f"message {message.sequence_number} on {message.queue}")
-        self._changed([message.queue])
+        self._changed({message.queue: 1})
 
     def _listen_for_other_processes(self) -> None:
         """Ring this process's doorbell on other processes' changes; without one
@@ -180,11 +183,14 @@ class EmbeddedQueue:
                 self._doorbell_failed = True
                 log.warning("no doorbell for the embedded queue (%s); receivers poll", error)
 
-    def _changed(self, queues: Iterable[str]) -> None:
-        """Wake the receivers of ``queues``: this process's, and other processes'."""
-        changed = set(queues)
-        self._wakeups.wake(changed)
-        self._doorbell.ring(changed)
+    def _changed(self, arrivals: Mapping[str, int]) -> None:
+        """Wake receivers of the queues that got messages someone may now receive
+        (how many, per queue): this process's, and other processes'."""
+        arrivals = {queue: count for queue, count in arrivals.items() if count > 0}
+        if not arrivals:
+            return
+        self._wakeups.wake(arrivals)
+        self._doorbell.ring(arrivals)
 
     # --- dead letters (the operator tools) ---------------------------------------
 

@@ -18,10 +18,20 @@ import itertools
 import json
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from shared.queue.embedded.deadletters import park_exhausted
 from shared.queue.embedded.values import Limits, ReceivedMessage, utc
+
+
+@dataclass
+class Completed:
+    """What a ``Sessions.complete`` did."""
+
+    lost: list[ReceivedMessage] = field(default_factory=list)
+    reopened: Counter[str] = field(default_factory=Counter)
 
 
 class Sessions:
@@ -56,9 +66,10 @@ class Sessions:
 
     def complete(
         self, db: sqlite3.Connection, messages: Sequence[ReceivedMessage], now: float
-    ) -> list[ReceivedMessage]:
-        """Delete the messages whose lock still holds; the others (lock lost)."""
-        lost: list[ReceivedMessage] = []
+    ) -> Completed:
+        """Delete the messages whose lock still holds; which were not (lock lost), and
+        how many sessions each queue has receivable again (their next message)."""
+        completed = Completed()
         for message in messages:
             deleted = db.execute(
                 "DELETE FROM messages WHERE queue = ? AND session_id = ? AND seq = ?"
@@ -68,10 +79,10 @@ class Sessions:
                 _lock_args(message, now),
             ).rowcount
             if deleted == 0:
-                lost.append(message)
-            else:
-                _release_session_if_idle(db, message.queue, message.session_id, now)
-        return lost
+                completed.lost.append(message)
+            elif _release_session_if_idle(db, message.queue, message.session_id, now):
+                completed.reopened[message.queue] += 1
+        return completed
 
     def abandon(self, db: sqlite3.Connection, message: ReceivedMessage, now: float) -> bool:
         """Unlock the message (dead-letter it after its last allowed delivery);
@@ -186,9 +197,10 @@ def _take_messages(
 
 def _release_session_if_idle(
     db: sqlite3.Connection, queue: str, session_id: str, now: float
-) -> None:
+) -> bool:
     """Unlock the session once none of its handed-out messages is outstanding; it is
-    then due when its first message is visible, or forgotten when it has none."""
+    then due when its first message is visible, or forgotten when it has none.
+    Whether it was unlocked with messages left (a receiver may take it)."""
     first = db.execute(
         "SELECT visible_at, lock_token IS NOT NULL FROM messages"
         " WHERE queue = ? AND session_id = ? ORDER BY visible_at, seq LIMIT 1",
@@ -196,14 +208,15 @@ def _release_session_if_idle(
     ).fetchone()
     if first is None:
         db.execute("DELETE FROM sessions WHERE queue = ? AND session_id = ?", (queue, session_id))
-        return
+        return False
     visible_at, head_is_locked = first
     if head_is_locked or _has_locked_message(db, queue, session_id):
-        return
+        return False
     db.execute(
         "UPDATE sessions SET lock_token = NULL, due_at = ? WHERE queue = ? AND session_id = ?",
         (visible_at, queue, session_id),
     )
+    return True
 
 
 def _has_locked_message(db: sqlite3.Connection, queue: str, session_id: str) -> bool:
