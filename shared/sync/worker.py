@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from shared import telemetry
@@ -47,12 +48,13 @@ from shared.sync.channel import (
     InDoubt,
     NotSent,
     Operation,
+    OperationKind,
     Outcome,
     RetryLater,
     SendContext,
 )
 from shared.sync.convergence import note_if_converged
-from shared.sync.plan import Wait, plan
+from shared.sync.plan import DEPENDENTS, Wait, plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Facts, Target, desired_facts, removal_facts
 
@@ -78,6 +80,7 @@ class _Context:
     profile: Profile
     desired: Facts | None
     ports: SyncPorts
+    kicked: set[Target] = field(default_factory=set)  # by this call, any cause
 
     @property
     def booking_id(self) -> str:
@@ -153,6 +156,7 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
         )
         if decision is None:
             note_if_converged(ctx.ports, ctx.stored, states)
+            _kick_targets_waiting_on_this_one(ctx, states)
             return _settle(ctx, state)
         if isinstance(decision, Wait):
             return SyncOutcome.WAITING
@@ -162,6 +166,38 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
             return None  # another worker moved the row: read it again
     assert state.intent is not None
     return _send(ctx, state, state.intent)
+
+
+def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, TargetState]) -> None:
+    """In sync: kick each target that waited on this one and can move now, unless
+    this call kicked it already.
+
+    The step that let it move kicks it (``_confirm``), but that kick is lost when
+    the bus fails after the step was saved; the copy of this kick that the
+    settlement schedules then lands here, in sync. What waits on what mirrors the
+    planner: a dependent's create waits for the encounter, and the encounter's
+    removal for the dependents' removals.
+    """
+    confirmed = {target: target_state.confirmed for target, target_state in states.items()}
+    waiting = (
+        {dependent: OperationKind.CREATE for dependent in DEPENDENTS}
+        if ctx.target is Target.ENCOUNTER
+        else {Target.ENCOUNTER: OperationKind.REMOVE}
+    )
+    for other, kind in waiting.items():
+        other_state = states[other]
+        if other in ctx.kicked or other_state.intent is not None or other_state.blocked:
+            continue
+        desired = desired_facts(ctx.stored.snapshot, other, ctx.stored.patient_generation)
+        decision = plan(
+            other,
+            desired,
+            confirmed,
+            updates_in_place=ctx.ports.channels[other].updates_in_place,
+        )
+        if isinstance(decision, Operation) and decision.kind is kind:
+            # The note of the kick that was lost: if it did go out, this one is a duplicate.
+            _kick(ctx, other, KickCause.DEPENDENCY, f"{ctx.target}-{states[ctx.target].seq}")
 
 
 def _still_blocked(ctx: _Context, state: TargetState) -> bool:
@@ -400,6 +436,7 @@ def _kick(ctx: _Context, target: Target, cause: KickCause, note: str, at=None) -
     ctx.ports.bus.send(
         [kick_outbound(kick, scheduled_at=at, properties=telemetry.trace_properties())]
     )
+    ctx.kicked.add(target)
 
 
 def _audit(

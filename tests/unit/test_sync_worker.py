@@ -328,3 +328,73 @@ def test_a_bed_change_cancels_under_the_newest_name_then_rebooks():
     bed = [s for s in world.millennium.sent[5:] if s.trigger in ("ADT^A27", "ADT^A14")]
     assert [s.trigger for s in bed] == ["ADT^A27", "ADT^A14"]
     assert all(_pid_5(s.message).startswith("Berg^") for s in bed)
+
+
+def _sync_kicks(world: World) -> list:
+    return [m for m in world.bus.sent if m.queue.startswith("sync-")]
+
+
+def _deliver(world: World, message) -> SyncOutcome:
+    """Deliver one kick now, as its queue would (the Pump then skips it)."""
+    return sync_target(Kick.model_validate_json(message.body), world.ports)
+
+
+def _take_the_bus_down_when(world: World, trigger: str) -> None:
+    """The bus fails from the moment ``trigger`` is sent (its ACK is still saved)."""
+
+    def on_send(sent: str) -> None:
+        world.bus.down = world.bus.down or sent == trigger
+
+    world.millennium.on_send = on_send
+
+
+def _bring_the_bus_back(world: World) -> None:
+    world.bus.down = False
+    world.millennium.on_send = None
+    world.pump.delivered = len(_sync_kicks(world))  # what is on the queue now is new
+
+
+def test_an_encounter_found_in_sync_kicks_dependents_whose_kick_was_lost():
+    """The bus failed right after the encounter's ACK was saved, so the kicks for the
+    appointment and the bed never went out; the settlement's copy of the
+    encounter's kick then found the encounter in sync. Before the fix it stopped
+    there, and the booking never got its appointment or bed booking."""
+    from shared.errors import QueueUnavailable
+
+    world = World()
+    world.event()
+    encounter, appointment, bed = _sync_kicks(world)
+    assert _deliver(world, appointment) is SyncOutcome.WAITING
+    assert _deliver(world, bed) is SyncOutcome.WAITING
+    _take_the_bus_down_when(world, "ADT^A05")
+    with pytest.raises(QueueUnavailable):
+        _deliver(world, encounter)
+    _bring_the_bus_back(world)
+    assert _deliver(world, encounter) is SyncOutcome.IN_SYNC  # the settlement's copy
+    world.pump.run()
+    assert world.millennium.triggers() == ["ADT^A05", "SIU^S12", "ADT^A14"]
+    assert all(world.confirmed(t) is not None for t in Target)
+
+
+def test_a_dependent_found_in_sync_kicks_the_encounter_waiting_for_its_removal():
+    """Cancellation: the bed's removal was confirmed but its kick of the encounter was
+    lost; the copy of the bed's kick finds the bed in sync and kicks the encounter,
+    whose A38 (cancel pre-admit) then goes out."""
+    from shared.errors import QueueUnavailable
+
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, status="cancelled")
+    encounter, appointment, bed = _sync_kicks(world)[-3:]
+    assert _deliver(world, encounter) is SyncOutcome.WAITING
+    assert _deliver(world, appointment) is SyncOutcome.IN_SYNC  # removed; kicks the encounter
+    assert _deliver(world, _sync_kicks(world)[-1]) is SyncOutcome.WAITING  # on the bed
+    _take_the_bus_down_when(world, "ADT^A27")
+    with pytest.raises(QueueUnavailable):
+        _deliver(world, bed)
+    _bring_the_bus_back(world)
+    assert _deliver(world, bed) is SyncOutcome.IN_SYNC  # the settlement's copy
+    world.pump.run()
+    assert world.millennium.triggers()[-1] == "ADT^A38"
+    assert all(world.confirmed(t) is None for t in Target)
