@@ -2,8 +2,9 @@
 
 Snapshots carry a per-booking version; an event whose version is older than the
 stored one is acknowledged and ignored (stale). A newer one replaces the stored
-snapshot and kicks the three targets. In ``jumpout`` mode the snapshot is kept
-(shadow) and nothing is kicked until the go-live.
+snapshot and kicks the targets (a booking's first snapshot only the encounter,
+see ``_store_newest``). In ``jumpout`` mode the snapshot is kept (shadow) and
+nothing is kicked until the go-live.
 """
 
 from __future__ import annotations
@@ -43,20 +44,17 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
     telemetry.annotate(
         administration=profile.code, version=snapshot.version, event_id=event.event_id
     )
-    result = _store_newest(event, ports)
+    result, first = _store_newest(event, ports)
     if result is IntakeResult.STALE:
         return result
     if profile.mode is Mode.INTEGRATED:
-        # Every target is kicked, even one that looks in sync or must wait: its
-        # worker may be in the middle of a step planned from the older snapshot,
-        # and only a kick queued behind that step (same session) is sure to look
-        # again. Skipping "idle" targets lost such wake-ups under load.
         kick_targets(
             ports,
             snapshot.booking_id,
             KickCause.EVENT,
             f"v{snapshot.version}",
             event.correlation_id,
+            targets=(Target.ENCOUNTER,) if first else tuple(Target),
         )
     return result
 
@@ -90,7 +88,19 @@ def kick_targets(
         ports.bus.send(kicks)
 
 
-def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:
+def _store_newest(event: EventMessage, ports: SyncPorts) -> tuple[IntakeResult, bool]:
+    """Store the snapshot if it is newer; and whether it is the booking's first.
+
+    Which targets the intake kicks follows from the second: every target is
+    kicked after a later snapshot, even one that looks in sync or must wait, as
+    its worker may be in the middle of a step planned from the older snapshot,
+    and only a kick queued behind that step (same session) is sure to look again
+    (skipping "idle" targets lost such wake-ups under load). After the first,
+    only the encounter is: nothing of the booking was ever kicked, and the
+    appointment and the bed booking can only wait for the encounter, whose
+    confirmation kicks them (and whose worker, finding it in sync, kicks them
+    again if that kick was lost).
+    """
     snapshot = event.snapshot
     for _ in range(5):
         previous = ports.crosswalk.load_snapshot(snapshot.booking_id)
@@ -103,9 +113,9 @@ def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:
                 snapshot.version,
                 previous.version,
             )
-            return IntakeResult.STALE
+            return IntakeResult.STALE, False
         if previous is not None and previous.version == snapshot.version:
-            return IntakeResult.DUPLICATE
+            return IntakeResult.DUPLICATE, False
         stored = StoredSnapshot(
             snapshot=snapshot,
             received_at=event.received_at,
@@ -123,7 +133,7 @@ def _store_newest(event: EventMessage, ports: SyncPorts) -> IntakeResult:
             new = millennium_alias(snapshot.booking_id, stored.patient_generation)
             # The booking trace shows which aliases belong to which generation.
             _audit(event, ports, "patient-corrected", f"Millennium aliases {old} -> {new}")
-        return IntakeResult.STORED
+        return IntakeResult.STORED, previous is None
     raise ConcurrencyConflict(f"booking {snapshot.booking_id}: snapshot kept changing")
 
 
