@@ -16,9 +16,10 @@ dead-lettered with a reason.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -122,7 +123,7 @@ def sync_target(kick: Kick, ports: SyncPorts) -> SyncOutcome:
         if outcome is not None:
             return outcome
         ctx = _refreshed(ctx)
-    _kick(ctx, kick.target, KickCause.RETRY, f"continue-{ctx.stored.version}-{kick.note}")
+    _kick(ctx, [kick.target], KickCause.RETRY, f"continue-{ctx.stored.version}-{kick.note}")
     return SyncOutcome.STEP_LIMIT
 
 
@@ -184,6 +185,7 @@ def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, Tar
         if ctx.target is Target.ENCOUNTER
         else {Target.ENCOUNTER: OperationKind.REMOVE}
     )
+    movable = []
     for other, kind in waiting.items():
         other_state = states[other]
         if other in ctx.kicked or other_state.intent is not None or other_state.blocked:
@@ -196,8 +198,9 @@ def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, Tar
             updates_in_place=ctx.ports.channels[other].updates_in_place,
         )
         if isinstance(decision, Operation) and decision.kind is kind:
-            # The note of the kick that was lost: if it did go out, this one is a duplicate.
-            _kick(ctx, other, KickCause.DEPENDENCY, f"{ctx.target}-{states[ctx.target].seq}")
+            movable.append(other)
+    # The note of the kick that was lost: if it did go out, this one is a duplicate.
+    _kick(ctx, movable, KickCause.DEPENDENCY, f"{ctx.target}-{states[ctx.target].seq}")
 
 
 def _still_blocked(ctx: _Context, state: TargetState) -> bool:
@@ -296,6 +299,12 @@ def _confirm(ctx: _Context, state: TargetState, intent: Intent, outcome: Confirm
         blocked=None,
     )
     _save_outcome(ctx, confirmed, intent)
+    # The kicks first: the targets they let move are the booking's next sends.
+    note = f"{ctx.target}-{confirmed.seq}"
+    if ctx.target is Target.ENCOUNTER:
+        _kick(ctx, DEPENDENTS, KickCause.DEPENDENCY, note)
+    elif intent.confirms is None:
+        _kick(ctx, [Target.ENCOUNTER], KickCause.DEPENDENCY, note)
     log.info(
         "confirmed %s %s booking %s %s %s%s",
         ctx.target,
@@ -305,12 +314,6 @@ def _confirm(ctx: _Context, state: TargetState, intent: Intent, outcome: Confirm
         intent.key,
         f" with a warning: {outcome.warning}" if outcome.warning else "",
     )
-    note = f"{ctx.target}-{confirmed.seq}"
-    if ctx.target is Target.ENCOUNTER:
-        for dependent in (Target.APPOINTMENT, Target.BED):
-            _kick(ctx, dependent, KickCause.DEPENDENCY, note)
-    elif intent.confirms is None:
-        _kick(ctx, Target.ENCOUNTER, KickCause.DEPENDENCY, note)
 
 
 def _save_outcome(ctx: _Context, new_state: TargetState, intent: Intent) -> None:
@@ -414,7 +417,7 @@ def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
 
 def _schedule_retry(ctx: _Context, attempt: int, note: str) -> None:
     delay = ctx.ports.retry.delay(attempt, ctx.booking_id)
-    _kick(ctx, ctx.target, KickCause.RETRY, note, at=ctx.ports.clock() + delay)
+    _kick(ctx, [ctx.target], KickCause.RETRY, note, at=ctx.ports.clock() + delay)
     telemetry.retry_scheduled(attempt, delay)
     log.info(
         "retry %s booking %s in %.1fs (attempt %s)",
@@ -425,18 +428,32 @@ def _schedule_retry(ctx: _Context, attempt: int, note: str) -> None:
     )
 
 
-def _kick(ctx: _Context, target: Target, cause: KickCause, note: str, at=None) -> None:  # type: ignore[no-untyped-def]
-    kick = Kick(
-        booking_id=ctx.booking_id,
-        target=target,
-        cause=cause,
-        note=note,
-        correlation_id=ctx.kick.correlation_id,
-    )
-    ctx.ports.bus.send(
-        [kick_outbound(kick, scheduled_at=at, properties=telemetry.trace_properties())]
-    )
-    ctx.kicked.add(target)
+def _kick(
+    ctx: _Context,
+    targets: Iterable[Target],
+    cause: KickCause,
+    note: str,
+    at: dt.datetime | None = None,
+) -> None:
+    """Kick ``targets`` of the booking in one send (nothing when there are none)."""
+    targets = list(targets)
+    kicks = [
+        kick_outbound(
+            Kick(
+                booking_id=ctx.booking_id,
+                target=target,
+                cause=cause,
+                note=note,
+                correlation_id=ctx.kick.correlation_id,
+            ),
+            scheduled_at=at,
+            properties=telemetry.trace_properties(),
+        )
+        for target in targets
+    ]
+    if kicks:
+        ctx.ports.bus.send(kicks)
+        ctx.kicked.update(targets)
 
 
 def _audit(
