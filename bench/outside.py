@@ -82,6 +82,17 @@ class Simulator:
         stats: dict[str, Any] = self.http.get("/stats").raise_for_status().json()
         return stats
 
+    def wait_for_acks(self, code: str, at_least: int, timeout: float) -> int:
+        """How many ``code`` ACKs the simulator sent, once at least ``at_least`` (or
+        after ``timeout`` s): one request that waits, instead of polling ``stats``."""
+        response = self.http.get(
+            "/stats/acks",
+            params={"code": code, "atLeast": at_least, "timeout": timeout},
+            timeout=timeout + 10,
+        )
+        count: int = response.raise_for_status().json()["count"]
+        return count
+
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.http.get("/state").raise_for_status().json()
         return state

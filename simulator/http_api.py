@@ -7,6 +7,9 @@ nothing is logged (request lines would carry identifiers in FHIR search URLs).
     GET  /state                      counts and every encounter/appointment/admit
     GET  /state/bookings/{visit}     one booking's Millennium records and messages
     GET  /stats                      counters (received, by type, by ACK code, ...)
+    GET  /stats/acks?code=AA&atLeast=N&timeout=S
+                                     wait (at most S ≤ 60 s) until N ACKs with that code
+                                     were sent: {"code", "count", "reached"}
     GET  /log                        every received message: MSH-10, type, ACK code
     GET  /faults   POST /faults      read / change fault injection
     POST /reset                      forget everything (state, stats, faults, state file)
@@ -44,6 +47,7 @@ from simulator.state import MillenniumState
 
 MAX_BODY_BYTES = 1024 * 1024
 JSON = "application/json"
+MAX_ACK_WAIT = 60.0
 FHIR_JSON = "application/fhir+json"
 
 
@@ -81,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.OK, self._booking(visit_number))
         elif path == "/stats":
             self._json(HTTPStatus.OK, millennium.stats())
+        elif path == "/stats/acks":
+            self._wait_for_acks(query)
         elif path == "/log":
             self._json(HTTPStatus.OK, [dataclasses.asdict(e) for e in millennium.log_entries()])
         elif path == "/faults":
@@ -147,6 +153,23 @@ class _Handler(BaseHTTPRequestHandler):
         booking = millennium.with_state(view)
         booking["messages"] = [dataclasses.asdict(e) for e in millennium.history(visit_number)]
         return booking
+
+    def _wait_for_acks(self, query: dict[str, list[str]]) -> None:
+        code = _first(query, "code") or "AA"
+        try:
+            at_least = int(_first(query, "atLeast"))
+            timeout = float(_first(query, "timeout") or "30")
+        except ValueError:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": "atLeast and timeout must be numbers"})
+            return
+        if code not in ("AA", "AE", "AR", "CA", "CE", "CR") or not 0 <= timeout <= MAX_ACK_WAIT:
+            self._json(
+                HTTPStatus.BAD_REQUEST,
+                {"error": f"code must be an ACK code, timeout 0–{MAX_ACK_WAIT:g} s"},
+            )
+            return
+        count = self.server.millennium.wait_for_acks(code, at_least, timeout)
+        self._json(HTTPStatus.OK, {"code": code, "count": count, "reached": count >= at_least})
 
     def _search_patients(self, query: dict[str, list[str]]) -> None:
         identifiers = query.get("identifier")

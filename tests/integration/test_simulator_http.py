@@ -66,6 +66,29 @@ def test_an_unknown_booking_has_no_records(http):
     )
 
 
+def test_waiting_for_acks_returns_once_they_were_sent(sim, http):
+    """What a benchmark waits on instead of polling /stats."""
+    import threading
+
+    answer: dict = {}
+
+    def wait() -> None:
+        answer.update(http.get("/stats/acks", params={"atLeast": 3, "timeout": 30}).json())
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    book(sim)  # three AAs
+    waiter.join(30)
+    assert answer == {"code": "AA", "count": 3, "reached": True}
+    quick = http.get("/stats/acks", params={"code": "AR", "atLeast": 1, "timeout": 0}).json()
+    assert quick == {"code": "AR", "count": 0, "reached": False}
+
+
+def test_waiting_for_acks_refuses_bad_parameters(http):
+    for params in ({"atLeast": "x"}, {"atLeast": 1, "timeout": 61}, {"atLeast": 1, "code": "ZZ"}):
+        assert http.get("/stats/acks", params=params).status_code == 400
+
+
 def test_stats_count_by_type_and_ack_code(sim, http):
     book(sim)
     with MllpClient("127.0.0.1", sim.mllp_port, timeout=2) as mllp:
