@@ -8,11 +8,16 @@ the simulator enforcing it) each in a process of their own (`bench.outside`):
 1. **bare link**: ``--messages`` HL7 messages sent one after another over the
    budgeted link (the run's own lease file) to the simulator with no added
    latency and no pipeline;
-2. **pipeline**: ``--bookings`` bookings (with rebookings and cancellations)
+2. **durable floor**: the same messages, each with only the durable steps the
+   pipeline's guarantees need and none of its logic: a kick sent, received and
+   completed on an embedded queue, the intent written to a crosswalk before the
+   send and the outcome after it (ETag-conditional), one audit row; a ceiling
+   for any pipeline that keeps those guarantees on this machine;
+3. **pipeline**: ``--bookings`` bookings (with rebookings and cancellations)
    through the webhook, queues and workers over the same budget until Millennium
-   holds every last snapshot; the ratio of the two message rates is the figure
-   issue 11/13 ask for;
-3. **live before backlog** (one local run in this process, as the go-live
+   holds every last snapshot; the ratio of the pipeline's and the bare link's
+   message rates is the figure issue 11/13 ask for;
+4. **live before backlog** (one local run in this process, as the go-live
    needs its services): a go-live of ``--backlog`` bookings paced at
    ``--pace`` bookings/s with a 5 ms Millennium while a live booking arrives every
    second: the live changes' latency (202 → all targets confirmed) and the
@@ -33,9 +38,12 @@ from bench.outside import LocalRunProcess, Simulator
 from bench.pipeline import measured_run, throughput
 from bench.report import write_figures
 from localrun.app import LocalRun, local_settings
+from shared.crosswalk.sqlite import SqliteTableStore
 from shared.link.budget import Budget, BudgetedLink
 from shared.link.sqlite_leases import SqliteLeases
 from shared.mllp.client import MllpClient
+from shared.queue.embedded import EmbeddedQueue
+from shared.queue.port import OutboundMessage
 from simulator.samples import adt
 from tests.builders import synthetic_personnummer
 from tests.e2e.backlog import drain_with_live_changes, profiles_with_sas_in_jumpout, shadow_backlog
@@ -68,6 +76,38 @@ def bare_link(run: LocalRunProcess, simulator: Simulator, messages: int) -> floa
     return messages / elapsed
 
 
+def durable_floor(run: LocalRunProcess, simulator: Simulator, messages: int, folder: Path) -> float:
+    """Messages/s with only the durable steps per message (files in ``folder``)."""
+    leases = SqliteLeases(run.data_dir / "link-leases.sqlite3")
+    link = BudgetedLink(
+        lambda: MllpClient("127.0.0.1", simulator.mllp_port, timeout=10),
+        leases,
+        Budget(slots=1, wait_seconds=60),
+    )
+    pnr = synthetic_personnummer(1)
+    payloads = [adt("A05", f"FLOOR{n}", f"OB-FLOOR-{n}", pnr).encode() for n in range(messages)]
+    with EmbeddedQueue(folder / "queue.sqlite3") as queue:
+        store = SqliteTableStore(folder / "crosswalk.sqlite3")
+        store.create_tables(["targets", "audit"])
+        started = time.perf_counter()
+        for n, payload in enumerate(payloads):
+            booking = f"OB-FLOOR-{n}"
+            kick = OutboundMessage(
+                queue="sync-encounter", body=b"{}", session_id=booking, message_id=f"k{n}"
+            )
+            queue.send([kick])
+            received = queue.receive("sync-encounter", wait=1.0)
+            intent = store.insert("targets", booking, "encounter", {"intent": f"FLOOR{n}"})
+            link.exchange(payload, codec="utf-8")
+            store.update("targets", booking, "encounter", {"confirmed": "AA"}, intent.etag)
+            store.insert("audit", booking, f"ack-{n}", {"kind": "ack"})
+            queue.complete_many(received)
+        elapsed = time.perf_counter() - started
+        store.close()
+    link.close()
+    return messages / elapsed
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=3000)
@@ -83,16 +123,23 @@ def main(argv: list[str] | None = None) -> None:
     with measured_run(worker_processes=args.worker_processes) as (outside, simulator):
         outside.wait_idle(30)
         bare = bare_link(outside, simulator, args.messages)
+        with tempfile.TemporaryDirectory() as floor_folder:
+            floor = durable_floor(outside, simulator, args.messages, Path(floor_folder))
         figures = throughput(outside, simulator, args.bookings, args.clients)
         stats = simulator.stats()
     pipeline = figures.messages / figures.elapsed_s
     lines += [
         f"- Bare link, budget 1 connection, no added latency ({args.messages} messages "
         f"one after another): {bare:.0f} messages/s",
+        f"- Durable floor over the same budget (the same messages, each only sent, "
+        f"received and completed as a kick, its intent and outcome written to a "
+        f"crosswalk and one audit row): {floor:.0f} messages/s, "
+        f"{floor / bare:.2f} of the bare link",
         f"- Pipeline over the same budget in the same run ({args.bookings} bookings, "
         f"{figures.events} events, {args.worker_processes} worker process(es)): "
         f"{pipeline:.0f} messages/s, "
-        f"ratio pipeline ÷ bare link {pipeline / bare:.2f}; the simulator saw at most "
+        f"ratio pipeline ÷ bare link {pipeline / bare:.2f}, pipeline ÷ durable floor "
+        f"{pipeline / floor:.2f}; the simulator saw at most "
         f"{stats['max_connections_seen']} connection(s), {stats['over_limit_connections']} "
         "over the limit",
     ]
