@@ -271,6 +271,11 @@ def _settle_outcome(
     _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_warning(outcome))
     if isinstance(outcome, Confirmed):
         _confirm(ctx, state, intent, outcome)
+        if ctx.target is Target.ENCOUNTER and intent.confirms == ctx.desired:
+            # Done: the dependents it just kicked look at the booking next and notice
+            # when it converged, and a newer snapshot brought a kick of its own.
+            # Looking again here only held up their sends.
+            return SyncOutcome.IN_SYNC
         return None
     if isinstance(outcome, RetryLater):
         return _application_error(ctx, state, intent, outcome)

@@ -73,6 +73,11 @@ def test_switching_to_integrated_and_going_live_brings_shadowed_bookings_in(loca
     assert set(encounters) == {"OB-GL-1", "OB-GL-2"}
     assert set(local_run.simulator.state.pending_admits) == {"OB-GL-1"}
 
+    # Millennium answers before the worker saves what it answered: wait for the
+    # crosswalk too, or the second go-live may still see the last target unconfirmed.
+    deadline = time.monotonic() + 15
+    while go_live("SU", ports, dry_run=True).in_sync < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     again = go_live("SU", local_run.services.sync_ports(), dry_run=False)
     assert (again.kicked, again.in_sync) == (0, 2)
     assert local_run.simulator.stats()["duplicate_creates"] == 0
