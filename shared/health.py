@@ -8,7 +8,8 @@ no host name or address; only states. The answer:
   the crosswalk is unreachable. The platform takes such an instance out of rotation.
 * ``200`` otherwise, ``degraded`` when a feature is switched off by configuration (a
   Key Vault reference the platform could not resolve, no webhook secret, an MLLP TLS
-  trust that cannot start, a Millennium host that does not resolve), else ``ok``.
+  trust that cannot start, a Millennium host that does not resolve, a malformed
+  retention age), else ``ok``.
   Configuration is the same on every instance, so replacing instances cannot fix
   it: it is reported, not failed.
 
@@ -87,6 +88,7 @@ def health(ports: HealthPorts) -> HealthAnswer:
         "crosswalk": crosswalk,
         "millennium": millennium,
         "settings": states,
+        "retention": _retention(settings),
         "administrations": list(settings.administrations) or "all",
     }
     if queue["status"] != "ok" or crosswalk["status"] != "ok":
@@ -95,6 +97,7 @@ def health(ports: HealthPorts) -> HealthAnswer:
         millennium["status"] != "ok"
         or str(SecretState.UNRESOLVED) in states.values()
         or states["ORBIT_WEBHOOK_SECRETS"] != SecretState.CONFIGURED
+        or checks["retention"]["status"] != "ok"
     )
     return HealthAnswer(200, {"status": "degraded" if degraded else "ok", "checks": checks})
 
@@ -141,6 +144,14 @@ def _millennium(ports: HealthPorts) -> dict[str, Any]:
         "private-ca",
     )
     return {**report, "status": "ok" if ready else "not-configured"}
+
+
+def _retention(settings: Settings) -> dict[str, Any]:
+    """``off`` with the rule it broke when a retention age is malformed (the nightly
+    clean-up then does nothing, so old rows are kept, never removed by a guess)."""
+    if settings.retention_problem:
+        return {"status": "off", "problem": settings.retention_problem}
+    return {"status": "ok"}
 
 
 def _address(host: str, resolve: Resolver) -> str:

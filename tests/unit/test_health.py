@@ -93,7 +93,23 @@ def test_the_local_run_is_ok(monkeypatch: pytest.MonkeyPatch) -> None:
     assert checks["millennium"]["status"] == "ok"
     assert checks["administrations"] == "all"
     assert set(checks["settings"]) == set(names.KEY_VAULT_SETTINGS)
+    assert checks["retention"] == {"status": "ok"}
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_a_malformed_retention_age_is_degraded_and_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clean-up switches itself off; before, only its own log said so."""
+    settings = _settings(monkeypatch, RETENTION_AUDIT_DAYS="365")
+    answer = health(
+        HealthPorts(settings, _store(), resolve=_resolver({"127.0.0.1": ["127.0.0.1"]}))
+    )
+    assert answer.status == 200
+    assert answer.document["status"] == "degraded"
+    retention = answer.document["checks"]["retention"]
+    assert retention["status"] == "off"
+    assert retention["problem"].startswith("RETENTION_AUDIT_DAYS must be 1827 or more")
 
 
 def test_a_stamp_with_private_endpoints_reports_their_addresses(
