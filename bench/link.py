@@ -58,16 +58,24 @@ def start(tmp: Path, profiles: Path | None = None) -> LocalRun:
     return LocalRun(settings, simulator_http_port=0, durable_simulator=False).start()
 
 
-def bare_link(run: LocalRunProcess, simulator: Simulator, messages: int) -> float:
-    """Messages/s over the run's own budget (its lease file), the pipeline idle."""
-    leases = SqliteLeases(run.data_dir / "link-leases.sqlite3")
-    link = BudgetedLink(
+def _budgeted_link(run: LocalRunProcess, simulator: Simulator) -> BudgetedLink:
+    """A link over the run's own budget (its lease file), one connection."""
+    return BudgetedLink(
         lambda: MllpClient("127.0.0.1", simulator.mllp_port, timeout=10),
-        leases,
+        SqliteLeases(run.data_dir / "link-leases.sqlite3"),
         Budget(slots=1, wait_seconds=60),
     )
+
+
+def _payloads(prefix: str, messages: int) -> list[bytes]:
     pnr = synthetic_personnummer(1)
-    payloads = [adt("A05", f"BARE{n}", f"OB-BARE-{n}", pnr).encode() for n in range(messages)]
+    return [adt("A05", f"{prefix}{n}", f"OB-{prefix}-{n}", pnr).encode() for n in range(messages)]
+
+
+def bare_link(run: LocalRunProcess, simulator: Simulator, messages: int) -> float:
+    """Messages/s over the run's own budget (its lease file), the pipeline idle."""
+    link = _budgeted_link(run, simulator)
+    payloads = _payloads("BARE", messages)
     started = time.perf_counter()
     for payload in payloads:
         link.exchange(payload, codec="utf-8")
@@ -78,14 +86,8 @@ def bare_link(run: LocalRunProcess, simulator: Simulator, messages: int) -> floa
 
 def durable_floor(run: LocalRunProcess, simulator: Simulator, messages: int, folder: Path) -> float:
     """Messages/s with only the durable steps per message (files in ``folder``)."""
-    leases = SqliteLeases(run.data_dir / "link-leases.sqlite3")
-    link = BudgetedLink(
-        lambda: MllpClient("127.0.0.1", simulator.mllp_port, timeout=10),
-        leases,
-        Budget(slots=1, wait_seconds=60),
-    )
-    pnr = synthetic_personnummer(1)
-    payloads = [adt("A05", f"FLOOR{n}", f"OB-FLOOR-{n}", pnr).encode() for n in range(messages)]
+    link = _budgeted_link(run, simulator)
+    payloads = _payloads("FLOOR", messages)
     with EmbeddedQueue(folder / "queue.sqlite3") as queue:
         store = SqliteTableStore(folder / "crosswalk.sqlite3")
         store.create_tables(["targets", "audit"])
