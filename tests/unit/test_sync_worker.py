@@ -9,7 +9,13 @@ import pytest
 
 from shared.crosswalk.repository import Crosswalk
 from shared.crosswalk.sqlite import SqliteTableStore
-from shared.errors import AckTimeout, ApplicationErrorsExhausted, MessageRejected, UnmappedLocation
+from shared.errors import (
+    AckTimeout,
+    ApplicationErrorsExhausted,
+    MessageRejected,
+    QueueUnavailable,
+    UnmappedLocation,
+)
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.names import ALL_TABLES
 from shared.profiles import Mode, Profiles, load_profiles
@@ -348,19 +354,22 @@ def _deliver(world: World, message) -> SyncOutcome:
     return sync_target(Kick.model_validate_json(message.body), world.ports)
 
 
-def _take_the_bus_down_when(world: World, trigger: str) -> None:
-    """The bus fails from the moment ``trigger`` is sent (its ACK is still saved)."""
+def _deliver_while_the_bus_fails_after(world: World, message, trigger: str) -> None:
+    """Deliver ``message``; the bus fails from the moment ``trigger`` is sent (its
+    ACK is still saved), so the kicks after it are lost. Then deliver the copy the
+    settlement schedules for that failure, with the bus back: it finds its target
+    in sync."""
 
     def on_send(sent: str) -> None:
         world.bus.down = world.bus.down or sent == trigger
 
     world.millennium.on_send = on_send
-
-
-def _bring_the_bus_back(world: World) -> None:
+    with pytest.raises(QueueUnavailable):
+        _deliver(world, message)
     world.bus.down = False
     world.millennium.on_send = None
     world.pump.delivered = len(_sync_kicks(world))  # what is on the queue now is new
+    assert _deliver(world, message) is SyncOutcome.IN_SYNC
 
 
 def test_an_encounter_found_in_sync_kicks_dependents_whose_kick_was_lost():
@@ -368,16 +377,10 @@ def test_an_encounter_found_in_sync_kicks_dependents_whose_kick_was_lost():
     appointment and the bed never went out; the settlement's copy of the
     encounter's kick then found the encounter in sync. Before the fix it stopped
     there, and the booking never got its appointment or bed booking."""
-    from shared.errors import QueueUnavailable
-
     world = World()
     world.event()
     (encounter,) = _sync_kicks(world)  # a first snapshot: the others wait for it anyway
-    _take_the_bus_down_when(world, "ADT^A05")
-    with pytest.raises(QueueUnavailable):
-        _deliver(world, encounter)
-    _bring_the_bus_back(world)
-    assert _deliver(world, encounter) is SyncOutcome.IN_SYNC  # the settlement's copy
+    _deliver_while_the_bus_fails_after(world, encounter, "ADT^A05")
     world.pump.run()
     assert world.millennium.triggers() == ["ADT^A05", "SIU^S12", "ADT^A14"]
     assert all(world.confirmed(t) is not None for t in Target)
@@ -387,8 +390,6 @@ def test_a_dependent_found_in_sync_kicks_the_encounter_waiting_for_its_removal()
     """Cancellation: the bed's removal was confirmed but its kick of the encounter was
     lost; the copy of the bed's kick finds the bed in sync and kicks the encounter,
     whose A38 (cancel pre-admit) then goes out."""
-    from shared.errors import QueueUnavailable
-
     world = World()
     world.event()
     world.pump.run()
@@ -397,11 +398,7 @@ def test_a_dependent_found_in_sync_kicks_the_encounter_waiting_for_its_removal()
     assert _deliver(world, encounter) is SyncOutcome.WAITING
     assert _deliver(world, appointment) is SyncOutcome.IN_SYNC  # removed; kicks the encounter
     assert _deliver(world, _sync_kicks(world)[-1]) is SyncOutcome.WAITING  # on the bed
-    _take_the_bus_down_when(world, "ADT^A27")
-    with pytest.raises(QueueUnavailable):
-        _deliver(world, bed)
-    _bring_the_bus_back(world)
-    assert _deliver(world, bed) is SyncOutcome.IN_SYNC  # the settlement's copy
+    _deliver_while_the_bus_fails_after(world, bed, "ADT^A27")
     world.pump.run()
     assert world.millennium.triggers()[-1] == "ADT^A38"
     assert all(world.confirmed(t) is None for t in Target)
