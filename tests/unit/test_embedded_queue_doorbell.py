@@ -13,13 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 from shared.queue.embedded import EmbeddedQueue
 from shared.queue.embedded.doorbell import Doorbell
 from shared.queue.port import OutboundMessage
+from tests.waiting import wait_for
 
 Q = "sync-encounter"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,15 +44,6 @@ def _doorbell_pids(path: Path) -> set[int]:
         return {pid for (pid,) in db.execute("SELECT pid FROM doorbells")}
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 def test_a_send_wakes_a_receiver_in_another_process(tmp_path: Path) -> None:
     path = tmp_path / "queue.sqlite3"
     sender = EmbeddedQueue(path)
@@ -64,7 +55,7 @@ def test_a_send_wakes_a_receiver_in_another_process(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     try:
-        assert _wait_for(lambda: child.pid in _doorbell_pids(path), 30), "child never listened"
+        assert wait_for(lambda: child.pid in _doorbell_pids(path), 30), "child never listened"
         time.sleep(0.2)  # it is inside its wait (listening comes first)
         sender.send([OutboundMessage(queue=Q, body=b"{}", session_id="OB-1", message_id="m1")])
         out, _ = child.communicate(timeout=30)

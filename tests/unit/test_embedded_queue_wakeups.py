@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from shared.queue.embedded.doorbell import arrivals_of, ring_datagram
 from shared.queue.embedded.receive import Sessions
 from shared.queue.embedded.wakeups import Wakeups
 from shared.queue.port import OutboundMessage
+from tests.waiting import wait_for
 
 Q = "sync-encounter"
 RECEIVERS = 4
@@ -57,15 +58,6 @@ def _message(n: int, session: str | None = None) -> OutboundMessage:
     return OutboundMessage(queue=Q, body=b"{}", session_id=session or f"OB-{n}", message_id=f"m{n}")
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
-
-
 class Receivers:
     """Threads that each receive once, waiting up to a minute."""
 
@@ -91,12 +83,12 @@ class Receivers:
 
 def test_one_message_wakes_one_of_the_waiting_receivers(queue: EmbeddedQueue) -> None:
     receivers = Receivers(queue, RECEIVERS)
-    assert _wait_for(lambda: _looks(queue) == RECEIVERS, 10), "receivers never looked"
+    assert wait_for(lambda: _looks(queue) == RECEIVERS, 10), "receivers never looked"
     time.sleep(0.1)  # inside their waits
     queue.send([_message(1)])
-    assert _wait_for(lambda: len(receivers.received) == 1, 10)
+    assert wait_for(lambda: len(receivers.received) == 1, 10)
     # A woken receiver looks within milliseconds; give the other three a second.
-    _wait_for(lambda: _looks(queue) > RECEIVERS + 1, 1.0)
+    wait_for(lambda: _looks(queue) > RECEIVERS + 1, 1.0)
     assert _looks(queue) == RECEIVERS + 1
     queue.send([_message(n) for n in range(2, RECEIVERS + 1)])  # one each for the rest
     receivers.join()
@@ -107,10 +99,10 @@ def test_completing_a_sessions_last_message_wakes_nobody(queue: EmbeddedQueue) -
     queue.send([_message(1)])
     taken = queue.receive(Q)
     receivers = Receivers(queue, 1)
-    assert _wait_for(lambda: _looks(queue) == 2, 10)
+    assert wait_for(lambda: _looks(queue) == 2, 10)
     time.sleep(0.1)
     queue.complete_many(taken)
-    _wait_for(lambda: _looks(queue) > 2, 1.0)
+    wait_for(lambda: _looks(queue) > 2, 1.0)
     assert _looks(queue) == 2, "a receiver looked although nothing became receivable"
     queue.send([_message(2)])
     receivers.join()
@@ -122,7 +114,7 @@ def test_completing_hands_the_sessions_next_message_to_a_waiting_receiver(
     queue.send([_message(1, "OB-1"), _message(2, "OB-1")])
     taken = queue.receive(Q)  # locks the session: its second message waits
     receivers = Receivers(queue, 1)
-    assert _wait_for(lambda: _looks(queue) == 2, 10)
+    assert wait_for(lambda: _looks(queue) == 2, 10)
     time.sleep(0.1)
     queue.complete_many(taken)
     receivers.join()
