@@ -2,8 +2,8 @@
 
 Snapshots carry a per-booking version; an event whose version is older than the
 stored one is acknowledged and ignored (stale). A newer one replaces the stored
-snapshot and kicks the targets (a booking's first snapshot only the encounter,
-see ``_store_newest``). In ``jumpout`` mode the snapshot is kept (shadow) and
+snapshot and kicks the targets (after a booking's first snapshot only the
+encounter, see ``store_event``). In ``jumpout`` mode the snapshot is kept (shadow) and
 nothing is kicked until the go-live.
 """
 
@@ -48,6 +48,14 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
     if result is IntakeResult.STALE:
         return result
     if profile.mode is Mode.INTEGRATED:
+        # After a later snapshot every target is kicked, even one that looks in sync
+        # or must wait: its worker may be in the middle of a step planned from the
+        # older snapshot, and only a kick queued behind that step (same session) is
+        # sure to look again (skipping "idle" targets lost such wake-ups under load).
+        # After the first, only the encounter: nothing of the booking was ever
+        # kicked, and the appointment and the bed booking can only wait for the
+        # encounter, whose confirmation kicks them (and whose worker, finding it in
+        # sync, kicks them again if that kick was lost).
         kick_targets(
             ports,
             snapshot.booking_id,
@@ -89,18 +97,8 @@ def kick_targets(
 
 
 def _store_newest(event: EventMessage, ports: SyncPorts) -> tuple[IntakeResult, bool]:
-    """Store the snapshot if it is newer; and whether it is the booking's first.
-
-    Which targets the intake kicks follows from the second: every target is
-    kicked after a later snapshot, even one that looks in sync or must wait, as
-    its worker may be in the middle of a step planned from the older snapshot,
-    and only a kick queued behind that step (same session) is sure to look again
-    (skipping "idle" targets lost such wake-ups under load). After the first,
-    only the encounter is: nothing of the booking was ever kicked, and the
-    appointment and the bed booking can only wait for the encounter, whose
-    confirmation kicks them (and whose worker, finding it in sync, kicks them
-    again if that kick was lost).
-    """
+    """Store the snapshot if it is newer; the result, and whether it is the
+    booking's first snapshot."""
     snapshot = event.snapshot
     for _ in range(5):
         previous = ports.crosswalk.load_snapshot(snapshot.booking_id)
