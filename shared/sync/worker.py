@@ -160,6 +160,9 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
             _kick_targets_waiting_on_this_one(ctx, states)
             return _settle(ctx, state)
         if isinstance(decision, Wait):
+            # A patient correction: the dependent waits for the new encounter, the
+            # encounter for this dependent's removal; a lost kick would hold both.
+            _kick_targets_waiting_on_this_one(ctx, states)
             return SyncOutcome.WAITING
         try:
             state = _record_intent(ctx, state, decision)
@@ -170,12 +173,13 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
 
 
 def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, TargetState]) -> None:
-    """In sync: kick each target that waited on this one and can move now, unless
-    this call kicked it already.
+    """In sync or waiting itself: kick each target that waited on this one and can
+    move now, unless this call kicked it already.
 
     The step that let it move kicks it (``_confirm``), but that kick is lost when
     the bus fails after the step was saved; the copy of this kick that the
-    settlement schedules then lands here, in sync. What waits on what mirrors the
+    settlement schedules then lands here, in sync (or, after a dependent's removal
+    for a patient correction, waiting for the new encounter). What waits on what mirrors the
     planner: a dependent's create waits for the encounter, and the encounter's
     removal for the dependents' removals.
     """

@@ -354,11 +354,13 @@ def _deliver(world: World, message) -> SyncOutcome:
     return sync_target(Kick.model_validate_json(message.body), world.ports)
 
 
-def _deliver_while_the_bus_fails_after(world: World, message, trigger: str) -> None:
+def _deliver_while_the_bus_fails_after(
+    world: World, message, trigger: str, copy_finds: SyncOutcome = SyncOutcome.IN_SYNC
+) -> None:
     """Deliver ``message``; the bus fails from the moment ``trigger`` is sent (its
     ACK is still saved), so the kicks after it are lost. Then deliver the copy the
-    settlement schedules for that failure, with the bus back: it finds its target
-    in sync."""
+    settlement schedules for that failure, with the bus back: its target is in sync,
+    or waits (``copy_finds``)."""
 
     def on_send(sent: str) -> None:
         world.bus.down = world.bus.down or sent == trigger
@@ -369,7 +371,7 @@ def _deliver_while_the_bus_fails_after(world: World, message, trigger: str) -> N
     world.bus.down = False
     world.millennium.on_send = None
     world.pump.delivered = len(_sync_kicks(world))  # what is on the queue now is new
-    assert _deliver(world, message) is SyncOutcome.IN_SYNC
+    assert _deliver(world, message) is copy_finds
 
 
 def test_an_encounter_found_in_sync_kicks_dependents_whose_kick_was_lost():
@@ -402,3 +404,26 @@ def test_a_dependent_found_in_sync_kicks_the_encounter_waiting_for_its_removal()
     world.pump.run()
     assert world.millennium.triggers()[-1] == "ADT^A38"
     assert all(world.confirmed(t) is None for t in Target)
+
+
+def test_a_dependent_that_waits_kicks_the_encounter_waiting_for_its_removal():
+    """Patient correction: the bed's removal was confirmed but its kick of the encounter
+    was lost. The copy of the bed's kick finds the bed waiting for the encounter (its
+    new bed booking needs the new patient's encounter), and the encounter waiting for
+    the bed's removal. Before the fix only a target found in sync looked for such a
+    wait, so the encounter kept the old patient and nothing was created again
+    (found by the interleaving test, tests/unit/test_sync_interleavings.py)."""
+    world = World()
+    world.event()
+    world.pump.run()
+    world.event(version=2, patient=make_patient(42))
+    encounter, appointment, bed = _sync_kicks(world)[-3:]
+    assert _deliver(world, encounter) is SyncOutcome.WAITING
+    assert _deliver(world, appointment) is SyncOutcome.WAITING  # removed; kicks the encounter
+    assert _deliver(world, _sync_kicks(world)[-1]) is SyncOutcome.WAITING  # on the bed
+    _deliver_while_the_bus_fails_after(world, bed, "ADT^A27", copy_finds=SyncOutcome.WAITING)
+    world.pump.run()
+    assert world.millennium.triggers()[-4:-2] == ["ADT^A38", "ADT^A05"]
+    assert sorted(world.millennium.triggers()[-2:]) == ["ADT^A14", "SIU^S12"]
+    assert all(world.confirmed(t) is not None for t in Target)
+    assert world.confirmed(Target.BED).patient.value == make_patient(42)["identifier"]["value"]
