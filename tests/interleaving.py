@@ -1,5 +1,5 @@
 """Deliver a booking's queue messages concurrently, one port call at a time, in an
-order a seed picks, with the bus failing now and then.
+order a seed picks, with the bus, the crosswalk and Millennium failing now and then.
 
 Each delivery (an event's intake, a kick's target worker) runs on a thread of its
 own, but only one thread runs at a time: before every call on a port (a crosswalk
@@ -13,7 +13,13 @@ can, and the same seed replays the same interleaving.
 The queues are modelled as the bus is: duplicate detection drops a message whose
 id was sent before (for ever, stricter than the real window), and a delivery
 that raises goes through the real settlement, which schedules its copy (or, when
-the bus is down for that too, the message is redelivered).
+the bus is down for that too, the message is redelivered). Time does not pass: a
+scheduled message (a retry) is due at once.
+
+Faults, each with its own rate: a bus send or a crosswalk operation fails before
+it does anything (transient); Millennium answers AE (at most ``MAX_AE_ANSWERS``
+times, below every profile's retry limit) or its ACK is lost after it took the
+message (in doubt: the worker resends the same message).
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ import random
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shared.crosswalk.repository import Crosswalk
 from shared.crosswalk.sqlite import SqliteTableStore
-from shared.errors import QueueUnavailable, TransientError
+from shared.errors import AckTimeout, QueueUnavailable, TransientError
 from shared.hl7.ack import Ack
 from shared.messages import EventMessage, Kick
 from shared.names import ALL_TABLES, QUEUE_EVENTS, SYNC_QUEUES
@@ -43,6 +50,7 @@ from shared.targets import Target, desired_facts
 from tests.sync_fakes import ScriptedMillennium, hl7_channels
 
 STEP_TIMEOUT_SECONDS = 10.0
+MAX_AE_ANSWERS = 2
 MAX_STEPS = 20_000  # a run that takes more has lost its way (kicks kicking kicks)
 
 _current = threading.local()
@@ -99,11 +107,22 @@ def checkpoint() -> None:
         delivery.checkpoint()
 
 
-class _GatedStore:
-    """A TableStore whose every operation is a checkpoint."""
+@dataclass(frozen=True)
+class Faults:
+    """How often each port fails (0: never)."""
 
-    def __init__(self, store: SqliteTableStore) -> None:
+    bus: float = 0.0
+    store: float = 0.0
+    millennium: float = 0.0
+
+
+class _GatedStore:
+    """A TableStore whose every operation is a checkpoint, and fails when ``fails``
+    says so (before it does anything)."""
+
+    def __init__(self, store: SqliteTableStore, fails: Callable[[], bool]) -> None:
         self._store = store
+        self._fails = fails
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._store, name)
@@ -112,20 +131,32 @@ class _GatedStore:
 
         def gated(*args: Any, **kwargs: Any) -> Any:
             checkpoint()
+            if self._fails():
+                raise TransientError("the crosswalk is unreachable (interleaving test)")
             return attribute(*args, **kwargs)
 
         return gated
 
 
 class _GatedMillennium:
-    """A Millennium link whose every exchange is a checkpoint."""
+    """A Millennium link whose every exchange is a checkpoint; when ``troubled`` says
+    so it answers AE, or takes the message and loses its ACK."""
 
-    def __init__(self, millennium: ScriptedMillennium) -> None:
+    def __init__(self, millennium: ScriptedMillennium, troubled: Callable[[], bool]) -> None:
         self._millennium = millennium
+        self._troubled = troubled
+        self._ae_answers = 0
 
     def exchange(self, payload: bytes, *, codec: str) -> Ack:
         checkpoint()
-        return self._millennium.exchange(payload, codec=codec)
+        if not self._troubled():
+            return self._millennium.exchange(payload, codec=codec)
+        if self._ae_answers < MAX_AE_ANSWERS:
+            self._ae_answers += 1
+            self._millennium.script.append("AE")
+            return self._millennium.exchange(payload, codec=codec)
+        self._millennium.exchange(payload, codec=codec)
+        raise AckTimeout("the ACK was lost (interleaving test)")
 
 
 class Queues:
@@ -168,20 +199,22 @@ class Queues:
 class Interleaving:
     """One booking's deliveries under a seeded scheduler (see the module docstring)."""
 
-    def __init__(self, seed: int, profiles: Profiles, bus_failure_rate: float = 0.0) -> None:
+    def __init__(self, seed: int, profiles: Profiles, faults: Faults | None = None) -> None:
+        faults = faults or Faults()
         self._random = random.Random(seed)
-        self._failure_rate = bus_failure_rate
         store = SqliteTableStore(":memory:")
         store.create_tables(ALL_TABLES)
-        self.crosswalk = Crosswalk(_GatedStore(store))
-        self.queues = Queues(self._bus_fails)
+        self.crosswalk = Crosswalk(_GatedStore(store, lambda: self._happens(faults.store)))
+        self.queues = Queues(lambda: self._happens(faults.bus))
         self.millennium = ScriptedMillennium()
         now = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
         self.ports = SyncPorts(
             crosswalk=self.crosswalk,
             bus=self.queues,
             profiles=profiles,
-            channels=hl7_channels(_GatedMillennium(self.millennium)),
+            channels=hl7_channels(
+                _GatedMillennium(self.millennium, lambda: self._happens(faults.millennium))
+            ),
             clock=lambda: now,
             retry=RetryPolicy(),
         )
@@ -253,8 +286,10 @@ class Interleaving:
             return lambda body: store_event(EventMessage.model_validate_json(body), self.ports)
         return lambda body: sync_target(Kick.model_validate_json(body), self.ports)
 
-    def _bus_fails(self) -> bool:
-        return self._random.random() < self._failure_rate
+    def _happens(self, rate: float) -> bool:
+        """A fault, inside a delivery (the test's own setup and checks see none)."""
+        inside = getattr(_current, "delivery", None) is not None
+        return inside and rate > 0 and self._random.random() < rate
 
     def unconverged(self, booking_id: str) -> dict[Target, str]:
         """What is not in line with the newest snapshot, per target (empty: converged)."""

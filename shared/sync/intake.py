@@ -2,8 +2,8 @@
 
 Snapshots carry a per-booking version; an event whose version is older than the
 stored one is acknowledged and ignored (stale). A newer one replaces the stored
-snapshot and kicks the targets (after a booking's first snapshot only the
-encounter, see ``store_event``). In ``jumpout`` mode the snapshot is kept (shadow) and
+snapshot and kicks the encounter and each dependent that has something to do
+(see ``_targets_to_kick``). In ``jumpout`` mode the snapshot is kept (shadow) and
 nothing is kicked until the go-live.
 """
 
@@ -20,8 +20,10 @@ from shared.crosswalk.repository import AuditRecord, StoredSnapshot
 from shared.errors import ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
+from shared.sync.channel import Operation
+from shared.sync.plan import DEPENDENTS, plan
 from shared.sync.ports import SyncPorts
-from shared.targets import Target, millennium_alias
+from shared.targets import Target, desired_facts, millennium_alias
 
 log = logging.getLogger("orbitsync.sync")
 
@@ -44,27 +46,53 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
     telemetry.annotate(
         administration=profile.code, version=snapshot.version, event_id=event.event_id
     )
-    result, first = _store_newest(event, ports)
-    if result is IntakeResult.STALE:
+    result, stored, first = _store_newest(event, ports)
+    if stored is None:
         return result
     if profile.mode is Mode.INTEGRATED:
-        # After a later snapshot every target is kicked, even one that looks in sync
-        # or must wait: its worker may be in the middle of a step planned from the
-        # older snapshot, and only a kick queued behind that step (same session) is
-        # sure to look again (skipping "idle" targets lost such wake-ups under load).
-        # After the first, only the encounter: nothing of the booking was ever
-        # kicked, and the appointment and the bed booking can only wait for the
-        # encounter, whose confirmation kicks them (and whose worker, finding it in
-        # sync, kicks them again if that kick was lost).
         kick_targets(
             ports,
             snapshot.booking_id,
             KickCause.EVENT,
             f"v{snapshot.version}",
             event.correlation_id,
-            targets=(Target.ENCOUNTER,) if first else tuple(Target),
+            targets=_targets_to_kick(ports, stored, first=first),
         )
     return result
+
+
+def _targets_to_kick(ports: SyncPorts, stored: StoredSnapshot, *, first: bool) -> list[Target]:
+    """The encounter, always, and each dependent that has something to do now.
+
+    The encounter is kicked even when it looks in sync: its worker may be in the
+    middle of a step planned from the older snapshot, and only a kick queued behind
+    that step (same session) is sure to look again. The dependents need no such
+    kick: after each confirmed step their worker reads the newest snapshot again.
+    A dependent that waits for the encounter (a new booking's, or a corrected
+    patient's, new encounter) is kicked by the encounter's confirmation, or by the
+    encounter's worker when it finds the encounter in sync; one already in line
+    with the snapshot (a booking without a bed, a change that leaves the
+    appointment as it was) is not kicked at all. After a booking's first snapshot
+    nothing of it exists, so the dependents can only wait: no need to read.
+    """
+    if first:
+        return [Target.ENCOUNTER]
+    states = ports.crosswalk.load_targets(stored.snapshot.booking_id)
+    confirmed = {target: state.confirmed for target, state in states.items()}
+    targets = [Target.ENCOUNTER]
+    for dependent in DEPENDENTS:
+        state = states[dependent]
+        desired = desired_facts(stored.snapshot, dependent, stored.patient_generation)
+        decision = plan(
+            dependent,
+            desired,
+            confirmed,
+            updates_in_place=ports.channels[dependent].updates_in_place,
+        )
+        # An intent in doubt is resent, and a block may lift for the new facts.
+        if state.intent is not None or state.blocked is not None or isinstance(decision, Operation):
+            targets.append(dependent)
+    return targets
 
 
 def kick_targets(
@@ -96,9 +124,11 @@ def kick_targets(
         ports.bus.send(kicks)
 
 
-def _store_newest(event: EventMessage, ports: SyncPorts) -> tuple[IntakeResult, bool]:
-    """Store the snapshot if it is newer; the result, and whether it is the
-    booking's first snapshot."""
+def _store_newest(
+    event: EventMessage, ports: SyncPorts
+) -> tuple[IntakeResult, StoredSnapshot | None, bool]:
+    """Store the snapshot if it is newer: the result, the booking's stored snapshot
+    (None when the event is stale), and whether it is the booking's first."""
     snapshot = event.snapshot
     for _ in range(5):
         previous = ports.crosswalk.load_snapshot(snapshot.booking_id)
@@ -111,9 +141,9 @@ def _store_newest(event: EventMessage, ports: SyncPorts) -> tuple[IntakeResult, 
                 snapshot.version,
                 previous.version,
             )
-            return IntakeResult.STALE, False
+            return IntakeResult.STALE, None, False
         if previous is not None and previous.version == snapshot.version:
-            return IntakeResult.DUPLICATE, False
+            return IntakeResult.DUPLICATE, previous, False
         stored = StoredSnapshot(
             snapshot=snapshot,
             received_at=event.received_at,
@@ -131,7 +161,7 @@ def _store_newest(event: EventMessage, ports: SyncPorts) -> tuple[IntakeResult, 
             new = millennium_alias(snapshot.booking_id, stored.patient_generation)
             # The booking trace shows which aliases belong to which generation.
             _audit(event, ports, "patient-corrected", f"Millennium aliases {old} -> {new}")
-        return IntakeResult.STORED, previous is None
+        return IntakeResult.STORED, stored, previous is None
     raise ConcurrencyConflict(f"booking {snapshot.booking_id}: snapshot kept changing")
 
 

@@ -40,6 +40,7 @@ from shared.errors import (
     InDoubtTooLong,
     MessageRejected,
     PermanentError,
+    TransientError,
 )
 from shared.messages import Kick, KickCause, kick_outbound
 from shared.profiles import Mode, Profile
@@ -55,7 +56,7 @@ from shared.sync.channel import (
     SendContext,
 )
 from shared.sync.convergence import note_if_converged
-from shared.sync.plan import DEPENDENTS, Wait, plan
+from shared.sync.plan import DEPENDENTS, Decision, Wait, plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Facts, Target, desired_facts, removal_facts
 
@@ -169,7 +170,37 @@ def _advance(ctx: _Context) -> SyncOutcome | None:
         except (ConcurrencyConflict, EntityExists):
             return None  # another worker moved the row: read it again
     assert state.intent is not None
-    return _send(ctx, state, state.intent)
+    return _send(ctx, state, state.intent, states)
+
+
+def _released_by_the_encounter(
+    ctx: _Context, states: Mapping[Target, TargetState], encounter: Facts | None
+) -> list[Target]:
+    """The dependents that waited for the encounter and can move once it is
+    confirmed as ``encounter``: a new booking's, or a corrected patient's, new
+    encounter. A dependent that did not wait (an update of a booked encounter, a
+    booking without a bed) was kicked by the snapshot that gave it work.
+
+    ``states`` were read before the encounter's send; a dependent's state can not
+    have changed meanwhile in a way that makes it wait (it only waits while the
+    encounter is missing or belongs to another patient generation, and then the
+    dependent has already removed what it had)."""
+    before = {target: target_state.confirmed for target, target_state in states.items()}
+    after = {**before, Target.ENCOUNTER: encounter}
+    released = []
+    for dependent in DEPENDENTS:
+        was, now = (_decision(ctx, dependent, confirmed) for confirmed in (before, after))
+        if isinstance(was, Wait) and isinstance(now, Operation):
+            released.append(dependent)
+    return released
+
+
+def _decision(ctx: _Context, other: Target, confirmed: Mapping[Target, Facts | None]) -> Decision:
+    """What the planner would have ``other``'s worker do, given ``confirmed``."""
+    desired = desired_facts(ctx.stored.snapshot, other, ctx.stored.patient_generation)
+    return plan(
+        other, desired, confirmed, updates_in_place=ctx.ports.channels[other].updates_in_place
+    )
 
 
 def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, TargetState]) -> None:
@@ -194,13 +225,7 @@ def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, Tar
         other_state = states[other]
         if other in ctx.kicked or other_state.intent is not None or other_state.blocked:
             continue
-        desired = desired_facts(ctx.stored.snapshot, other, ctx.stored.patient_generation)
-        decision = plan(
-            other,
-            desired,
-            confirmed,
-            updates_in_place=ctx.ports.channels[other].updates_in_place,
-        )
+        decision = _decision(ctx, other, confirmed)
         if isinstance(decision, Operation) and decision.kind is kind:
             movable.append(other)
     # The note of the kick that was lost: if it did go out, this one is a duplicate.
@@ -252,7 +277,9 @@ def _record_intent(ctx: _Context, state: TargetState, operation: Operation) -> T
     return ctx.ports.crosswalk.save_target(ctx.booking_id, replace(state, intent=intent))
 
 
-def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | None:
+def _send(
+    ctx: _Context, state: TargetState, intent: Intent, states: Mapping[Target, TargetState]
+) -> SyncOutcome | None:
     if intent.prepared.channel != ctx.channel.name:
         changed = ChannelChanged(
             f"booking {ctx.booking_id}: {_named(ctx, intent)} is in doubt on "
@@ -262,11 +289,15 @@ def _send(ctx: _Context, state: TargetState, intent: Intent) -> SyncOutcome | No
         _block(ctx, state, changed)
         raise changed
     outcome = ctx.channel.send(intent.prepared, attempt=intent.attempts + 1, profile=ctx.profile)
-    return _settle_outcome(ctx, state, intent, outcome)
+    return _settle_outcome(ctx, state, intent, outcome, states)
 
 
 def _settle_outcome(
-    ctx: _Context, state: TargetState, intent: Intent, outcome: Outcome
+    ctx: _Context,
+    state: TargetState,
+    intent: Intent,
+    outcome: Outcome,
+    states: Mapping[Target, TargetState],
 ) -> SyncOutcome | None:
     if isinstance(outcome, InDoubt):
         return _in_doubt(ctx, state, intent, outcome)
@@ -274,7 +305,7 @@ def _settle_outcome(
         return _not_sent(ctx, state, intent, outcome)
     _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_warning(outcome))
     if isinstance(outcome, Confirmed):
-        _confirm(ctx, state, intent, outcome)
+        _confirm(ctx, state, intent, outcome, states)
         if ctx.target is Target.ENCOUNTER and intent.confirms == ctx.desired:
             # Done: the dependents it just kicked look at the booking next and notice
             # when it converged, and a newer snapshot brought a kick of its own.
@@ -295,7 +326,13 @@ def _warning(outcome: Outcome) -> str:
     return outcome.warning[:200] if isinstance(outcome, Confirmed) else ""
 
 
-def _confirm(ctx: _Context, state: TargetState, intent: Intent, outcome: Confirmed) -> None:
+def _confirm(
+    ctx: _Context,
+    state: TargetState,
+    intent: Intent,
+    outcome: Confirmed,
+    states: Mapping[Target, TargetState],
+) -> None:
     confirmed = replace(
         state,
         confirmed=intent.confirms,
@@ -308,12 +345,13 @@ def _confirm(ctx: _Context, state: TargetState, intent: Intent, outcome: Confirm
         blocked=None,
     )
     _save_outcome(ctx, confirmed, intent)
-    # The kicks first: the targets they let move are the booking's next sends.
-    note = f"{ctx.target}-{confirmed.seq}"
+    # The kicks first: the targets they let move are the booking's next sends. A
+    # dependent's removal kicks nothing here: whether the encounter's removal can go
+    # now depends on the other dependent too, so its next step decides from a fresh
+    # read (``_kick_targets_waiting_on_this_one``).
     if ctx.target is Target.ENCOUNTER:
-        _kick(ctx, DEPENDENTS, KickCause.DEPENDENCY, note)
-    elif intent.confirms is None:
-        _kick(ctx, [Target.ENCOUNTER], KickCause.DEPENDENCY, note)
+        released = _released_by_the_encounter(ctx, states, intent.confirms)
+        _kick(ctx, released, KickCause.DEPENDENCY, f"{ctx.target}-{confirmed.seq}")
     log.info(
         "confirmed %s %s booking %s %s %s%s",
         ctx.target,
@@ -422,6 +460,20 @@ def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
         error.reason,
         ctx.booking_id,
     )
+    _reconsider_if_outdated(ctx)
+
+
+def _reconsider_if_outdated(ctx: _Context) -> None:
+    """A block is for the facts of the snapshot this call planned from. If a newer
+    one arrived meanwhile, kick the target again: the intake kicks a dependent only
+    when it has something to do, and may have seen nothing before this block was
+    saved, though the newer snapshot may not want the refused facts at all (the
+    next call lifts the block then). Best effort: the block and its dead letter
+    stand either way."""
+    with contextlib.suppress(TransientError):
+        newest = ctx.ports.crosswalk.load_snapshot(ctx.booking_id)
+        if newest is not None and newest.version != ctx.stored.version:
+            _kick(ctx, [ctx.target], KickCause.RETRY, f"reconsider-v{newest.version}")
 
 
 def _schedule_retry(ctx: _Context, attempt: int, note: str) -> None:

@@ -3,10 +3,10 @@
 A seeded scheduler (tests.interleaving) runs the intake and the three target
 workers of one booking concurrently, switching between them at every port call,
 while the booking's events arrive at random moments (some out of order) and the
-bus fails now and then. Whatever happened, once nothing is left to deliver every
-target must be in line with the newest snapshot: no intent left in doubt, nothing
-blocked, nothing left to send. A kick that nobody sends (a lost wake-up) shows up
-here as a target left behind.
+bus, the crosswalk and Millennium fail now and then. Whatever happened, once
+nothing is left to deliver every target must be in line with the newest
+snapshot: no intent left in doubt, nothing blocked, nothing left to send. A kick
+that nobody sends (a lost wake-up) shows up here as a target left behind.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from shared.messages import EventMessage
 from shared.names import QUEUE_EVENTS
 from shared.profiles import load_profiles
 from tests.builders import CET, SU_OTHER_WARD, make_patient, make_snapshot
-from tests.interleaving import Interleaving
+from tests.interleaving import Faults, Interleaving
 
 PROFILES = load_profiles(str(Path(__file__).resolve().parents[2] / "profiles"))
 BOOKING = "OB-2026-000123"
@@ -76,9 +76,12 @@ def _event(version: int, fields: dict[str, Any]) -> EventMessage:
     )
 
 
-def _run(seed: int, bus_failure_rate: float) -> Interleaving:
+NO_FAULTS = Faults()
+
+
+def _run(seed: int, faults: Faults = NO_FAULTS) -> Interleaving:
     rng = random.Random(seed)
-    world = Interleaving(seed, PROFILES, bus_failure_rate=bus_failure_rate)
+    world = Interleaving(seed, PROFILES, faults)
     world.post(booking_history(rng))
     world.run()
     return world
@@ -86,14 +89,21 @@ def _run(seed: int, bus_failure_rate: float) -> Interleaving:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_target_converges_whatever_the_interleaving(seed: int) -> None:
-    world = _run(seed, bus_failure_rate=0.0)
+    world = _run(seed)
     assert world.unconverged(BOOKING) == {}, f"seed {seed}"
     assert not world.queues.dead_letters
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_target_converges_when_the_bus_fails_now_and_then(seed: int) -> None:
-    world = _run(seed, bus_failure_rate=0.15)
+    world = _run(seed, Faults(bus=0.15))
+    assert world.unconverged(BOOKING) == {}, f"seed {seed}"
+    assert not world.queues.dead_letters
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_target_converges_when_every_port_fails_now_and_then(seed: int) -> None:
+    world = _run(seed, Faults(bus=0.1, store=0.05, millennium=0.1))
     assert world.unconverged(BOOKING) == {}, f"seed {seed}"
     assert not world.queues.dead_letters
 
@@ -103,7 +113,7 @@ def test_the_scheduler_does_interleave_deliveries() -> None:
     (or the tests above would only ever see one delivery at a time)."""
     overlapping = 0
     for seed in range(20):
-        world = _run(seed, bus_failure_rate=0.0)
+        world = _run(seed)
         overlapping += world.overlaps
         assert world.deliveries[QUEUE_EVENTS] >= 2
     assert overlapping > 0
