@@ -305,3 +305,12 @@ class Interleaving:
                 left[target] = f"intent={state.intent is not None} blocked={state.blocked} "
                 left[target] += f"next={decision}"
         return left
+
+    def converged_versions(self, booking_id: str) -> list[int]:
+        """The snapshot versions whose convergence the workers recorded."""
+        return [int(row["version"]) for row in self.crosswalk.convergences(booking_id)]
+
+    def newest_version(self, booking_id: str) -> int:
+        stored = self.crosswalk.load_snapshot(booking_id)
+        assert stored is not None
+        return stored.version

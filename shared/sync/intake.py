@@ -21,7 +21,8 @@ from shared.errors import ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
 from shared.sync.channel import Operation
-from shared.sync.plan import DEPENDENTS, plan
+from shared.sync.convergence import note_if_converged
+from shared.sync.plan import plan
 from shared.sync.ports import SyncPorts
 from shared.targets import Target, desired_facts, millennium_alias
 
@@ -62,36 +63,33 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
 
 
 def _targets_to_kick(ports: SyncPorts, stored: StoredSnapshot, *, first: bool) -> list[Target]:
-    """The encounter, always, and each dependent that has something to do now.
+    """The targets that have something to do now: an intent (in doubt: resent), a
+    block (it may lift for the new facts), or an operation the planner would send.
 
-    The encounter is kicked even when it looks in sync: its worker may be in the
-    middle of a step planned from the older snapshot, and only a kick queued behind
-    that step (same session) is sure to look again. The dependents need no such
-    kick: after each confirmed step their worker reads the newest snapshot again.
-    A dependent that waits for the encounter (a new booking's, or a corrected
-    patient's, new encounter) is kicked by the encounter's confirmation, or by the
-    encounter's worker when it finds the encounter in sync; one already in line
-    with the snapshot (a booking without a bed, a change that leaves the
-    appointment as it was) is not kicked at all. After a booking's first snapshot
-    nothing of it exists, so the dependents can only wait: no need to read.
+    The others need no kick. One in line with the snapshot stays so: only its own
+    worker changes what it holds, and that worker reads the newest snapshot again
+    after each confirmed step (the encounter, where it stops early, checks that no
+    newer snapshot came). One that waits is kicked by the target it waits for: a
+    dependent by the encounter's confirmation (or its worker, finding it in sync or
+    waiting), the encounter by the dependent whose removal it waited for. After a
+    booking's first snapshot nothing of it exists: only the encounter can move, and
+    there is nothing to read. When nothing is kicked the booking is already in line
+    with this snapshot, so its convergence is recorded here.
     """
     if first:
         return [Target.ENCOUNTER]
     states = ports.crosswalk.load_targets(stored.snapshot.booking_id)
     confirmed = {target: state.confirmed for target, state in states.items()}
-    targets = [Target.ENCOUNTER]
-    for dependent in DEPENDENTS:
-        state = states[dependent]
-        desired = desired_facts(stored.snapshot, dependent, stored.patient_generation)
+    targets = []
+    for target, state in states.items():
+        desired = desired_facts(stored.snapshot, target, stored.patient_generation)
         decision = plan(
-            dependent,
-            desired,
-            confirmed,
-            updates_in_place=ports.channels[dependent].updates_in_place,
+            target, desired, confirmed, updates_in_place=ports.channels[target].updates_in_place
         )
-        # An intent in doubt is resent, and a block may lift for the new facts.
         if state.intent is not None or state.blocked is not None or isinstance(decision, Operation):
-            targets.append(dependent)
+            targets.append(target)
+    if not targets:
+        note_if_converged(ports, stored, states)
     return targets
 
 

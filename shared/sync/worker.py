@@ -306,12 +306,7 @@ def _settle_outcome(
     _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_warning(outcome))
     if isinstance(outcome, Confirmed):
         _confirm(ctx, state, intent, outcome, states)
-        if ctx.target is Target.ENCOUNTER and intent.confirms == ctx.desired:
-            # Done: the dependents it just kicked look at the booking next and notice
-            # when it converged, and a newer snapshot brought a kick of its own.
-            # Looking again here only held up their sends.
-            return SyncOutcome.IN_SYNC
-        return None
+        return SyncOutcome.IN_SYNC if _done_when_released(ctx, intent) else None
     if isinstance(outcome, RetryLater):
         return _application_error(ctx, state, intent, outcome)
     rejected = MessageRejected(
@@ -320,6 +315,21 @@ def _settle_outcome(
     )
     _block(ctx, replace(state, intent=None, refusals=state.refusals + 1), rejected)
     raise rejected
+
+
+def _done_when_released(ctx: _Context, intent: Intent) -> bool:
+    """Whether the encounter, having confirmed what the snapshot asks for, can stop
+    without looking again: when it released dependents, they look at the booking
+    next (and record when it converged), and looking again here only held up their
+    sends. Not when a newer snapshot arrived meanwhile: the intake kicks the
+    encounter only when it saw something to do, and may have looked before this
+    step was saved."""
+    if ctx.target is not Target.ENCOUNTER or intent.confirms != ctx.desired:
+        return False
+    if not ctx.kicked.intersection(DEPENDENTS):
+        return False
+    newest = ctx.ports.crosswalk.load_snapshot(ctx.booking_id)
+    return newest is not None and newest.version == ctx.stored.version
 
 
 def _warning(outcome: Outcome) -> str:
@@ -465,7 +475,7 @@ def _block(ctx: _Context, state: TargetState, error: PermanentError) -> None:
 
 def _reconsider_if_outdated(ctx: _Context) -> None:
     """A block is for the facts of the snapshot this call planned from. If a newer
-    one arrived meanwhile, kick the target again: the intake kicks a dependent only
+    one arrived meanwhile, kick the target again: the intake kicks a target only
     when it has something to do, and may have seen nothing before this block was
     saved, though the newer snapshot may not want the refused facts at all (the
     next call lifts the block then). Best effort: the block and its dead letter
