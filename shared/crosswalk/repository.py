@@ -17,6 +17,7 @@ Every update is conditional on the ETag read (optimistic concurrency).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 from collections.abc import Iterator, Mapping
@@ -234,7 +235,7 @@ def _snapshot_data(stored: StoredSnapshot) -> dict[str, Value]:
 def _snapshot_from(entity: Entity) -> StoredSnapshot:
     data = entity.data
     return StoredSnapshot(
-        snapshot=BookingSnapshot.model_validate_json(str(data["snapshot"])),
+        snapshot=_parsed_snapshot(str(data["snapshot"])),
         received_at=dt.datetime.fromisoformat(str(data["receivedAt"])),
         event_id=str(data["eventId"]),
         correlation_id=str(data["correlationId"]),
@@ -248,7 +249,24 @@ def facts_json(facts: Facts | None) -> str:
 
 
 def facts_from_json(target: Target, raw: str) -> Facts | None:
-    return FACTS_MODEL[target].model_validate_json(raw) if raw else None
+    return _parsed_facts(target, raw) if raw else None
+
+
+# Every step of every worker reads the booking's snapshot and target rows again
+# (level-triggered), mostly the same JSON it read a moment ago: parsing it was a
+# tenth of a worker's CPU. The models are frozen and the key is the text itself,
+# so a cached model is exactly what parsing that text gives.
+PARSED_CACHE_SIZE = 2048
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
+def _parsed_snapshot(raw: str) -> BookingSnapshot:
+    return BookingSnapshot.model_validate_json(raw)
+
+
+@functools.lru_cache(maxsize=PARSED_CACHE_SIZE)
+def _parsed_facts(target: Target, raw: str) -> Facts:
+    return FACTS_MODEL[target].model_validate_json(raw)
 
 
 def _target_data(state: TargetState) -> dict[str, Value]:

@@ -362,15 +362,16 @@ def _confirm(
     if ctx.target is Target.ENCOUNTER:
         released = _released_by_the_encounter(ctx, states, intent.confirms)
         _kick(ctx, released, KickCause.DEPENDENCY, f"{ctx.target}-{confirmed.seq}")
-    log.info(
-        "confirmed %s %s booking %s %s %s%s",
-        ctx.target,
-        intent.label,
-        ctx.booking_id,
-        ctx.channel.key_name,
-        intent.key,
-        f" with a warning: {outcome.warning}" if outcome.warning else "",
-    )
+    if outcome.warning:  # the exchange's own line (telemetry) says the rest
+        log.info(
+            "confirmed %s %s booking %s %s %s with a warning: %s",
+            ctx.target,
+            intent.label,
+            ctx.booking_id,
+            ctx.channel.key_name,
+            intent.key,
+            outcome.warning,
+        )
 
 
 def _save_outcome(ctx: _Context, new_state: TargetState, intent: Intent) -> None:
