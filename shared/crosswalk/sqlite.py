@@ -47,6 +47,7 @@ from shared.errors import (
     StoreError,
     TransientError,
 )
+from shared.sqlite_checkpoints import BACKSTOP_PAGES, keep_checkpointed
 from shared.sqlite_locks import execute_taking_the_write_lock
 
 
@@ -165,8 +166,13 @@ class SqliteTableStore(CheckedTableStore):
         try:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints run on a thread of their own; the automatic one is a backstop.
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
         except sqlite3.Error as error:
             raise _store_error(error) from None
+        self._release_checkpoints = (
+            keep_checkpointed(self._path, self) if self._path != ":memory:" else lambda: None
+        )
         self._idle_readers: list[sqlite3.Connection] = []
         self._readers: list[sqlite3.Connection] = []  # every reader, to close them
         self._readers_guard = threading.Lock()
@@ -179,6 +185,7 @@ class SqliteTableStore(CheckedTableStore):
             for reader in self._readers:
                 reader.close()
             self._conn.close()
+        self._release_checkpoints()
 
     # --- CheckedTableStore's hooks: the arguments are already checked ---
 

@@ -24,6 +24,7 @@ from shared.queue.embedded.send import RecentIds, prepare, store_batch
 from shared.queue.embedded.values import Limits, LockLost, ParkedLetter, ReceivedMessage
 from shared.queue.embedded.wakeups import CROSS_PROCESS_POLL, Wakeups
 from shared.queue.port import DeadLetter, OutboundMessage
+from shared.sqlite_checkpoints import keep_checkpointed
 
 log = logging.getLogger("orbitsync.queue")
 
@@ -60,6 +61,7 @@ class EmbeddedQueue:
         self._database = Database(
             open_queue_file(Path(path)), busy_timeout_seconds=BUSY_TIMEOUT_MS / 1000
         )
+        self._release_checkpoints = keep_checkpointed(path, self)
         self._commits = GroupCommit(self._database)
         self._doorbell = Doorbell(self._database, self._wakeups.wake)
         self._doorbell_failed = False
@@ -68,6 +70,7 @@ class EmbeddedQueue:
         """Close the file; the queue object cannot be used afterwards."""
         self._doorbell.close()
         self._database.close()
+        self._release_checkpoints()
 
     def __enter__(self) -> EmbeddedQueue:
         return self
