@@ -122,6 +122,7 @@ def _statements(table: str) -> _Sql:
     return _Sql(*(fill(getattr(_TEMPLATES, f.name)) for f in fields(_Sql)))
 
 
+PAGE_CACHE_KIB = 16_384
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode
 _loads = json.loads
 
@@ -317,12 +318,17 @@ class SqliteTableStore(CheckedTableStore):
             TransientError: the file cannot be opened.
         """
         try:
-            return sqlite3.connect(
+            connection = sqlite3.connect(
                 self._path,
                 timeout=self._busy_timeout,
                 isolation_level=None,  # autocommit: one statement = one transaction
                 check_same_thread=False,  # the writers' is shared behind self._lock
             )
+            # SQLite's default 2 MB page cache: as the file grew (8 KB a booking) every
+            # read went to the OS for its pages; 16 MB took 8 % off the CPU per
+            # booking at 4,000 bookings (per connection, filled only as pages are read).
+            connection.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
+            return connection
         except sqlite3.Error as error:
             raise _store_error(error) from None
 
