@@ -57,6 +57,7 @@ def keep_checkpointed(path: str | Path, owner: object) -> Callable[[], None]:
             _files[key] -= 1
             if _files[key] <= 0:
                 del _files[key]
+                _seen.pop(key, None)
 
     weakref.finalize(owner, release)
     return release

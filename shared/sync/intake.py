@@ -2,8 +2,8 @@
 
 Snapshots carry a per-booking version; an event whose version is older than the
 stored one is acknowledged and ignored (stale). A newer one replaces the stored
-snapshot and kicks the encounter and each dependent that has something to do
-(see ``_targets_to_kick``). In ``jumpout`` mode the snapshot is kept (shadow) and
+snapshot and kicks each target that has something to do (see
+``_targets_to_kick``). In ``jumpout`` mode the snapshot is kept (shadow) and
 nothing is kicked until the go-live.
 """
 
@@ -22,9 +22,9 @@ from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
 from shared.sync.channel import Operation
 from shared.sync.convergence import note_if_converged
-from shared.sync.plan import plan
+from shared.sync.plan import plan_snapshot
 from shared.sync.ports import SyncPorts
-from shared.targets import Target, desired_facts, millennium_alias
+from shared.targets import Target, millennium_alias
 
 log = logging.getLogger("orbitsync.sync")
 
@@ -82,9 +82,8 @@ def _targets_to_kick(ports: SyncPorts, stored: StoredSnapshot, *, first: bool) -
     confirmed = {target: state.confirmed for target, state in states.items()}
     targets = []
     for target, state in states.items():
-        desired = desired_facts(stored.snapshot, target, stored.patient_generation)
-        decision = plan(
-            target, desired, confirmed, updates_in_place=ports.channels[target].updates_in_place
+        decision = plan_snapshot(
+            target, stored.snapshot, stored.patient_generation, confirmed, ports.channels
         )
         if state.intent is not None or state.blocked is not None or isinstance(decision, Operation):
             targets.append(target)

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.sync.channel import Operation, OperationKind
-from shared.targets import AppointmentFacts, BedFacts, Facts, PatientFacts, Target
+from shared.booking import BookingSnapshot
+from shared.sync.channel import Channels, Operation, OperationKind
+from shared.targets import AppointmentFacts, BedFacts, Facts, PatientFacts, Target, desired_facts
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,23 @@ def plan(
     if target is Target.ENCOUNTER:
         return _plan_encounter(desired, confirmed, updates_in_place)
     return _plan_dependent(target, desired, confirmed, updates_in_place)
+
+
+def plan_snapshot(
+    target: Target,
+    snapshot: BookingSnapshot,
+    generation: int,
+    confirmed: Mapping[Target, Facts | None],
+    channels: Channels,
+) -> Decision:
+    """``plan`` for ``target`` as ``snapshot`` (patient ``generation``) wants it,
+    with its channel's capability: what that target's worker would do next."""
+    return plan(
+        target,
+        desired_facts(snapshot, target, generation),
+        confirmed,
+        updates_in_place=channels[target].updates_in_place,
+    )
 
 
 def _create(target: Target, desired: Facts) -> Operation:

@@ -56,7 +56,7 @@ from shared.sync.channel import (
     SendContext,
 )
 from shared.sync.convergence import note_if_converged
-from shared.sync.plan import DEPENDENTS, Decision, Wait, plan
+from shared.sync.plan import DEPENDENTS, Decision, Wait, plan, plan_snapshot
 from shared.sync.ports import SyncPorts
 from shared.targets import Facts, Target, desired_facts, removal_facts
 
@@ -197,9 +197,9 @@ def _released_by_the_encounter(
 
 def _decision(ctx: _Context, other: Target, confirmed: Mapping[Target, Facts | None]) -> Decision:
     """What the planner would have ``other``'s worker do, given ``confirmed``."""
-    desired = desired_facts(ctx.stored.snapshot, other, ctx.stored.patient_generation)
-    return plan(
-        other, desired, confirmed, updates_in_place=ctx.ports.channels[other].updates_in_place
+    stored = ctx.stored
+    return plan_snapshot(
+        other, stored.snapshot, stored.patient_generation, confirmed, ctx.ports.channels
     )
 
 
@@ -207,12 +207,14 @@ def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, Tar
     """In sync or waiting itself: kick each target that waited on this one and can
     move now, unless this call kicked it already.
 
-    The step that let it move kicks it (``_confirm``), but that kick is lost when
-    the bus fails after the step was saved; the copy of this kick that the
-    settlement schedules then lands here, in sync (or, after a dependent's removal
-    for a patient correction, waiting for the new encounter). What waits on what mirrors the
-    planner: a dependent's create waits for the encounter, and the encounter's
-    removal for the dependents' removals.
+    This is how a dependent's removal reaches the encounter: the step after it
+    reads fresh state, so of two dependents removed at the same time at least one
+    sees both removals. For the encounter it repairs a lost kick: its
+    confirmation kicks the dependents it released (``_confirm``), but that kick is
+    lost when the bus fails after the step was saved, and the settlement's copy
+    of the kick then lands here. What waits on what mirrors the planner: a
+    dependent's create waits for the encounter, and the encounter's removal for
+    the dependents' removals.
     """
     confirmed = {target: target_state.confirmed for target, target_state in states.items()}
     waiting = (
