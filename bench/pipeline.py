@@ -16,7 +16,9 @@ one interpreter. It measures:
   cancellations) posted by ``--clients`` processes until Millennium holds the last
   snapshot of every booking, with the CPU the local run's processes used;
 * ``--growth``: the throughput run at each size on a fresh data folder, so the cost
-  per booking can be compared across sizes.
+  per booking can be compared across sizes (there the backlog grows with the size
+  too); then waves of the smallest size on one data folder up to the largest, so
+  the stored history grows while the backlog stays one wave.
 
 Targets (brief §9, issue 13): webhook p99 ≤ 20 ms while draining; booking → all
 ACKs p99 ≤ 40 ms with a 5 ms Millennium; 44,000 bookings in ≤ 120 s on 2 cores.
@@ -145,11 +147,19 @@ class Throughput:
 
 
 def throughput(
-    run: LocalRunProcess, simulator: Simulator, bookings: int, clients: int
+    run: LocalRunProcess,
+    simulator: Simulator,
+    bookings: int,
+    clients: int,
+    *,
+    first_index: int = 1,
+    seed: int = 44,
 ) -> Throughput:
-    """Post a synthetic day of ``bookings`` from ``clients`` processes and wait until
-    Millennium holds every booking's last snapshot."""
-    events = list(hospital_day(bookings, seed=44, administrations=("SU", "SAS")))
+    """Post a synthetic day of ``bookings`` (ids from ``first_index``) from ``clients``
+    processes and wait until Millennium holds every booking's last snapshot."""
+    events = list(
+        hospital_day(bookings, seed=seed, administrations=("SU", "SAS"), first_index=first_index)
+    )
     shards: list[list[dict[str, Any]]] = [[] for _ in range(clients)]
     for event in events:  # one booking's events stay in order on one client
         shards[hash(event["data"]["bookingId"]) % clients].append(event)
@@ -252,6 +262,42 @@ def growth_lines(sizes: list[int], clients: int, worker_processes: int) -> list[
     return lines
 
 
+def history_lines(total: int, wave: int, clients: int, worker_processes: int) -> list[str]:
+    """Waves of ``wave`` new bookings on one data folder until ``total`` are stored,
+    each posted after the last converged: the backlog stays one wave while the
+    tables grow, so a change in CPU per booking from wave to wave is the stored
+    history's doing (the per-size runs above also grow the backlog with the size)."""
+    cpu: list[float] = []
+    with measured_run(worker_processes=worker_processes) as (run, simulator):
+        for index in range(total // wave):
+            figures = throughput(
+                run, simulator, wave, clients, first_index=1 + index * wave, seed=44 + index
+            )
+            cpu.append(figures.cpu_ms_per_booking)
+            print(f"wave {index + 1}: {figures.cpu_ms_per_booking:.1f} ms CPU per booking")
+    fitted_first, fitted_last = _fitted_ends(cpu)
+    quarter = max(1, len(cpu) // 4)
+    return [
+        "",
+        f"Stored history, one data folder: {len(cpu)} waves of {wave:,} new bookings, each "
+        f"posted once the one before converged, until {wave * len(cpu):,} were stored. "
+        "CPU ms per booking, wave by wave: " + ", ".join(f"{value:.1f}" for value in cpu) + ".",
+        "",
+        f"Median of the first {quarter} waves {statistics.median(cpu[:quarter]):.1f} ms, of "
+        f"the last {quarter} {statistics.median(cpu[-quarter:]):.1f} ms; the least-squares "
+        f"line goes from {fitted_first:.1f} to {fitted_last:.1f} ms, "
+        f"{100 * (fitted_last / fitted_first - 1):+.0f} % from the first wave to the last.",
+    ]
+
+
+def _fitted_ends(values: list[float]) -> tuple[float, float]:
+    """The least-squares line through ``values`` (at 0, 1, …) at its first and last x."""
+    if len(values) < 2:
+        return values[0], values[0]
+    slope, intercept = statistics.linear_regression(range(len(values)), values)
+    return intercept, intercept + slope * (len(values) - 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bookings", type=int, default=2000)
@@ -267,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.growth:
         sizes = [int(size) for size in args.growth.split(",")]
         lines = growth_lines(sizes, args.clients, args.worker_processes)
+        lines += history_lines(max(sizes), min(sizes), args.clients, args.worker_processes)
         print("\n".join(lines))
         if args.write:
             write_figures("growth", lines)
