@@ -12,8 +12,8 @@ the simulator enforcing it) each in a process of their own (`bench.outside`):
    pipeline's guarantees need and none of its logic: a kick sent, received and
    completed on an embedded queue, the intent written to a crosswalk before the
    send and the outcome after it (ETag-conditional), one audit row, on one
-   thread and on four sharing the connection; the faster is a ceiling for any
-   pipeline that keeps those guarantees on this machine;
+   thread and on four sharing the connection; the faster is a ceiling on this
+   machine for any pipeline that commits each message's steps on their own;
 3. **pipeline**: ``--bookings`` bookings (with rebookings and cancellations)
    through the webhook, queues and workers over the same budget until Millennium
    holds every last snapshot; the ratio of the pipeline's and the bare link's
