@@ -74,6 +74,12 @@ class UnknownAdministration(PermanentError):
     reason = "unknown-administration"
 
 
+class AdministrationMismatch(PermanentError):
+    """An event carries a booking id that another administration's booking already has."""
+
+    reason = "administration-mismatch"
+
+
 class MessageRejected(PermanentError):
     """Millennium answered AR (rejected) to a message."""
 

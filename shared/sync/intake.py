@@ -17,7 +17,7 @@ from enum import StrEnum
 from shared import telemetry
 from shared.booking import BookingSnapshot
 from shared.crosswalk.repository import AuditRecord, StoredSnapshot
-from shared.errors import ConcurrencyConflict, EntityExists
+from shared.errors import AdministrationMismatch, ConcurrencyConflict, EntityExists
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.profiles import Mode
 from shared.sync.channel import Operation
@@ -40,6 +40,7 @@ def store_event(event: EventMessage, ports: SyncPorts) -> IntakeResult:
 
     Raises:
         UnknownAdministration: the administration's profile is gone.
+        AdministrationMismatch: another administration's booking has this booking id.
         TransientError: the crosswalk or the bus is unreachable.
     """
     snapshot = event.snapshot
@@ -129,6 +130,8 @@ def _store_newest(
     snapshot = event.snapshot
     for _ in range(5):
         previous = ports.crosswalk.load_snapshot(snapshot.booking_id)
+        if previous is not None:
+            _refuse_another_administration(event, previous, ports)
         if previous is not None and previous.version > snapshot.version:
             _audit(event, ports, "event-stale", f"stored version is {previous.version}")
             telemetry.stale_event_ignored(previous.version)
@@ -160,6 +163,30 @@ def _store_newest(
             _audit(event, ports, "patient-corrected", f"Millennium aliases {old} -> {new}")
         return IntakeResult.STORED, stored, previous is None
     raise ConcurrencyConflict(f"booking {snapshot.booking_id}: snapshot kept changing")
+
+
+def _refuse_another_administration(
+    event: EventMessage, previous: StoredSnapshot, ports: SyncPorts
+) -> None:
+    """Booking ids must be unique across the administrations a stamp serves: the
+    visit number, the appointment ids and the control ids are built from it alone.
+    Taken as the same booking, another administration's event would be dropped as a
+    duplicate, or move the booking to another patient (a wrong-patient risk).
+
+    Raises:
+        AdministrationMismatch: the stored booking belongs to another administration.
+    """
+    stored, arriving = previous.snapshot.administration, event.snapshot.administration
+    if stored == arriving:
+        return
+    detail = f"booking belongs to {stored}; event from {arriving} refused"
+    _audit(event, ports, "event-refused", detail)
+    raise AdministrationMismatch(
+        f"booking {event.snapshot.booking_id} belongs to {stored}, but event "
+        f"{event.event_id} (v{event.snapshot.version}) comes from {arriving}: nothing was "
+        "stored or sent. Booking ids must be unique across administrations; ask Orbit's "
+        "vendor which booking this is, then purge the letter"
+    )
 
 
 def _patient_generation(snapshot: BookingSnapshot, previous: StoredSnapshot | None) -> int:

@@ -11,6 +11,7 @@ from shared.crosswalk.repository import Crosswalk
 from shared.crosswalk.sqlite import SqliteTableStore
 from shared.errors import (
     AckTimeout,
+    AdministrationMismatch,
     ApplicationErrorsExhausted,
     MessageRejected,
     QueueUnavailable,
@@ -476,3 +477,24 @@ def test_a_block_for_an_older_snapshot_is_reconsidered_when_a_newer_one_arrived(
     assert world.crosswalk.load_targets("OB-2026-000123")[Target.BED].blocked is None
     assert world.millennium.triggers()[:3] == ["ADT^A05", "SIU^S12", "ADT^A14"]
     assert sorted(world.millennium.triggers()[3:]) == ["ADT^A08", "SIU^S14"]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_same_booking_id_from_another_administration_is_refused(version):
+    """One booking id, two administrations: before, SÄS's v1 was dropped silently as a
+    duplicate of SU's, and its v2 was taken for a patient correction of SU's booking
+    (removals for SU's patient under SÄS's profile). Now nothing is stored or sent,
+    and the event is parked with a reason that names both administrations."""
+    world = World()
+    world.event()
+    world.pump.run()
+    sent, stored = len(world.millennium.sent), world.crosswalk.load_snapshot("OB-2026-000123")
+    world.bus.sent.clear()
+    with pytest.raises(AdministrationMismatch, match=r"belongs to SU.*comes from SAS") as refused:
+        world.event(version=version, administration="SAS", patient=make_patient(42))
+    assert refused.value.reason == "administration-mismatch"
+    assert make_patient(42)["identifier"]["value"] not in str(refused.value)
+    assert world.crosswalk.load_snapshot("OB-2026-000123") == stored
+    assert world.bus.sent == []
+    world.pump.run()
+    assert len(world.millennium.sent) == sent
