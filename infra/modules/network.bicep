@@ -74,7 +74,10 @@ resource privateEndpointNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01'
   properties: {
     securityRules: [
       {
-        // Only the app's own subnet talks to the private endpoints.
+        // Only the app's own subnet talks to the private endpoints: HTTPS to Blob,
+        // Table and Key Vault, and AMQP over TLS to Service Bus (5671, with 5672 as
+        // Microsoft lists it), which the Functions host's Service Bus extension and
+        // the azure-servicebus SDK use unless told to use WebSockets on 443.
         name: 'allow-from-functions'
         properties: {
           priority: 200
@@ -84,7 +87,10 @@ resource privateEndpointNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01'
           sourceAddressPrefix: integrationSubnetPrefix
           sourcePortRange: '*'
           destinationAddressPrefix: privateEndpointSubnetPrefix
-          destinationPortRange: '443'
+          destinationPortRanges: [
+            '443'
+            '5671-5672'
+          ]
         }
       }
       {

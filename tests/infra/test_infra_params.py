@@ -240,3 +240,36 @@ def test_private_link_creates_zones_only_in_stamp_mode() -> None:
     assert "(endpoint, i) in (createZones ? endpoints : [])" in text
     assert "centralZoneResourceGroupId}/providers/Microsoft.Network/privateDnsZones/" in text
     assert {"zone", "zoneLink", "privateEndpoint", "zoneGroup"} <= set(resources)
+
+
+PRIVATE_ENDPOINT_PORTS = {"443", "5671", "5672"}
+"""What the app reaches over the private endpoints: HTTPS for Blob, Table and Key
+Vault, and AMQP over TLS for Service Bus, which the Functions host's Service Bus
+extension and the azure-servicebus SDK use by default (Microsoft Learn, "Troubleshooting
+guide for Azure Service Bus": "check that the AMQP ports 5671 and 5672 are open")."""
+
+
+def _ports(rule: dict) -> set[str]:
+    properties = rule["properties"]
+    ranges = properties.get("destinationPortRanges") or [properties["destinationPortRange"]]
+    ports: set[str] = set()
+    for item in ranges:
+        low, _, high = str(item).partition("-")
+        ports |= {str(port) for port in range(int(low), int(high or low) + 1)}
+    return ports
+
+
+def test_the_private_endpoint_subnet_admits_amqp_from_the_app_before_its_deny_rule() -> None:
+    """With only 443 allowed, the deny rule at 4000 blocked AMQP to Service Bus's
+    private endpoint: on a private stamp (SU) no trigger received and every webhook
+    answered 503."""
+    nsg = parsed(NETWORK)["resources"]["privateEndpointNsg"]["config"]["properties"]
+    rules = sorted(nsg["securityRules"], key=lambda rule: rule["properties"]["priority"])
+    allowed: set[str] = set()
+    for rule in rules:
+        properties = rule["properties"]
+        if properties["access"] == "Deny":
+            break
+        if properties["sourceAddressPrefix"] == "integrationSubnetPrefix":
+            allowed |= _ports(rule)
+    assert PRIVATE_ENDPOINT_PORTS <= allowed, sorted(PRIVATE_ENDPOINT_PORTS - allowed)
