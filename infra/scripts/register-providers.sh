@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Registers the resource providers a stamp needs in the current subscription, and
-# says which were missing. A fresh subscription has Microsoft.App unregistered, and
+# Registers the resource providers a stamp needs in the stamp's subscription, and
+# says which were missing. The subscription is azd's AZURE_SUBSCRIPTION_ID when set
+# (azd deploys there, whatever the CLI's default is), else the CLI's current one. A fresh subscription has Microsoft.App unregistered, and
 # Flex Consumption's VNet integration (subnet delegated to Microsoft.App/environments)
 # fails without it. Registering needs Microsoft.*/register/action on the
 # subscription (Contributor has it); with --check-only the script only reports.
@@ -24,9 +25,19 @@ PROVIDERS=(
 check_only=false
 [ "${1:-}" = "--check-only" ] && check_only=true
 
+subscription="${AZURE_SUBSCRIPTION_ID:-}"
+if [ -z "$subscription" ]; then
+  subscription=$(az account show --query id --output tsv) || {
+    echo "no subscription: set AZURE_SUBSCRIPTION_ID or run 'az login'" >&2
+    exit 2
+  }
+fi
+echo "subscription $subscription"
+
 missing=0
 for provider in "${PROVIDERS[@]}"; do
-  state=$(az provider show --namespace "$provider" --query registrationState --output tsv)
+  state=$(az provider show --namespace "$provider" --query registrationState --output tsv \
+    --subscription "$subscription")
   if [ "$state" = "Registered" ]; then
     echo "$provider: Registered"
     continue
@@ -36,7 +47,7 @@ for provider in "${PROVIDERS[@]}"; do
     missing=1
   else
     echo "$provider: $state -> registering"
-    az provider register --namespace "$provider" --wait
+    az provider register --namespace "$provider" --wait --subscription "$subscription"
   fi
 done
 exit "$missing"
