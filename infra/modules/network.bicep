@@ -141,16 +141,14 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
             }
           ]
           // Service endpoints let the storage and Key Vault firewalls admit this
-          // subnet when private endpoints are off.
+          // subnet when private endpoints are off. None for Service Bus: it admits
+          // virtual networks only on Premium, where the app uses a private endpoint.
           serviceEndpoints: [
             {
               service: 'Microsoft.Storage'
             }
             {
               service: 'Microsoft.KeyVault'
-            }
-            {
-              service: 'Microsoft.ServiceBus'
             }
           ]
         }

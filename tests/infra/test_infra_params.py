@@ -273,3 +273,15 @@ def test_the_private_endpoint_subnet_admits_amqp_from_the_app_before_its_deny_ru
         if properties["sourceAddressPrefix"] == "integrationSubnetPrefix":
             allowed |= _ports(rule)
     assert PRIVATE_ENDPOINT_PORTS <= allowed, sorted(PRIVATE_ENDPOINT_PORTS - allowed)
+
+
+def test_the_app_subnet_has_no_service_bus_service_endpoint() -> None:
+    """Service Bus admits virtual networks only on Premium, where this app uses a private
+    endpoint; the Standard stamps' namespaces cannot use one (Microsoft Learn,
+    "Configure virtual network service endpoints for Azure Service Bus": "Virtual
+    Networks are supported only in Premium tier Service Bus namespaces"). No rule
+    used it, so it only changed the source address Service Bus saw."""
+    vnet = parsed(NETWORK)["resources"]["vnet"]["config"]["properties"]
+    for subnet in vnet["subnets"]:
+        services = [item["service"] for item in subnet["properties"].get("serviceEndpoints", [])]
+        assert "Microsoft.ServiceBus" not in services, subnet["name"]
