@@ -229,7 +229,7 @@ class MillenniumState:
             patient_class=visit.patient_class,
             location=visit.location,
             facility=visit.facility,
-            attending=visit.attending,
+            attending=_updated("", visit.attending),
             encounter_type=visit.encounter_type,
             admit_time=visit.admit_time,
             created_by=inbound.control_id,
@@ -241,12 +241,12 @@ class MillenniumState:
         if encounter is None:
             return problem
         visit = inbound.visit
-        encounter.patient_class = visit.patient_class
-        encounter.location = visit.location
-        encounter.facility = visit.facility
-        encounter.attending = visit.attending
-        encounter.encounter_type = visit.encounter_type
-        encounter.admit_time = visit.admit_time
+        encounter.patient_class = _updated(encounter.patient_class, visit.patient_class)
+        encounter.location = _updated(encounter.location, visit.location)
+        encounter.facility = _updated(encounter.facility, visit.facility)
+        encounter.attending = _updated(encounter.attending, visit.attending)
+        encounter.encounter_type = _updated(encounter.encounter_type, visit.encounter_type)
+        encounter.admit_time = _updated(encounter.admit_time, visit.admit_time)
         encounter.updated_by.append(inbound.control_id)
         self.register_person(inbound.patient)
         return ACCEPTED
@@ -437,3 +437,16 @@ def _mismatch(visit_number: str) -> Outcome:
         APPLICATION_INTERNAL_ERROR,
         f"visit number {visit_number} belongs to another patient than PID-3",
     )
+
+
+HL7_NULL = '""'
+
+
+def _updated(held: str, sent: str) -> str:
+    """A field of an update as an HL7 v2 receiver applies it (v2.5.1 chapter 2, null
+    values in fields): a field left empty leaves the value held, and the null value
+    ``""`` clears it. So a sender that omits a field it means to clear leaves the old
+    value in Millennium."""
+    if sent == HL7_NULL:
+        return ""
+    return sent or held

@@ -21,6 +21,8 @@ SUBCOMPONENT = "&"
 ENCODING_CHARACTERS = COMPONENT + REPETITION + ESCAPE + SUBCOMPONENT
 """MSH-2 as we send it."""
 SEGMENT_TERMINATOR = "\r"
+HL7_NULL = '""'
+"""The null value: the receiver clears the field. An empty field means "no change"."""
 
 _DELIMITER_ESCAPES = {
     ESCAPE: "\\E\\",  # first in meaning: the escape character itself

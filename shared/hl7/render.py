@@ -120,6 +120,7 @@ def _encounter(
             place_field=seg.place(location, profile),
             surgeon_hsa_id=facts.surgeon_hsa_id,
             admit_at=facts.admit_at,
+            clears_surgeon=event == "A08",
         ),
     ]
 

@@ -16,6 +16,7 @@ import datetime as dt
 from shared.hl7.er7 import (
     ENCODING_CHARACTERS,
     FIELD,
+    HL7_NULL,
     components,
     dtm,
     escape,
@@ -190,19 +191,23 @@ def pv1(
     surgeon_hsa_id: str | None = None,
     admit_at: dt.datetime | None = None,
     alternate_visit_id: str = "",
+    clears_surgeon: bool = False,
 ) -> str:
     """PV1 with class, location, surgeon, encounter type, visit number, facility,
     admit time and (for a bed booking with its own alias) the alternate visit id.
 
     ``location`` decides PV1-39; ``place_field`` is PV1-3 as sent ("" in SIU).
+    ``clears_surgeon``: an update without a surgeon sends PV1-7 as the HL7 null
+    ``""``, since an empty field tells the receiver to keep the one it has.
     """
+    no_surgeon = HL7_NULL if clears_surgeon else ""
     return segment(
         "PV1",
         {
             1: "1",
             2: escape(patient_class),
             3: place_field,
-            7: hsa_person(surgeon_hsa_id, profile) if surgeon_hsa_id else "",
+            7: hsa_person(surgeon_hsa_id, profile) if surgeon_hsa_id else no_surgeon,
             18: escape(encounter_type),
             19: visit_number(alias, profile),
             39: escape(facility_of(location, profile)),

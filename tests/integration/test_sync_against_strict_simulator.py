@@ -122,3 +122,14 @@ def test_a_bookings_life_is_accepted_by_the_strict_simulator(bed_booking_id):
     assert set(stats["by_ack"]) == {"AA"}, stats["by_ack"]
     assert stats["strict_rejections"] == 0
     assert stats["patient_mismatches"] == stats["duplicate_creates"] == 0
+
+
+def test_a_surgeon_removed_in_orbit_is_cleared_in_millennium():
+    """An A08 that left PV1-7 empty kept the old attending surgeon in Millennium:
+    an empty field means "no change" in HL7 v2; only ``""`` clears it."""
+    life = Life("visit-number")
+    life.send()
+    assert life.simulator.state.encounters[BOOKING].attending
+    life.send(version=2, surgeon=None)
+    assert "ADT^A08" in life.types()[3:]
+    assert life.simulator.state.encounters[BOOKING].attending == ""

@@ -1,0 +1,46 @@
+"""How the simulator applies an update, as an HL7 v2 receiver does (v2.5.1 chapter 2,
+null values in fields): an empty field leaves what Millennium holds, ``""`` clears it.
+With the simulator taking every update as a whole snapshot instead, a sender that
+left out a field it meant to clear looked right here and was wrong in Millennium."""
+
+from __future__ import annotations
+
+from simulator.millennium import Millennium
+from simulator.samples import adt
+from tests.builders import synthetic_personnummer
+
+PNR = synthetic_personnummer(1)
+SURGEON = "SE2321000131-P000000000456"
+
+
+def _with_attending(text: str, attending: str) -> str:
+    segments = text.split("\r")
+    for index, line in enumerate(segments):
+        if line.startswith("PV1|"):
+            fields = line.split("|")
+            fields[7] = attending
+            segments[index] = "|".join(fields)
+    return "\r".join(segments)
+
+
+def _held_attending(updated_with: str) -> str:
+    millennium = Millennium(seed=1)
+    created = _with_attending(adt("A05", "C1", "OB-1", PNR), f"{SURGEON}^^^^^^^^HSA")
+    updated = _with_attending(adt("A08", "C2", "OB-1", PNR), updated_with)
+    for text in (created, updated):
+        reply = millennium.handle(text.encode("utf-8"))
+        assert reply.ack is not None and b"MSA|AA|" in reply.ack, reply.ack
+    return millennium.state.encounters["OB-1"].attending
+
+
+def test_an_update_that_leaves_the_attending_out_keeps_it() -> None:
+    assert _held_attending("") == SURGEON
+
+
+def test_an_update_with_the_null_value_clears_the_attending() -> None:
+    assert _held_attending('""') == ""
+
+
+def test_an_update_with_another_attending_replaces_it() -> None:
+    other = "SE2321000131-P000000000999"
+    assert _held_attending(f"{other}^^^^^^^^HSA") == other
