@@ -114,11 +114,13 @@ def _render(
     version: int | None = None,
     generation: int = 0,
     removed_by: BookingSnapshot | None = None,
+    replaces: BookingSnapshot | None = None,
 ) -> str:
     """The message carrying ``snapshot``'s facts, sent for ``version`` (default: its own).
 
     Removals carry the last confirmed facts but are sent for the newer version
-    (``removed_by``, whose cancellation reason an S15 carries).
+    (``removed_by``, whose cancellation reason an S15 carries). A change says what it
+    changes from the confirmed ``replaces`` (S13/S14 segment action codes).
     """
     facts: Facts | None = desired_facts(snapshot, target, generation)
     assert facts is not None, "example snapshots want every target they render"
@@ -132,6 +134,7 @@ def _render(
         control_id=control_id(snapshot.booking_id, target, trigger, sent_for, 0),
         sent_at=SENT_AT,
         processing_id=PROCESSING_ID,
+        replaces=None if replaces is None else desired_facts(replaces, target, generation),
     )
 
 
@@ -187,13 +190,16 @@ def examples() -> list[Example]:
         ),
         Example(
             "SIU^S13 — appointment rescheduled",
-            "Version 2: the operation moved to the afternoon (time only).",
-            _render(Trigger.S13, Target.APPOINTMENT, moved, su),
+            "Version 2: the operation moved to the afternoon (time only). Every resource "
+            "stays (`U`), with the new times.",
+            _render(Trigger.S13, Target.APPOINTMENT, moved, su, replaces=booked),
         ),
         Example(
             "SIU^S14 — appointment modified",
-            "Version 3: theatre changed (SAL 7), time as in version 2.",
-            _render(Trigger.S14, Target.APPOINTMENT, changed, su),
+            "Version 3: theatre changed (SAL 7), time as in version 2. The old theatre "
+            "goes (`AIL|1|D|`, as it was booked) and the new one comes (`AIL|2|A|`); the "
+            "rest stays (`U`).",
+            _render(Trigger.S14, Target.APPOINTMENT, changed, su, replaces=moved),
         ),
         Example(
             "ADT^A08 — encounter updated",

@@ -96,6 +96,10 @@ class ScheduleData:
     procedures: tuple[str, ...]  # AIS-3 CWE.1
     locations: tuple[str, ...]  # AIL-3 PL.1
     staff: tuple[str, ...]  # AIP-3 XCN.1
+    # AIL-3 PL.1^PL.2 (point of care and room): what identifies a booked location
+    places: tuple[str, ...] = ()
+    # (segment, action code, resource) of each AIS/AIL/AIP, for an update to apply
+    changes: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,7 +288,25 @@ def _schedule(message: Er7Message, header: Header) -> ScheduleData:
         procedures=_each(message, "AIS", 3),
         locations=_each(message, "AIL", 3),
         staff=_each(message, "AIP", 3),
+        places=tuple(resource for kind, _, resource in _resources(message) if kind == "AIL"),
+        changes=_resources(message),
     )
+
+
+def _resources(message: Er7Message) -> tuple[tuple[str, str, str], ...]:
+    """(segment, action code, resource) of every AIS, AIL and AIP: the procedure
+    (AIS-3.1), the place (AIL-3 PL.1^PL.2, so another theatre of the same unit is
+    another resource) and the person (AIP-3.1)."""
+    found = []
+    for segment in ("AIS", "AIL", "AIP"):
+        for number in range(1, message.count(segment) + 1):
+            resource = message.get(segment, 3, 1, occurrence=number)
+            if segment == "AIL":
+                room = message.get(segment, 3, 2, occurrence=number)
+                resource = f"{resource}^{room}" if room else resource
+            if resource:
+                found.append((segment, message.get(segment, 2, occurrence=number), resource))
+    return tuple(found)
 
 
 def _each(message: Er7Message, segment: str, field: int) -> tuple[str, ...]:

@@ -77,7 +77,9 @@ def siu(
     unit: str = "OPSAL",
     charset: str = UTF8,
 ) -> str:
-    """A SIU message (``event`` like ``S12``) for one booking's appointment."""
+    """A SIU message (``event`` like ``S12``) for one booking's appointment; an S13 or
+    S14 says of each resource that it stays (segment action code ``U``)."""
+    action = "U" if event in ("S13", "S14") else ""
     return "".join(
         segment + "\r"
         for segment in [
@@ -86,8 +88,8 @@ def siu(
             f"^^M120^{start}^20261201100000+0100||||||||||||||BOOKED",
             *patient(identifier, family, given),
             pv1(visit_number or placer_id, location=""),
-            "RGS|1",
-            f"AIS|1||NFB49^Primär total höftledsplastik^KVA|{start}|||120|min",
-            f"AIL|1||{unit}^SAL 5^^SU|||{start}|||120|min",
+            f"RGS|1|{action}".rstrip("|"),
+            f"AIS|1|{action}|NFB49^Primär total höftledsplastik^KVA|{start}|||120|min",
+            f"AIL|1|{action}|{unit}^SAL 5^^SU|||{start}|||120|min",
         ]
     )

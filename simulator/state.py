@@ -91,7 +91,7 @@ class Appointment:
     duration: str
     status: str
     procedures: list[str]
-    locations: list[str]
+    locations: list[str]  # AIL-3 PL.1^PL.2: point of care and room
     staff: list[str]
     created_by: str
     updated_by: list[str] = field(default_factory=list)  # MSH-10 of each S13/S14
@@ -367,7 +367,7 @@ class MillenniumState:
             duration=schedule.duration,
             status=schedule.status,
             procedures=list(schedule.procedures),
-            locations=list(schedule.locations),
+            locations=list(schedule.places),
             staff=list(schedule.staff),
             created_by=inbound.control_id,
         )
@@ -386,9 +386,10 @@ class MillenniumState:
         appointment.end = schedule.end
         appointment.duration = schedule.duration
         appointment.status = schedule.status
-        appointment.procedures = list(schedule.procedures)
-        appointment.locations = list(schedule.locations)
-        appointment.staff = list(schedule.staff)
+        changed, problem = _changed_resources(appointment, schedule)
+        if changed is None:
+            return problem
+        appointment.procedures, appointment.locations, appointment.staff = changed
         appointment.updated_by.append(inbound.control_id)
         self.register_person(inbound.patient)
         return ACCEPTED
@@ -437,6 +438,33 @@ def _mismatch(visit_number: str) -> Outcome:
         APPLICATION_INTERNAL_ERROR,
         f"visit number {visit_number} belongs to another patient than PID-3",
     )
+
+
+def _changed_resources(
+    appointment: Appointment, schedule: ScheduleData
+) -> tuple[tuple[list[str], list[str], list[str]] | None, Outcome]:
+    """The appointment's procedures, locations and staff after an S13/S14's resource
+    segments (segment action codes, table 0206): ``D`` removes the resource named,
+    ``A``, ``U`` and ``X`` keep or add it. A resource left without an action code
+    (only a lenient simulator lets one through) is added, as a receiver would: so a
+    sender that replaces a theatre without ``D`` leaves both booked.
+
+    A deletion of a resource the appointment does not hold is AE: the sender's view
+    of the appointment is not Millennium's."""
+    held = {
+        "AIS": list(appointment.procedures),
+        "AIL": list(appointment.locations),
+        "AIP": list(appointment.staff),
+    }
+    for segment, action, value in schedule.changes:
+        resources = held[segment]
+        if action == "D":
+            if value not in resources:
+                return None, _unknown(f"{segment} resource", "id", value)
+            resources.remove(value)
+        elif value not in resources:
+            resources.append(value)
+    return (held["AIS"], held["AIL"], held["AIP"]), ACCEPTED
 
 
 HL7_NULL = '""'

@@ -65,6 +65,9 @@ TIMES: tuple[tuple[str, int, int], ...] = (
 """(segment, field, component) of every time an Orbit message carries."""
 
 BED_BOOKING_TYPES = frozenset({"ADT^A14", "ADT^A27"})
+UPDATING_SCHEDULE_TYPES = frozenset({"SIU^S13", "SIU^S14"})
+RESOURCE_SEGMENTS = ("RGS", "AIS", "AIG", "AIL", "AIP")
+SEGMENT_ACTION_CODES = frozenset({"A", "D", "U", "X"})  # HL7 table 0206
 _DTM = re.compile(r"^(\d{14})(?:\.\d{1,4})?([+-])(\d{2})(\d{2})$")
 _CONTROL = re.compile(r"[\x00-\x0c\x0e-\x1f\x7f]")  # CR (0x0D) ends segments
 
@@ -77,6 +80,7 @@ class Violation:
 
 
 DATA_TYPE_ERROR = "102"
+REQUIRED_FIELD_MISSING = "101"
 
 
 def violations(text: str, message: Er7Message, zone_name: str = DEFAULT_ZONE) -> list[Violation]:
@@ -85,8 +89,11 @@ def violations(text: str, message: Er7Message, zone_name: str = DEFAULT_ZONE) ->
     found = _framing(text, message)
     found += _times(message, zone, zone_name)
     found += _lengths(message)
-    if message.get("MSH", 9, 1) + "^" + message.get("MSH", 9, 2) in BED_BOOKING_TYPES:
+    message_type = message.get("MSH", 9, 1) + "^" + message.get("MSH", 9, 2)
+    if message_type in BED_BOOKING_TYPES:
         found += _actual_stay(message)
+    if message_type in UPDATING_SCHEDULE_TYPES:
+        found += _action_codes(message)
     return found
 
 
@@ -187,3 +194,22 @@ def _actual_stay(message: Er7Message) -> list[Violation]:
             "send the expected nights in PV2-10",
         )
     ]
+
+
+def _action_codes(message: Er7Message) -> list[Violation]:
+    """v2.5.1 chapter 10: the segment action code (RGS-2, AIS-2, AIG-2, AIL-2, AIP-2)
+    "is required for all updating or modifying trigger events"; without it a
+    receiver cannot tell a resource that stays from one that replaces another."""
+    found = []
+    for segment in RESOURCE_SEGMENTS:
+        for occurrence in range(1, message.count(segment) + 1):
+            if message.get(segment, 2, occurrence=occurrence) not in SEGMENT_ACTION_CODES:
+                found.append(
+                    Violation(
+                        REQUIRED_FIELD_MISSING,
+                        f"{segment}-2",
+                        f"{segment}-2 segment action code (A, D, U or X) is required in "
+                        "an updating trigger event",
+                    )
+                )
+    return found

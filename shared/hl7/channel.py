@@ -89,6 +89,7 @@ class Hl7Channel:
             control_id=key,
             sent_at=context.now,
             processing_id=self._processing_id,
+            replaces=operation.replaces,
         )
         wire = encode_message(text, context.profile)
         _check_frameable(wire, trigger.value, key)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from shared.booking import AdmissionType
@@ -62,8 +64,15 @@ def render_message(
     control_id: str,
     sent_at: dt.datetime,
     processing_id: str,
+    replaces: Facts | None = None,
 ) -> str:
     """The message for ``trigger`` carrying ``facts``; every segment ends with ``\\r``.
+
+    ``replaces``: for an S13/S14, the confirmed facts the change replaces. Its resource
+    segments then say what changed (segment action codes, table 0206): ``U`` for a
+    resource that stays, ``D`` with the old one and ``A`` with the new one for one
+    that changed, as v2.5.1 requires of updating trigger events. Without it every
+    resource is sent as ``U``.
 
     Raises:
         UnmappedLocation: an HSA-id in ``facts`` has no location in ``profile``
@@ -83,17 +92,28 @@ def render_message(
         sent_at=sent_at,
         processing_id=processing_id,
     )
-    body = _body(trigger, facts, profile, sent_at)
+    body = _body(trigger, facts, profile, sent_at, replaces)
     return message([header, *body])
 
 
-def _body(trigger: Trigger, facts: Facts, profile: Profile, sent_at: dt.datetime) -> list[str]:
+def _body(
+    trigger: Trigger,
+    facts: Facts,
+    profile: Profile,
+    sent_at: dt.datetime,
+    replaces: Facts | None,
+) -> list[str]:
     event = trigger.value[4:]  # "ADT^A05" -> "A05"
     if trigger in (Trigger.A05, Trigger.A08, Trigger.A38):
         return _encounter(event, _expect(facts, EncounterFacts, trigger), profile, sent_at)
     if trigger in (Trigger.A14, Trigger.A27):
         return _bed(event, _expect(facts, BedFacts, trigger), profile, sent_at)
-    return _appointment(trigger, _expect(facts, AppointmentFacts, trigger), profile)
+    appointment = _expect(facts, AppointmentFacts, trigger)
+    if trigger in (Trigger.S13, Trigger.S14):
+        before = _expect(replaces or facts, AppointmentFacts, trigger)
+        changes = _resource_changes(before, appointment, profile)
+        return _appointment(trigger, appointment, profile, changes)
+    return _appointment(trigger, appointment, profile, _resources(appointment, profile))
 
 
 def _expect(facts: Facts, kind: type[_F], trigger: Trigger) -> _F:
@@ -148,14 +168,14 @@ def _bed(event: str, facts: BedFacts, profile: Profile, sent_at: dt.datetime) ->
     ]
 
 
-def _appointment(trigger: Trigger, facts: AppointmentFacts, profile: Profile) -> list[str]:
+def _appointment(
+    trigger: Trigger, facts: AppointmentFacts, profile: Profile, resources: list[_Resource]
+) -> list[str]:
     """SIU^S12..S15: the operation as an appointment with its resources."""
     unit = profile.location(facts.unit_hsa_id)
-    systems = profile.code_systems
-    procedure = seg.coded(facts.procedure_code, facts.procedure_text, systems.procedure)
-    minutes = seg.duration_minutes(facts.start, facts.end)
+    procedure = _procedure(facts, profile)
     status = profile.cancelled_status if trigger is Trigger.S15 else profile.filler_status
-    room = profile.rooms.get(facts.theatre, facts.theatre) if facts.theatre else None
+    updating = trigger in (Trigger.S13, Trigger.S14)
     lines = [
         seg.sch(
             profile,
@@ -180,14 +200,103 @@ def _appointment(trigger: Trigger, facts: AppointmentFacts, profile: Profile) ->
             location=unit,
         ),
     ]
-    if facts.diagnosis_code and not facts.patient.protected:
-        lines.append(seg.dg1(facts.diagnosis_code, facts.diagnosis_text, profile))
-    lines.append(seg.rgs())
-    lines.append(seg.ais(procedure, facts.start, minutes, profile))
-    lines.append(seg.ail(seg.place(unit, profile, room=room), facts.start, minutes, profile))
-    if facts.surgeon_hsa_id:
-        lines.append(seg.aip(facts.surgeon_hsa_id, facts.start, minutes, profile))
+    lines += _numbered(resource for resource in resources if resource.kind == "DG1")
+    lines.append(seg.rgs(action=UPDATE if updating else ""))
+    for kind in ("AIS", "AIL", "AIP"):
+        lines += _numbered(resource for resource in resources if resource.kind == kind)
     return lines
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """One resource segment to send: its kind, what identifies it, its action code and
+    what renders it (given the action code and its set id)."""
+
+    kind: str  # DG1, AIS, AIL or AIP
+    key: object  # the same key before and after a change: the same resource
+    action: str  # "" (a new or removed appointment), else A, D or U
+    render: Callable[[str, int], str] = field(compare=False)
+
+
+ADD, DELETE, UPDATE = "A", "D", "U"
+"""Segment action codes (HL7 table 0206)."""
+
+
+def _numbered(resources: Iterable[_Resource]) -> list[str]:
+    return [resource.render(resource.action, n) for n, resource in enumerate(resources, 1)]
+
+
+def _resources(facts: AppointmentFacts, profile: Profile, action: str = "") -> list[_Resource]:
+    """The appointment's diagnosis and resource segments, each with ``action``."""
+    unit = profile.location(facts.unit_hsa_id)
+    minutes = seg.duration_minutes(facts.start, facts.end)
+    start = facts.start
+    resources = []
+    if facts.diagnosis_code and not facts.patient.protected:
+        code, text = facts.diagnosis_code, facts.diagnosis_text
+        resources.append(
+            _Resource(
+                "DG1",
+                (code, text),
+                action,
+                lambda a, n: seg.dg1(code, text, profile, action=a, set_id=n),
+            )
+        )
+    procedure = _procedure(facts, profile)
+    resources.append(
+        _Resource(
+            "AIS",
+            procedure,
+            action,
+            lambda a, n: seg.ais(procedure, start, minutes, profile, action=a, set_id=n),
+        )
+    )
+    place = seg.place(unit, profile, room=_room(facts, profile))
+    resources.append(
+        _Resource(
+            "AIL",
+            place,
+            action,
+            lambda a, n: seg.ail(place, start, minutes, profile, action=a, set_id=n),
+        )
+    )
+    if facts.surgeon_hsa_id:
+        surgeon = facts.surgeon_hsa_id
+        resources.append(
+            _Resource(
+                "AIP",
+                surgeon,
+                action,
+                lambda a, n: seg.aip(surgeon, start, minutes, profile, action=a, set_id=n),
+            )
+        )
+    return resources
+
+
+def _resource_changes(
+    before: AppointmentFacts, after: AppointmentFacts, profile: Profile
+) -> list[_Resource]:
+    """What an S13/S14 says about each resource: ``D`` with the confirmed one that is
+    gone (as it was booked), ``U`` for one that stays (with the new times), ``A``
+    for one that is new. Without ``D`` Millennium would keep an old theatre or
+    surgeon booked beside the new one."""
+    old = _resources(before, profile)
+    new = _resources(after, profile)
+    if after.patient.protected:  # not even a deletion may show the diagnosis now
+        old = [resource for resource in old if resource.kind != "DG1"]
+    staying = {(resource.kind, resource.key) for resource in old}
+    kept = {(resource.kind, resource.key) for resource in new}
+    changes = [replace(r, action=DELETE) for r in old if (r.kind, r.key) not in kept]
+    changes += [replace(r, action=UPDATE if (r.kind, r.key) in staying else ADD) for r in new]
+    return changes
+
+
+def _procedure(facts: AppointmentFacts, profile: Profile) -> str:
+    return seg.coded(facts.procedure_code, facts.procedure_text, profile.code_systems.procedure)
+
+
+def _room(facts: AppointmentFacts, profile: Profile) -> str | None:
+    return profile.rooms.get(facts.theatre, facts.theatre) if facts.theatre else None
 
 
 def _event_reason(trigger: Trigger, facts: AppointmentFacts, profile: Profile) -> str:

@@ -270,22 +270,37 @@ def tq1(start: dt.datetime, end: dt.datetime, profile: Profile) -> str:
     return segment("TQ1", {1: "1", 6: duration, 7: dtm(start, zone), 8: dtm(end, zone)})
 
 
-def dg1(code: str, text: str | None, profile: Profile) -> str:
-    """DG1: the booking's diagnosis (ICD-10-SE, with its text) as a working diagnosis."""
-    return segment("DG1", {1: "1", 3: coded(code, text, profile.code_systems.diagnosis), 6: "W"})
+def dg1(code: str, text: str | None, profile: Profile, *, action: str = "", set_id: int = 1) -> str:
+    """DG1: the booking's diagnosis (ICD-10-SE, with its text) as a working diagnosis;
+    ``action`` is DG1-21, the diagnosis action code (table 0206) of an update."""
+    return segment(
+        "DG1",
+        {1: str(set_id), 3: coded(code, text, profile.code_systems.diagnosis), 6: "W", 21: action},
+    )
 
 
-def rgs() -> str:
-    """RGS: the one resource group of a surgical appointment."""
-    return segment("RGS", {1: "1"})
+def rgs(*, action: str = "") -> str:
+    """RGS: the one resource group of a surgical appointment (RGS-2: its action code
+    in an update)."""
+    return segment("RGS", {1: "1", 2: action})
 
 
-def ais(procedure: str, start: dt.datetime, minutes: int, profile: Profile) -> str:
-    """AIS: the procedure (KVÅ) as the service, with start and duration."""
+def ais(
+    procedure: str,
+    start: dt.datetime,
+    minutes: int,
+    profile: Profile,
+    *,
+    action: str = "",
+    set_id: int = 1,
+) -> str:
+    """AIS: the procedure (KVÅ) as the service, with start and duration; AIS-2 is
+    the segment action code (table 0206) of an update."""
     return segment(
         "AIS",
         {
-            1: "1",
+            1: str(set_id),
+            2: action,
             3: procedure,
             4: dtm(start, profile.zone),
             7: str(minutes),
@@ -294,12 +309,22 @@ def ais(procedure: str, start: dt.datetime, minutes: int, profile: Profile) -> s
     )
 
 
-def ail(location: str, start: dt.datetime, minutes: int, profile: Profile) -> str:
-    """AIL: the operating unit and theatre, with start and duration."""
+def ail(
+    location: str,
+    start: dt.datetime,
+    minutes: int,
+    profile: Profile,
+    *,
+    action: str = "",
+    set_id: int = 1,
+) -> str:
+    """AIL: the operating unit and theatre, with start and duration; AIL-2 is the
+    segment action code of an update."""
     return segment(
         "AIL",
         {
-            1: "1",
+            1: str(set_id),
+            2: action,
             3: location,
             6: dtm(start, profile.zone),
             9: str(minutes),
@@ -308,12 +333,22 @@ def ail(location: str, start: dt.datetime, minutes: int, profile: Profile) -> st
     )
 
 
-def aip(surgeon_hsa_id: str, start: dt.datetime, minutes: int, profile: Profile) -> str:
-    """AIP: the surgeon, with role, start and duration."""
+def aip(
+    surgeon_hsa_id: str,
+    start: dt.datetime,
+    minutes: int,
+    profile: Profile,
+    *,
+    action: str = "",
+    set_id: int = 1,
+) -> str:
+    """AIP: the surgeon, with role, start and duration; AIP-2 is the segment action
+    code of an update."""
     return segment(
         "AIP",
         {
-            1: "1",
+            1: str(set_id),
+            2: action,
             3: hsa_person(surgeon_hsa_id, profile),
             4: components(escape(profile.surgeon_role)),
             6: dtm(start, profile.zone),

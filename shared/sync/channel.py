@@ -35,12 +35,15 @@ class OperationKind(StrEnum):
 class Operation:
     """One change to one target: ``facts`` travel with it (for a removal, the
     confirmed facts being removed); ``confirms`` is the target's confirmed
-    state once the counterpart accepts it (None: the target no longer exists)."""
+    state once the counterpart accepts it (None: the target no longer exists);
+    ``replaces``, for an update or a reschedule, the confirmed facts it changes
+    (a channel that sends what changed, as HL7's segment action codes do)."""
 
     target: Target
     kind: OperationKind
     facts: Facts
     confirms: Facts | None
+    replaces: Facts | None = None
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def _change(target: Target, current: Facts, desired: Facts, in_place: bool) -> O
         and not current.same_time_as(desired)
     )
     kind = OperationKind.RESCHEDULE if moved else OperationKind.UPDATE
-    return Operation(target, kind, desired, desired)
+    return Operation(target, kind, desired, desired, replaces=current)
 
 
 def _plan_encounter(

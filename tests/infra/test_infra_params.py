@@ -272,7 +272,7 @@ def test_the_private_endpoint_subnet_admits_amqp_from_the_app_before_its_deny_ru
             break
         if properties["sourceAddressPrefix"] == "integrationSubnetPrefix":
             allowed |= _ports(rule)
-    assert PRIVATE_ENDPOINT_PORTS <= allowed, sorted(PRIVATE_ENDPOINT_PORTS - allowed)
+    assert allowed >= PRIVATE_ENDPOINT_PORTS, sorted(PRIVATE_ENDPOINT_PORTS - allowed)
 
 
 def test_the_app_subnet_has_no_service_bus_service_endpoint() -> None:

@@ -51,7 +51,7 @@ def test_one_booking_shows_its_records_person_and_messages(sim, http):
     book(sim, "OB-2026.7_x")
     booking = http.get("/state/bookings/OB-2026.7_x").json()
     assert booking["encounter"]["visit_number"] == "OB-2026.7_x"
-    assert booking["appointment"]["locations"] == ["OPSAL"]
+    assert booking["appointment"]["locations"] == ["OPSAL^SAL 5"]  # point of care and room
     assert booking["pending_admit"]["expected_length_of_stay"] == "3"
     assert booking["person"]["family_name"] == "Åkerström"
     assert [m["message_type"] for m in booking["messages"]] == ["ADT^A05", "SIU^S12", "ADT^A14"]

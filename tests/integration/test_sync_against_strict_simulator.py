@@ -133,3 +133,18 @@ def test_a_surgeon_removed_in_orbit_is_cleared_in_millennium():
     life.send(version=2, surgeon=None)
     assert "ADT^A08" in life.types()[3:]
     assert life.simulator.state.encounters[BOOKING].attending == ""
+
+
+def test_a_changed_theatre_and_a_removed_surgeon_leave_nothing_old_booked():
+    """An S14 without segment action codes: a strict receiver refuses it (v2.5.1
+    requires them in updating trigger events), and one that takes it adds the new
+    theatre beside the old one, which stays booked (a double booking)."""
+    life = Life("visit-number")
+    life.send()
+    booked = life.simulator.state.appointments[BOOKING]
+    assert booked.locations == ["SU-OPSAHL^SAL 5"] and len(booked.staff) == 1
+    life.send(version=2, theatre="SAL 7", surgeon=None)
+    assert "SIU^S14" in life.types()[3:]
+    assert booked.locations == ["SU-OPSAHL^SAL 7"]
+    assert booked.staff == []
+    assert life.simulator.stats()["strict_rejections"] == 0

@@ -532,3 +532,78 @@ def test_facts_types_cover_every_trigger():
     for kind, triggers in kinds.items():
         for trigger in triggers:
             assert isinstance(make_facts(TARGET_OF[trigger]), kind)
+
+
+# --- segment action codes (table 0206) in S13/S14 ---
+
+OTHER_SURGEON = "SE2321000131-P000000000999"
+
+
+def _change(trigger: Trigger, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    replaced = make_facts(Target.APPOINTMENT, **before)
+    message = render_message(
+        trigger,
+        make_facts(Target.APPOINTMENT, **after),
+        profile("SU"),
+        control_id=CONTROL_ID,
+        sent_at=SENT_AT,
+        processing_id="T",
+        replaces=replaced,
+    )
+    return [line for line in message.split("\r") if line[:3] in {"RGS", "AIS", "AIL", "AIP", "DG1"}]
+
+
+def _fields(line: str, *numbers: int) -> tuple[str, ...]:
+    fields = line.split("|")
+    return tuple(fields[n] if n < len(fields) else "" for n in numbers)
+
+
+def test_a_new_appointment_has_no_segment_action_codes():
+    lines = [line for line in render(Trigger.S12).split("\r") if line[:3] in {"RGS", "AIS"}]
+    assert [_fields(line, 2) for line in lines] == [("",), ("",)]
+
+
+def test_a_changed_surgeon_is_deleted_and_the_new_one_added():
+    lines = _change(Trigger.S14, {}, {"surgeon": {"hsa_id": OTHER_SURGEON}})
+    aip = [
+        (*_fields(line, 1, 2), line.split("|")[3].split("^")[0])
+        for line in lines
+        if line.startswith("AIP")
+    ]
+    assert aip == [("1", "D", SURGEON), ("2", "A", OTHER_SURGEON)]
+    assert {_fields(line, 2) for line in lines if line[:3] in {"RGS", "AIS", "AIL"}} == {("U",)}
+
+
+def test_a_removed_surgeon_and_diagnosis_are_deleted():
+    lines = _change(Trigger.S14, {}, {"surgeon": None, "diagnosis": None})
+    assert [_fields(line, 2) for line in lines if line.startswith("AIP")] == [("D",)]
+    assert [_fields(line, 21) for line in lines if line.startswith("DG1")] == [("D",)]
+
+
+def test_a_rescheduled_appointment_keeps_its_resources_at_the_new_time():
+    later = {
+        "planned_start": dt.datetime(2026, 12, 2, 8, tzinfo=CET),
+        "planned_end": dt.datetime(2026, 12, 2, 10, tzinfo=CET),
+    }
+    lines = _change(Trigger.S13, {}, later)
+    assert {_fields(line, 2) for line in lines if not line.startswith("DG1")} == {("U",)}
+    assert all("20261202080000+0100" in line for line in lines if line[:3] in {"AIS", "AIL", "AIP"})
+
+
+def test_a_deletion_never_shows_the_diagnosis_of_a_patient_now_protected():
+    protected = {"patient": make_patient(1, protected=True), "diagnosis": None}
+    lines = _change(Trigger.S14, {}, protected)
+    assert not [line for line in lines if line.startswith("DG1")]
+
+
+def test_changes_with_action_codes_validate_strictly():
+    text = render_message(
+        Trigger.S14,
+        make_facts(Target.APPOINTMENT, theatre="SAL 7", surgeon={"hsa_id": OTHER_SURGEON}),
+        profile("SU"),
+        control_id=CONTROL_ID,
+        sent_at=SENT_AT,
+        processing_id="T",
+        replaces=make_facts(Target.APPOINTMENT),
+    )
+    validate_strict(text)

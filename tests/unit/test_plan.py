@@ -16,7 +16,9 @@ APPT = make_facts(Target.APPOINTMENT)
 BED = make_facts(Target.BED)
 
 
-def op(kind: Kind, facts: Facts, confirms: Facts | None) -> Operation:
+def op(
+    kind: Kind, facts: Facts, confirms: Facts | None, replaces: Facts | None = None
+) -> Operation:
     target = (
         Target.APPOINTMENT
         if isinstance(facts, AppointmentFacts)
@@ -24,7 +26,7 @@ def op(kind: Kind, facts: Facts, confirms: Facts | None) -> Operation:
         if isinstance(facts, BedFacts)
         else Target.ENCOUNTER
     )
-    return Operation(target, kind, facts, confirms)
+    return Operation(target, kind, facts, confirms, replaces)
 
 
 def want(snapshot, target: Target) -> Facts:
@@ -66,9 +68,10 @@ def test_reschedule_sends_s13_and_other_change_sends_s14():
     )
     other_theatre = want(make_snapshot(version=2, theatre="SAL 7"), Target.APPOINTMENT)
     state = confirmed(ENC, APPT, BED)
-    assert plan(Target.APPOINTMENT, moved, state) == op(Kind.RESCHEDULE, moved, moved)
+    assert plan(Target.APPOINTMENT, moved, state) == op(Kind.RESCHEDULE, moved, moved, APPT)
+    # A change carries the confirmed facts it replaces: HL7 says what changed (D/A/U).
     assert plan(Target.APPOINTMENT, other_theatre, state) == op(
-        Kind.UPDATE, other_theatre, other_theatre
+        Kind.UPDATE, other_theatre, other_theatre, APPT
     )
 
 
@@ -80,10 +83,10 @@ def test_ward_change_updates_encounter_and_rebooks_bed_by_cancel_then_create():
     new_enc = want(snapshot, Target.ENCOUNTER)
     new_bed = want(snapshot, Target.BED)
     state = confirmed(ENC, APPT, BED)
-    assert plan(Target.ENCOUNTER, new_enc, state) == op(Kind.UPDATE, new_enc, new_enc)
+    assert plan(Target.ENCOUNTER, new_enc, state) == op(Kind.UPDATE, new_enc, new_enc, ENC)
     # A channel that cannot update a bed booking in place removes it, then creates it.
     assert plan(Target.BED, new_bed, state, updates_in_place=False) == op(Kind.REMOVE, BED, None)
-    assert plan(Target.BED, new_bed, state) == op(Kind.UPDATE, new_bed, new_bed)
+    assert plan(Target.BED, new_bed, state) == op(Kind.UPDATE, new_bed, new_bed, BED)
     assert plan(Target.BED, new_bed, confirmed(new_enc, APPT, None)) == op(
         Kind.CREATE, new_bed, new_bed
     )
@@ -125,5 +128,5 @@ def test_name_correction_is_an_update_not_a_new_patient():
     renamed = make_snapshot(version=2, patient=make_patient(1, family_name="Berg"))
     new_enc = want(renamed, Target.ENCOUNTER)
     assert plan(Target.ENCOUNTER, new_enc, confirmed(ENC, APPT, BED)) == op(
-        Kind.UPDATE, new_enc, new_enc
+        Kind.UPDATE, new_enc, new_enc, ENC
     )

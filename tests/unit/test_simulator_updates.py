@@ -6,7 +6,7 @@ left out a field it meant to clear looked right here and was wrong in Millennium
 from __future__ import annotations
 
 from simulator.millennium import Millennium
-from simulator.samples import adt
+from simulator.samples import adt, siu
 from tests.builders import synthetic_personnummer
 
 PNR = synthetic_personnummer(1)
@@ -44,3 +44,31 @@ def test_an_update_with_the_null_value_clears_the_attending() -> None:
 def test_an_update_with_another_attending_replaces_it() -> None:
     other = "SE2321000131-P000000000999"
     assert _held_attending(f"{other}^^^^^^^^HSA") == other
+
+
+def _answers(*texts: str) -> list[bytes]:
+    millennium = Millennium(seed=1)
+    codes = []
+    for text in texts:
+        reply = millennium.handle(text.encode("utf-8"))
+        assert reply.ack is not None
+        codes.append(reply.ack.split(b"MSA|", 1)[1][:2])
+    return codes
+
+
+def test_an_appointment_change_without_segment_action_codes_is_refused() -> None:
+    """v2.5.1 chapter 10: the action code "is required for all updating or modifying
+    trigger events"."""
+    change = siu("S14", "C3", "OB-1", PNR).replace("AIL|1|U|", "AIL|1||")
+    assert _answers(adt("A05", "C1", "OB-1", PNR), siu("S12", "C2", "OB-1", PNR), change) == [
+        b"AA",
+        b"AA",
+        b"AR",
+    ]
+
+
+def test_deleting_a_resource_the_appointment_does_not_hold_is_ae() -> None:
+    change = siu("S14", "C3", "OB-1", PNR).replace("AIL|1|U|OPSAL^SAL 5", "AIL|1|D|OPSAL^SAL 9")
+    assert _answers(adt("A05", "C1", "OB-1", PNR), siu("S12", "C2", "OB-1", PNR), change)[-1] == (
+        b"AE"
+    )
