@@ -294,19 +294,8 @@ def ais(
     action: str = "",
     set_id: int = 1,
 ) -> str:
-    """AIS: the procedure (KVÅ) as the service, with start and duration; AIS-2 is
-    the segment action code (table 0206) of an update."""
-    return segment(
-        "AIS",
-        {
-            1: str(set_id),
-            2: action,
-            3: procedure,
-            4: dtm(start, profile.zone),
-            7: str(minutes),
-            8: unit(profile.minute_unit),
-        },
-    )
+    """AIS: the procedure (KVÅ) as the service, with start and duration."""
+    return _resource("AIS", {3: procedure}, start, minutes, profile, action, set_id)
 
 
 def ail(
@@ -318,19 +307,8 @@ def ail(
     action: str = "",
     set_id: int = 1,
 ) -> str:
-    """AIL: the operating unit and theatre, with start and duration; AIL-2 is the
-    segment action code of an update."""
-    return segment(
-        "AIL",
-        {
-            1: str(set_id),
-            2: action,
-            3: location,
-            6: dtm(start, profile.zone),
-            9: str(minutes),
-            10: unit(profile.minute_unit),
-        },
-    )
+    """AIL: the operating unit and theatre, with start and duration."""
+    return _resource("AIL", {3: location}, start, minutes, profile, action, set_id)
 
 
 def aip(
@@ -342,17 +320,35 @@ def aip(
     action: str = "",
     set_id: int = 1,
 ) -> str:
-    """AIP: the surgeon, with role, start and duration; AIP-2 is the segment action
-    code of an update."""
+    """AIP: the surgeon, with role, start and duration."""
+    fields = {3: hsa_person(surgeon_hsa_id, profile), 4: components(escape(profile.surgeon_role))}
+    return _resource("AIP", fields, start, minutes, profile, action, set_id)
+
+
+_TIMING_FIELDS = {"AIS": (4, 7, 8), "AIL": (6, 9, 10), "AIP": (6, 9, 10)}
+"""Start, duration and duration units of each resource segment (v2.5.1 chapter 10)."""
+
+
+def _resource(
+    name: str,
+    fields: dict[int, str],
+    start: dt.datetime,
+    minutes: int,
+    profile: Profile,
+    action: str,
+    set_id: int,
+) -> str:
+    """A resource segment: set id, segment action code (table 0206, in an update),
+    what the resource is, and when and how long it is booked."""
+    start_field, duration_field, units_field = _TIMING_FIELDS[name]
     return segment(
-        "AIP",
+        name,
         {
             1: str(set_id),
             2: action,
-            3: hsa_person(surgeon_hsa_id, profile),
-            4: components(escape(profile.surgeon_role)),
-            6: dtm(start, profile.zone),
-            9: str(minutes),
-            10: unit(profile.minute_unit),
+            **fields,
+            start_field: dtm(start, profile.zone),
+            duration_field: str(minutes),
+            units_field: unit(profile.minute_unit),
         },
     )
