@@ -9,8 +9,9 @@ the decision reads state rather than deltas, duplicated, reordered or replayed
 kicks are harmless.
 
 Ordering rules (brief §5): the encounter exists before the appointment and the
-bed booking are sent; on cancellation (or a patient correction) those two are
-removed before the encounter. A patient correction is a new patient generation
+bed booking are sent (the bed booking: as an inpatient encounter); on
+cancellation (or a patient correction) those two are removed before the
+encounter. A patient correction is a new patient generation
 (shared.targets): everything confirmed under the old one is removed and created
 again under new identifiers.
 """
@@ -20,9 +21,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.booking import BookingSnapshot
+from shared.booking import AdmissionType, BookingSnapshot
 from shared.sync.channel import Channels, Operation, OperationKind
-from shared.targets import AppointmentFacts, BedFacts, Facts, PatientFacts, Target, desired_facts
+from shared.targets import (
+    AppointmentFacts,
+    BedFacts,
+    EncounterFacts,
+    Facts,
+    PatientFacts,
+    Target,
+    desired_facts,
+)
 
 
 @dataclass(frozen=True)
@@ -132,11 +141,21 @@ def _plan_dependent(
     encounter = confirmed[Target.ENCOUNTER]
     if encounter is None or not same_subject(encounter, desired):
         return Wait(Target.ENCOUNTER, "the encounter must exist first")
+    if current is None and target is Target.BED and not _inpatient(encounter):
+        # A pending admit belongs to an inpatient encounter: after a switch from day
+        # surgery, the bed is booked once Millennium has the encounter's A08.
+        return Wait(Target.ENCOUNTER, "the encounter must be an inpatient one first")
     if current is None:
         return _create(target, desired)
     if current == desired:  # BedFacts compare equal when only names differ
         return None
     return _change(target, _with_newest_names(current, desired, confirmed), desired, in_place)
+
+
+def _inpatient(encounter: Facts) -> bool:
+    return isinstance(encounter, EncounterFacts) and (
+        encounter.admission_type is AdmissionType.INPATIENT
+    )
 
 
 def _with_newest_names(

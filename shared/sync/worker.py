@@ -184,7 +184,8 @@ def _released_by_the_encounter(
     ``states`` were read before the encounter's send; a dependent's state can not
     have changed meanwhile in a way that makes it wait (it only waits while the
     encounter is missing or belongs to another patient generation, and then the
-    dependent has already removed what it had)."""
+    dependent has already removed what it had), or, for the bed booking, while the
+    encounter is not an inpatient one (and then there is no bed booking)."""
     before = {target: target_state.confirmed for target, target_state in states.items()}
     after = {**before, Target.ENCOUNTER: encounter}
     released = []
@@ -213,8 +214,8 @@ def _kick_targets_waiting_on_this_one(ctx: _Context, states: Mapping[Target, Tar
     confirmation kicks the dependents it released (``_confirm``), but that kick is
     lost when the bus fails after the step was saved, and the settlement's copy
     of the kick then lands here. What waits on what mirrors the planner: a
-    dependent's create waits for the encounter, and the encounter's removal for
-    the dependents' removals.
+    dependent's create waits for the encounter (a bed booking's for an inpatient
+    one), and the encounter's removal for the dependents' removals.
     """
     confirmed = {target: target_state.confirmed for target, target_state in states.items()}
     waiting = (

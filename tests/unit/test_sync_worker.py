@@ -498,3 +498,21 @@ def test_the_same_booking_id_from_another_administration_is_refused(version):
     assert world.bus.sent == []
     world.pump.run()
     assert len(world.millennium.sent) == sent
+
+
+def test_a_bed_booking_waits_until_millennium_has_the_encounter_as_inpatient():
+    """Day surgery → inpatient: the A08 that makes the encounter inpatient at the ward
+    and the A14 that books its bed were sent side by side, so when the A08 got AE
+    the A14 still went out, a pending admit on an encounter Millennium held as
+    outpatient at the operating unit."""
+    world = World()
+    world.event(admission={"type": "daySurgery"})
+    world.pump.run()
+    assert world.millennium.triggers() == ["ADT^A05", "SIU^S12"]
+    world.millennium.script = ["AE"]
+    world.event(version=2)  # the default snapshot: inpatient, with a ward
+    world.pump.run()
+    after = world.millennium.triggers()[2:]
+    assert after.count("ADT^A08") == 2  # AE, then AA on the retry
+    assert after.index("ADT^A14") > len(after) - 1 - after[::-1].index("ADT^A08")
+    assert all(world.confirmed(target) is not None for target in Target)
