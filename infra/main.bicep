@@ -151,8 +151,19 @@ param privateNetworking bool = false
 @description('E-mail addresses the alerts go to.')
 param alertEmailAddresses array = []
 
-@description('Entra group (object id) that maintains the Key Vault secrets; empty for none.')
+@description('Entra group (object id) that maintains the Key Vault secrets; empty for none. On a developer stamp (azd) the deploying user.')
 param secretsOfficerGroupId string = ''
+
+@description('What secretsOfficerGroupId is: a group for the administrations\' stamps, the user on a developer stamp.')
+@allowed([
+  'Group'
+  'User'
+  'ServicePrincipal'
+])
+param secretsOfficerPrincipalType string = 'Group'
+
+@description('Where operators set secrets and read the crosswalk from: public egress addresses (CIDR) on a stamp with public endpoints (the firewalls\' IP rules take no private ranges), hub or on-premises ranges on a private one (the private endpoints\' NSG). Empty: only the app\'s subnet.')
+param operatorAddressPrefixes array = []
 
 @description('Entra group (object id) of the operators: dead letters and crosswalk (read); empty for none.')
 param operatorsGroupId string = ''
@@ -256,6 +267,7 @@ module network 'modules/network.bicep' = {
     hubUseRemoteGateways: hubUseRemoteGateways
     millenniumAddressPrefixes: millenniumAddressPrefixes
     millenniumMllpPort: millenniumMllpPort
+    operatorAddressPrefixes: privateNetworking ? operatorAddressPrefixes : []
   }
 }
 
@@ -293,6 +305,7 @@ module crosswalkStorage 'modules/storage.bicep' = {
     ]
     integrationSubnetId: network.outputs.integrationSubnetId
     disablePublicNetworkAccess: privateNetworking
+    operatorAddressPrefixes: operatorAddressPrefixes
     workspaceId: monitoring.outputs.workspaceId
   }
 }
@@ -329,6 +342,8 @@ module keyVault 'modules/keyvault.bicep' = {
     disablePublicNetworkAccess: privateNetworking
     appPrincipalId: identity.outputs.principalId
     secretsOfficerGroupId: secretsOfficerGroupId
+    secretsOfficerPrincipalType: secretsOfficerPrincipalType
+    operatorAddressPrefixes: operatorAddressPrefixes
     workspaceId: monitoring.outputs.workspaceId
   }
 }

@@ -27,6 +27,16 @@ param appPrincipalId string
 @description('Object id of the Entra group that maintains the secrets; empty for none.')
 param secretsOfficerGroupId string
 
+@description('Principal type of secretsOfficerGroupId.')
+param secretsOfficerPrincipalType string = 'Group'
+
+@description('Public addresses (CIDR) operators reach the vault from when public access is on.')
+param operatorAddressPrefixes array = []
+
+var operatorIpRules = [for prefix in operatorAddressPrefixes: {
+  value: prefix
+}]
+
 @description('Log Analytics workspace for the audit log.')
 param workspaceId string
 
@@ -60,6 +70,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
           ignoreMissingVnetServiceEndpoint: false
         }
       ]
+      ipRules: disablePublicNetworkAccess ? [] : operatorIpRules
     }
   }
 }
@@ -79,7 +90,7 @@ resource officersMaintainSecrets 'Microsoft.Authorization/roleAssignments@2022-0
   scope: vault
   properties: {
     principalId: secretsOfficerGroupId
-    principalType: 'Group'
+    principalType: secretsOfficerPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficer)
   }
 }

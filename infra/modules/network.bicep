@@ -39,6 +39,26 @@ param millenniumAddressPrefixes array
 @description('TCP port of the MLLP listener.')
 param millenniumMllpPort int
 
+@description('Hub or on-premises ranges operators reach the private endpoints from (HTTPS); empty for none.')
+param operatorAddressPrefixes array = []
+
+var operatorRules = empty(operatorAddressPrefixes) ? [] : [
+  {
+    // Operators set the secrets and read the crosswalk over the private endpoints.
+    name: 'allow-operators-https'
+    properties: {
+      priority: 300
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Tcp'
+      sourceAddressPrefixes: operatorAddressPrefixes
+      sourcePortRange: '*'
+      destinationAddressPrefix: privateEndpointSubnetPrefix
+      destinationPortRange: '443'
+    }
+  }
+]
+
 resource integrationNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   name: 'nsg-${name}-functions'
   location: location
@@ -67,46 +87,48 @@ resource integrationNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   }
 }
 
+var privateEndpointRules = [
+  {
+    // Only the app's own subnet talks to the private endpoints: HTTPS to Blob,
+    // Table and Key Vault, and AMQP over TLS to Service Bus (5671, with 5672 as
+    // Microsoft lists it), which the Functions host's Service Bus extension and
+    // the azure-servicebus SDK use unless told to use WebSockets on 443.
+    name: 'allow-from-functions'
+    properties: {
+      priority: 200
+      direction: 'Inbound'
+      access: 'Allow'
+      protocol: 'Tcp'
+      sourceAddressPrefix: integrationSubnetPrefix
+      sourcePortRange: '*'
+      destinationAddressPrefix: privateEndpointSubnetPrefix
+      destinationPortRanges: [
+        '443'
+        '5671-5672'
+      ]
+    }
+  }
+  {
+    name: 'deny-other-vnet-inbound'
+    properties: {
+      priority: 4000
+      direction: 'Inbound'
+      access: 'Deny'
+      protocol: '*'
+      sourceAddressPrefix: 'VirtualNetwork'
+      sourcePortRange: '*'
+      destinationAddressPrefix: privateEndpointSubnetPrefix
+      destinationPortRange: '*'
+    }
+  }
+]
+
 resource privateEndpointNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   name: 'nsg-${name}-private-endpoints'
   location: location
   tags: tags
   properties: {
-    securityRules: [
-      {
-        // Only the app's own subnet talks to the private endpoints: HTTPS to Blob,
-        // Table and Key Vault, and AMQP over TLS to Service Bus (5671, with 5672 as
-        // Microsoft lists it), which the Functions host's Service Bus extension and
-        // the azure-servicebus SDK use unless told to use WebSockets on 443.
-        name: 'allow-from-functions'
-        properties: {
-          priority: 200
-          direction: 'Inbound'
-          access: 'Allow'
-          protocol: 'Tcp'
-          sourceAddressPrefix: integrationSubnetPrefix
-          sourcePortRange: '*'
-          destinationAddressPrefix: privateEndpointSubnetPrefix
-          destinationPortRanges: [
-            '443'
-            '5671-5672'
-          ]
-        }
-      }
-      {
-        name: 'deny-other-vnet-inbound'
-        properties: {
-          priority: 4000
-          direction: 'Inbound'
-          access: 'Deny'
-          protocol: '*'
-          sourceAddressPrefix: 'VirtualNetwork'
-          sourcePortRange: '*'
-          destinationAddressPrefix: privateEndpointSubnetPrefix
-          destinationPortRange: '*'
-        }
-      }
-    ]
+    securityRules: concat(privateEndpointRules, operatorRules)
   }
 }
 

@@ -48,6 +48,14 @@ param integrationSubnetId string
 @description('True: no public endpoint; reached through private endpoints only.')
 param disablePublicNetworkAccess bool
 
+@description('Public addresses (CIDR) operators reach the account from when public access is on.')
+param operatorAddressPrefixes array = []
+
+var operatorIpRules = [for prefix in operatorAddressPrefixes: {
+  value: prefix
+  action: 'Allow'
+}]
+
 @description('Log Analytics workspace for data-plane audit logs.')
 param workspaceId string
 
@@ -81,6 +89,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
           action: 'Allow'
         }
       ]
+      ipRules: disablePublicNetworkAccess ? [] : operatorIpRules
     }
     encryption: {
       keySource: 'Microsoft.Storage'

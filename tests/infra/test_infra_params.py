@@ -249,6 +249,20 @@ extension and the azure-servicebus SDK use by default (Microsoft Learn, "Trouble
 guide for Azure Service Bus": "check that the AMQP ports 5671 and 5672 are open")."""
 
 
+def _private_endpoint_rules(*, operators: bool = False) -> list[dict]:
+    """The private-endpoint NSG's rules: ``concat(privateEndpointRules, operatorRules)``,
+    the second only when operator prefixes are given."""
+    document = parsed(NETWORK)
+    nsg = document["resources"]["privateEndpointNsg"]["config"]["properties"]
+    parts = nsg["securityRules"]["function"]["parameters"]
+    assert parts == {"arg_1": "privateEndpointRules", "arg_2": "operatorRules"}, parts
+    rules = list(document["variables"]["privateEndpointRules"]["value"])
+    if operators:
+        condition = document["variables"]["operatorRules"]["value"]
+        rules += condition["operator"]["operands"]["false_value"]
+    return rules
+
+
 def _ports(rule: dict) -> set[str]:
     properties = rule["properties"]
     ranges = properties.get("destinationPortRanges") or [properties["destinationPortRange"]]
@@ -263,8 +277,7 @@ def test_the_private_endpoint_subnet_admits_amqp_from_the_app_before_its_deny_ru
     """With only 443 allowed, the deny rule at 4000 blocked AMQP to Service Bus's
     private endpoint: on a private stamp (SU) no trigger received and every webhook
     answered 503."""
-    nsg = parsed(NETWORK)["resources"]["privateEndpointNsg"]["config"]["properties"]
-    rules = sorted(nsg["securityRules"], key=lambda rule: rule["properties"]["priority"])
+    rules = sorted(_private_endpoint_rules(), key=lambda rule: rule["properties"]["priority"])
     allowed: set[str] = set()
     for rule in rules:
         properties = rule["properties"]
@@ -285,3 +298,40 @@ def test_the_app_subnet_has_no_service_bus_service_endpoint() -> None:
     for subnet in vnet["subnets"]:
         services = [item["service"] for item in subnet["properties"].get("serviceEndpoints", [])]
         assert "Microsoft.ServiceBus" not in services, subnet["name"]
+
+
+KEY_VAULT = INFRA / "modules" / "keyvault.bicep"
+STORAGE = INFRA / "modules" / "storage.bicep"
+
+
+def test_operators_can_reach_the_vault_and_the_crosswalk_from_their_addresses() -> None:
+    """The vault and the crosswalk admitted only the app's subnet, delegated to Flex
+    (no jump host can sit in it), and on a private stamp the NSG denied the hub too:
+    nobody could set the secrets the features need, or read a booking's trail."""
+    assert _main_parameter("operatorAddressPrefixes")["default"] == []
+    main = MAIN_BICEP.read_text(encoding="utf-8")
+    assert main.count("operatorAddressPrefixes: operatorAddressPrefixes") == 2  # KV, crosswalk
+    assert "operatorAddressPrefixes: privateNetworking ? operatorAddressPrefixes : []" in main
+    for path in (KEY_VAULT, STORAGE):
+        text = path.read_text(encoding="utf-8")
+        assert "ipRules: disablePublicNetworkAccess ? [] : operatorIpRules" in text, path
+        assert re.search(r"operatorIpRules = \[for prefix in operatorAddressPrefixes", text), path
+    operators = [
+        rule
+        for rule in _private_endpoint_rules(operators=True)
+        if rule not in _private_endpoint_rules()
+    ]
+    assert [rule["properties"]["sourceAddressPrefixes"] for rule in operators] == [
+        "operatorAddressPrefixes"
+    ]
+    assert [rule["properties"]["destinationPortRange"] for rule in operators] == ["443"]
+
+
+def test_the_developer_stamp_lets_its_deployer_maintain_the_secrets() -> None:
+    """With no secrets officer, the azd stamp's features could never be switched on."""
+    document = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    parameters = document["parameters"]
+    assert parameters["secretsOfficerGroupId"]["value"] == "${AZURE_PRINCIPAL_ID}"
+    assert parameters["secretsOfficerPrincipalType"]["value"] == "${AZURE_PRINCIPAL_TYPE=User}"
+    allowed = _decorator(_main_parameter("secretsOfficerPrincipalType"), "allowed")
+    assert allowed == ["Group", "User", "ServicePrincipal"]
