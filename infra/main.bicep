@@ -399,7 +399,6 @@ module functionApp 'modules/functionapp.bicep' = {
     hostBlobEndpoint: hostStorage.outputs.blobEndpoint
     deploymentContainerName: deploymentContainer
     appInsightsName: monitoring.outputs.appInsightsName
-    workspaceId: monitoring.outputs.workspaceId
     keyVaultUri: keyVault.outputs.uri
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     crosswalkTableEndpoint: crosswalkStorage.outputs.tableEndpoint

@@ -34,9 +34,6 @@ param deploymentContainerName string
 @description('Application Insights component the app reports to.')
 param appInsightsName string
 
-@description('Log Analytics workspace for the platform logs.')
-param workspaceId string
-
 @description('URI of the Key Vault that holds the secrets (ends with a slash).')
 param keyVaultUri string
 
@@ -441,19 +438,9 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   }
 }
 
-resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
-  name: 'to-log-analytics'
-  scope: site
-  properties: {
-    workspaceId: workspaceId
-    logs: [
-      {
-        category: 'FunctionAppLogs'
-        enabled: true
-      }
-    ]
-  }
-}
+// No diagnostic setting on the site: Flex Consumption does not support them
+// (Microsoft Learn, "Azure Functions Flex Consumption plan hosting", considerations).
+// The app's logs and traces reach Log Analytics through Application Insights.
 
 output id string = site.id
 output name string = site.name

@@ -335,3 +335,11 @@ def test_the_developer_stamp_lets_its_deployer_maintain_the_secrets() -> None:
     assert parameters["secretsOfficerPrincipalType"]["value"] == "${AZURE_PRINCIPAL_TYPE=User}"
     allowed = _decorator(_main_parameter("secretsOfficerPrincipalType"), "allowed")
     assert allowed == ["Group", "User", "ServicePrincipal"]
+
+
+def test_no_diagnostic_setting_is_put_on_the_flex_site() -> None:
+    """Microsoft Learn, "Azure Functions Flex Consumption plan hosting", considerations:
+    "Diagnostic settings aren't currently supported." The app's logs go through
+    Application Insights."""
+    resources = parsed(FUNCTION_APP)["resources"].values()
+    assert not [r for r in resources if r["type"] == "Microsoft.Insights/diagnosticSettings"]
