@@ -315,6 +315,15 @@ class MillenniumState:
         encounter_id, problem = self._parent_encounter(inbound)
         if problem.code != "AA":
             return problem
+        encounter = self.encounters.get(inbound.visit.visit_number)
+        if encounter is not None and encounter.patient_class != inbound.visit.patient_class:
+            return Outcome(
+                "AE",
+                Problem.ORDER,
+                APPLICATION_INTERNAL_ERROR,
+                f"pending admit of class {inbound.visit.patient_class} for an encounter of "
+                f"class {encounter.patient_class}: update the encounter (A08) first",
+            )
         person = self.register_person(inbound.patient)
         self.pending_admits[number] = PendingAdmit(
             visit_number=inbound.visit.visit_number,
@@ -381,14 +390,14 @@ class MillenniumState:
             return _unknown("appointment", "placer id", schedule.placer_id)
         if not self._same_person(appointment.person_id, inbound.patient):
             return _mismatch(appointment.visit_number)
+        changed, problem = _changed_resources(appointment, schedule)
+        if changed is None:
+            return problem  # an AE changes nothing
         appointment.reason = schedule.reason
         appointment.start = schedule.start or appointment.start
         appointment.end = schedule.end
         appointment.duration = schedule.duration
         appointment.status = schedule.status
-        changed, problem = _changed_resources(appointment, schedule)
-        if changed is None:
-            return problem
         appointment.procedures, appointment.locations, appointment.staff = changed
         appointment.updated_by.append(inbound.control_id)
         self.register_person(inbound.patient)
@@ -445,12 +454,12 @@ def _changed_resources(
 ) -> tuple[tuple[list[str], list[str], list[str]] | None, Outcome]:
     """The appointment's procedures, locations and staff after an S13/S14's resource
     segments (segment action codes, table 0206): ``D`` removes the resource named,
-    ``A``, ``U`` and ``X`` keep or add it. A resource left without an action code
+    ``A`` adds it, ``U`` and ``X`` keep it. A resource left without an action code
     (only a lenient simulator lets one through) is added, as a receiver would: so a
     sender that replaces a theatre without ``D`` leaves both booked.
 
-    A deletion of a resource the appointment does not hold is AE: the sender's view
-    of the appointment is not Millennium's."""
+    A ``D``, ``U`` or ``X`` of a resource the appointment does not hold is AE: the
+    sender's view of the appointment is not Millennium's."""
     held = {
         "AIS": list(appointment.procedures),
         "AIL": list(appointment.locations),
@@ -458,9 +467,9 @@ def _changed_resources(
     }
     for segment, action, value in schedule.changes:
         resources = held[segment]
+        if action in ("D", "U", "X") and value not in resources:
+            return None, _unknown(f"{segment} resource", "id", value)
         if action == "D":
-            if value not in resources:
-                return None, _unknown(f"{segment} resource", "id", value)
             resources.remove(value)
         elif value not in resources:
             resources.append(value)

@@ -72,3 +72,33 @@ def test_deleting_a_resource_the_appointment_does_not_hold_is_ae() -> None:
     assert _answers(adt("A05", "C1", "OB-1", PNR), siu("S12", "C2", "OB-1", PNR), change)[-1] == (
         b"AE"
     )
+
+
+def test_an_update_answered_ae_changes_nothing() -> None:
+    millennium = Millennium(seed=1)
+    for text in (adt("A05", "C1", "OB-1", PNR), siu("S12", "C2", "OB-1", PNR)):
+        millennium.handle(text.encode("utf-8"))
+    booked = millennium.state.appointments["OB-1"]
+    held = (booked.start, booked.locations[:])
+    moved = siu("S13", "C3", "OB-1", PNR, start="20261202090000+0100")
+    moved = moved.replace("AIL|1|U|OPSAL^SAL 5", "AIL|1|D|OPSAL^SAL 3")
+    reply = millennium.handle(moved.encode("utf-8"))
+    assert reply.ack is not None and b"MSA|AE|" in reply.ack
+    assert (booked.start, booked.locations) == held
+
+
+def test_keeping_a_resource_the_appointment_does_not_hold_is_ae() -> None:
+    """A U names a resource as Millennium holds it; one it does not hold means the
+    sender's view is wrong (before: added silently beside the one held)."""
+    change = siu("S14", "C3", "OB-1", PNR).replace("AIL|1|U|OPSAL^SAL 5", "AIL|1|U|OPSAL^OP05")
+    assert _answers(adt("A05", "C1", "OB-1", PNR), siu("S12", "C2", "OB-1", PNR), change)[-1] == (
+        b"AE"
+    )
+
+
+def test_a_pending_admit_of_another_class_than_its_encounter_is_ae() -> None:
+    """A bed booking belongs to an inpatient encounter: an A14 for an encounter still
+    held as outpatient (its A08 not applied yet) is refused."""
+    outpatient = adt("A05", "C1", "OB-1", PNR).replace("PV1|1|P|", "PV1|1|O|")
+    admit = adt("A14", "C2", "OB-1", PNR).replace("PV1|1|P|", "PV1|1|I|")
+    assert _answers(outpatient, admit) == [b"AA", b"AE"]
