@@ -278,6 +278,7 @@ def _schedule(message: Er7Message, header: Header) -> ScheduleData:
             REQUIRED_FIELD_MISSING,
             f"SCH-11 start time is required in {header.message_type}",
         )
+    changes = _resources(message)
     return ScheduleData(
         placer_id=placer_id,
         reason=message.get("SCH", 7, 1),
@@ -288,8 +289,8 @@ def _schedule(message: Er7Message, header: Header) -> ScheduleData:
         procedures=_each(message, "AIS", 3),
         locations=_each(message, "AIL", 3),
         staff=_each(message, "AIP", 3),
-        places=tuple(resource for kind, _, resource in _resources(message) if kind == "AIL"),
-        changes=_resources(message),
+        places=tuple(resource for kind, _, resource in changes if kind == "AIL"),
+        changes=changes,
     )
 
 

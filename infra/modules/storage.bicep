@@ -51,8 +51,9 @@ param disablePublicNetworkAccess bool
 @description('Public addresses (CIDR) operators reach the account from when public access is on.')
 param operatorAddressPrefixes array = []
 
+// Storage takes no /31 or /32 range: a single address goes in as it is.
 var operatorIpRules = [for prefix in operatorAddressPrefixes: {
-  value: prefix
+  value: replace(prefix, '/32', '')
   action: 'Allow'
 }]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from shared.booking import AdmissionType
@@ -215,7 +215,7 @@ class _Resource:
     kind: str  # DG1, AIS, AIL or AIP
     key: object  # the same key before and after a change: the same resource
     action: str  # "" (a new or removed appointment), else A, D or U
-    render: Callable[[str, int], str] = field(compare=False)
+    render: Callable[[str, int], str]
 
 
 ADD, DELETE, UPDATE = "A", "D", "U"

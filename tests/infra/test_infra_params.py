@@ -316,6 +316,8 @@ def test_operators_can_reach_the_vault_and_the_crosswalk_from_their_addresses() 
         text = path.read_text(encoding="utf-8")
         assert "ipRules: disablePublicNetworkAccess ? [] : operatorIpRules" in text, path
         assert re.search(r"operatorIpRules = \[for prefix in operatorAddressPrefixes", text), path
+    # Azure Storage refuses /31 and /32 ranges in IP rules: a single address goes in bare.
+    assert "value: replace(prefix, '/32', '')" in STORAGE.read_text(encoding="utf-8")
     operators = [
         rule
         for rule in _private_endpoint_rules(operators=True)
