@@ -98,6 +98,12 @@ param retentionAuditDays string = '3650'
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
 
+@description('Base https address of Millennium\'s chart launch for the profiles\' launch templates (MILLENNIUM_WEB_URL); empty: the jump-out to Millennium answers 503 naming the setting.')
+param millenniumWebUrl string = ''
+
+@description('Base https address of Orbit\'s booking view for the profiles\' launch templates (ORBIT_WEB_URL); empty: the jump-out to Orbit answers 503 naming the setting.')
+param orbitWebUrl string = ''
+
 @description('OAuth2 token endpoint of Millennium\'s FHIR API; agree it with Cerner before the jump-out goes live.')
 param millenniumFhirTokenUrl string = ''
 
@@ -416,6 +422,8 @@ module functionApp 'modules/functionapp.bicep' = {
     retentionLaunchCodesDays: retentionLaunchCodesDays
     retentionAuditDays: retentionAuditDays
     millenniumFhirBaseUrl: millenniumFhirBaseUrl
+    millenniumWebUrl: millenniumWebUrl
+    orbitWebUrl: orbitWebUrl
     millenniumFhirTokenUrl: millenniumFhirTokenUrl
     millenniumFhirClientId: millenniumFhirClientId
     millenniumFhirScope: millenniumFhirScope

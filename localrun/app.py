@@ -191,11 +191,12 @@ class LocalRun:
         return app_functions()
 
     def _profile_variables(self) -> dict[str, str]:
-        """The settings a profile's launch templates may use: the environment, and
-        ``SIMULATOR_URL`` for the simulator this run started (whatever its port)."""
+        """The settings a profile's launch templates may use: the environment, with
+        the chart and booking views of the simulator this run started (whatever its
+        port) in place of Millennium's and Orbit's."""
         variables = dict(os.environ)
         if self.simulator is not None:
-            variables["SIMULATOR_URL"] = self.simulator.http_url
+            variables.update(simulator_web_urls(self.simulator.http_url))
         return variables
 
     def _start_simulator(self, data_dir: Path) -> Settings:
@@ -285,6 +286,13 @@ class LocalRun:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def simulator_web_urls(simulator_url: str) -> dict[str, str]:
+    """``MILLENNIUM_WEB_URL`` and ``ORBIT_WEB_URL`` for the simulator at ``simulator_url``:
+    its stand-ins for Millennium's chart and Orbit's booking view (docs/simulator.md)."""
+    base = simulator_url.rstrip("/")
+    return {"MILLENNIUM_WEB_URL": f"{base}/millennium", "ORBIT_WEB_URL": f"{base}/orbit"}
 
 
 def simulator_reset_requested(environ: dict[str, str] | None = None) -> bool:

@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from localrun.dispatcher import Dispatcher
 
     settings = local_settings()
-    # Launch templates may name ${SIMULATOR_URL}: the local run's, from the environment.
+    # Launch templates name MILLENNIUM_WEB_URL and ORBIT_WEB_URL: the local run's, from the
+    # environment it started this process with.
     profiles = load_profiles(settings.profiles_dir, dict(os.environ))
     services, queue = local_services(settings, profiles=profiles)
     use_services(services)

@@ -87,11 +87,20 @@ SETTINGS: dict[str, str] = {
         "https://func-orbit-su.azurewebsites.net): launch links are built on it, never on "
         "the request's Host header. The local run sets its own."
     ),
+    "MILLENNIUM_WEB_URL": (
+        "Base https address of Millennium's chart launch, for ${MILLENNIUM_WEB_URL} in the "
+        "profiles' launch templates (empty: the jump-out to Millennium answers 503). The "
+        "local run sets its simulator's."
+    ),
+    "ORBIT_WEB_URL": (
+        "Base https address of Orbit's booking view, for ${ORBIT_WEB_URL} in the profiles' "
+        "launch templates (empty: the jump-out to Orbit answers 503). The local run sets "
+        "its simulator's."
+    ),
     "OPS_ADMIN_SECRETS": "Space-separated operators' keys for the ops endpoints (Key Vault).",
     "SIMULATOR": "'on' (default) starts the Millennium simulator in the local run.",
     "SIMULATOR_HTTP_PORT": "Port of the local simulator's HTTP side (default 8090; 0: free).",
     "SIMULATOR_RESET": "'on' starts the local simulator's Millennium empty (default off).",
-    "SIMULATOR_URL": "Simulator base URL for ${SIMULATOR_URL} in launch templates (local run).",
     "ADMINISTRATION_PROFILES": "Folder of per-administration profiles (default ./profiles).",
     "HL7_PROCESSING_ID": "MSH-11: 'P' in production, 'T' elsewhere (default T).",
     "ADMINISTRATIONS": (
@@ -122,3 +131,8 @@ configured" and never used (shared/secrets.py)."""
 
 KEY_VAULT_SETTINGS: tuple[str, ...] = (*SECRET_SETTINGS, "MILLENNIUM_MLLP_CA_BUNDLE")
 """Every setting that may be a Key Vault reference: the secrets and the MLLP CA bundle."""
+
+LAUNCH_URL_SETTINGS: tuple[str, ...] = ("MILLENNIUM_WEB_URL", "ORBIT_WEB_URL")
+"""The only settings a profile's launch template may name (``${NAME}``): a template
+that names any other, a secret say, is refused when the profile is loaded, so no
+setting's value can end up in a URL a browser is sent to."""

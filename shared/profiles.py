@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.booking import AdmissionType
 from shared.errors import UnknownAdministration, UnmappedLocation
 from shared.identity import ASSIGNING_AUTHORITY_OID, IdentifierSystem
+from shared.names import LAUNCH_URL_SETTINGS
+from shared.secrets import is_key_vault_reference
 
 
 class Mode(StrEnum):
@@ -61,10 +63,12 @@ class PerAdmissionType(_Model):
 class Launch(_Model):
     """URL templates for the jump-out; placeholders are the target system's own ids.
 
-    A template may start with a setting, ``${SIMULATOR_URL}``, filled in when the
-    profile is loaded (the local run sets it to the simulator it started), so no
-    port is fixed in a profile. An unset setting stays in the template, and the
-    launch answers 503 naming it.
+    A template starts with one of the settings ``names.LAUNCH_URL_SETTINGS``
+    (``${MILLENNIUM_WEB_URL}``, ``${ORBIT_WEB_URL}``), filled in when the profile is
+    loaded: each stamp's settings name its own Millennium and Orbit, and the local
+    run sets its simulator's, so no host or port is fixed in a profile. A setting
+    that is not set (or is an unresolved Key Vault reference) stays in the
+    template, and the launch answers 503 naming it.
     """
 
     millennium_url: str = ""  # e.g. https://…/launch?person={personId}&encounter={encounterId}
@@ -247,10 +251,24 @@ _SETTING_REFERENCE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 def expand_settings(template: str, variables: Mapping[str, str]) -> str:
     """``template`` with every ``${NAME}`` that ``variables`` sets replaced by its value
-    (trailing slash dropped, so ``${X}/path`` never doubles it); unset ones stay."""
+    (trailing slash dropped, so ``${X}/path`` never doubles it); unset ones stay, and
+    so does one whose value is a Key Vault reference the platform did not resolve.
+
+    Raises:
+        ValueError: the template names a setting that is not one of
+            ``LAUNCH_URL_SETTINGS``.
+    """
+    named = set(_SETTING_REFERENCE.findall(template)) - set(LAUNCH_URL_SETTINGS)
+    if named:
+        raise ValueError(
+            f"a launch template may name only {', '.join(LAUNCH_URL_SETTINGS)}, "
+            f"not {', '.join(sorted(named))}"
+        )
 
     def value(match: re.Match[str]) -> str:
         found = variables.get(match.group(1), "").strip().rstrip("/")
+        if is_key_vault_reference(found):
+            return match.group(0)
         return found or match.group(0)
 
     return _SETTING_REFERENCE.sub(value, template)
@@ -278,10 +296,13 @@ def load_profile(path: Path, variables: Mapping[str, str] | None = None) -> Prof
     launch = data.get("launch")
     if isinstance(launch, dict):
         env = os.environ if variables is None else variables
-        data["launch"] = {
-            key: expand_settings(value, env) if isinstance(value, str) else value
-            for key, value in launch.items()
-        }
+        try:
+            data["launch"] = {
+                key: expand_settings(value, env) if isinstance(value, str) else value
+                for key, value in launch.items()
+            }
+        except ValueError as error:
+            raise ValueError(f"{path}: [launch] {error}") from None
     try:
         return Profile.model_validate(data)
     except ValueError as error:

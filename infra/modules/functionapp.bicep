@@ -85,6 +85,12 @@ param retentionAuditDays string
 @description('FHIR R4 base URL for the jump-out\'s Patient lookup.')
 param millenniumFhirBaseUrl string
 
+@description('Base https address of Millennium\'s chart launch (launch templates\' MILLENNIUM_WEB_URL).')
+param millenniumWebUrl string
+
+@description('Base https address of Orbit\'s booking view (launch templates\' ORBIT_WEB_URL).')
+param orbitWebUrl string
+
 @description('OAuth2 token endpoint of Millennium\'s FHIR API (client credentials grant).')
 param millenniumFhirTokenUrl string
 
@@ -292,6 +298,14 @@ var appSettings = [
   {
     name: 'MILLENNIUM_FHIR_BASE_URL'
     value: millenniumFhirBaseUrl
+  }
+  {
+    name: 'MILLENNIUM_WEB_URL'
+    value: millenniumWebUrl
+  }
+  {
+    name: 'ORBIT_WEB_URL'
+    value: orbitWebUrl
   }
   {
     name: 'MILLENNIUM_FHIR_TOKEN_URL'

@@ -16,6 +16,10 @@ param millenniumMllpTls = true
 param millenniumMllpCaBundleFromKeyVault = true
 param millenniumMllpTimeoutSeconds = 10
 param millenniumFhirBaseUrl = 'https://fhir.millennium.vgr.internal/r4/nu'
+// Jump-out addresses (Millennium's chart launch, Orbit's booking view): empty until
+// Cerner and Orbit's vendor give them; meanwhile that direction answers 503 naming it.
+param millenniumWebUrl = ''
+param orbitWebUrl = ''
 param millenniumAddressPrefixes = [
   '10.100.20.0/24'
 ]

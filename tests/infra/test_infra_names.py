@@ -19,7 +19,6 @@ LOCAL_ONLY_SETTINGS = {
     "SIMULATOR",  # starts the Millennium simulator in the local run; never in Azure
     "SIMULATOR_HTTP_PORT",  # the local simulator's HTTP side
     "SIMULATOR_RESET",  # starts the local simulator empty
-    "SIMULATOR_URL",  # the local simulator's URL in the profiles' launch templates
     "LOCAL_DATA_DIR",  # SQLite queue and crosswalk of the local run
 }
 """Settings of shared/names.py that only make sense on a developer's machine."""

@@ -52,21 +52,49 @@ def test_profile_has_a_code_for_every_admission_type(code):
         assert loaded.encounter_type.for_type(admission_type)
 
 
+WEB_URLS = {
+    "MILLENNIUM_WEB_URL": "https://powerchart.example.org/su/",
+    "ORBIT_WEB_URL": "https://orbit.example.org",
+}
+
+
 @pytest.mark.parametrize("code", SITES)
-def test_launch_templates_take_the_simulator_from_the_settings_not_a_fixed_port(code):
+def test_launch_templates_take_millennium_and_orbit_from_the_stamps_settings(code):
+    """A profile names no host, port or simulator: each stamp's settings say where its
+    Millennium and Orbit are (the local run sets its simulator's)."""
     path = PROFILES_DIR / f"{code}.toml"
     text = path.read_text()
-    assert not re.search(r"127\.0\.0\.1:\d+|localhost:\d+", text), "a fixed port in a template"
-    launch = load_profile(path, {"SIMULATOR_URL": "http://127.0.0.1:40123/"}).launch
+    assert not re.search(r"127\.0\.0\.1:\d+|localhost:\d+|SIMULATOR", text)
+    launch = load_profile(path, WEB_URLS).launch
     assert launch.millennium_url == (
-        "http://127.0.0.1:40123/millennium/launch?person={personId}&encounter={encounterId}"
+        "https://powerchart.example.org/su/launch?person={personId}&encounter={encounterId}"
     )
-    assert launch.orbit_url == "http://127.0.0.1:40123/orbit/booking/{bookingId}"
+    assert launch.orbit_url == "https://orbit.example.org/booking/{bookingId}"
 
 
 def test_an_unset_setting_stays_in_the_template_for_the_launch_to_name():
     launch = load_profile(PROFILES_DIR / "SU.toml", {}).launch
-    assert launch.orbit_url == "${SIMULATOR_URL}/orbit/booking/{bookingId}"
+    assert launch.orbit_url == "${ORBIT_WEB_URL}/booking/{bookingId}"
+
+
+def test_an_unresolved_key_vault_reference_is_not_put_in_a_url():
+    reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/web/)"
+    launch = load_profile(PROFILES_DIR / "SU.toml", {**WEB_URLS, "ORBIT_WEB_URL": reference})
+    assert launch.launch.orbit_url == "${ORBIT_WEB_URL}/booking/{bookingId}"
+
+
+def test_a_template_naming_any_other_setting_is_refused_at_load(tmp_path):
+    """Before, any environment variable was filled in, a secret too, and the browser
+    was sent to a URL carrying it."""
+    text = (PROFILES_DIR / "SU.toml").read_text()
+    leaky = tmp_path / "SU.toml"
+    leaky.write_text(
+        text.replace("${ORBIT_WEB_URL}/booking/", "${ORBIT_WEB_URL}/${OPS_ADMIN_SECRETS}/")
+    )
+    with pytest.raises(ValueError) as refused:
+        load_profile(leaky, {**WEB_URLS, "OPS_ADMIN_SECRETS": "s3cret-operator-key"})
+    assert "OPS_ADMIN_SECRETS" in str(refused.value) and "SU.toml" in str(refused.value)
+    assert "s3cret-operator-key" not in str(refused.value)
 
 
 def test_profiles_do_not_share_locations():

@@ -25,10 +25,10 @@ from shared.launch.request import Caller
 from shared.launch.wiring import public_base_url
 from shared.names import TABLE_LAUNCHES, TABLE_LOOKUP
 from shared.problems import ProblemResponse
-from shared.profiles import Mode
+from shared.profiles import Mode, load_profile
 from shared.targets import Target, desired_facts
 from shared.webhook.signature import new_secret
-from tests.builders import make_patient, make_snapshot, synthetic_personnummer
+from tests.builders import PROFILES_DIR, make_patient, make_snapshot, synthetic_personnummer
 from tests.launch_fakes import (
     BASE_URL,
     NOW,
@@ -397,6 +397,15 @@ def test_a_missing_template_is_503_for_the_operator(world):
         update={"launch": su.launch.model_copy(update={"millennium_url": ""})}
     )
     assert problem_of(create(world)).status == 503
+
+
+def test_a_stamp_not_told_where_millennium_is_answers_503_naming_the_setting(world):
+    """A new stamp whose rollout has not set MILLENNIUM_WEB_URL yet: the shipped
+    profile's template stays unexpanded, and the operator is told which setting."""
+    world.profiles._profiles["SU"] = load_profile(PROFILES_DIR / "SU.toml", {})
+    problem = problem_of(create(world))
+    assert problem.status == 503
+    assert "MILLENNIUM_WEB_URL" in problem.detail
 
 
 # --- audit and logs ------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_a_file_that_no_longer_reads_keeps_the_previous_profiles(folder, caplog)
 
 
 def test_launch_templates_take_the_settings_given_at_load(folder: Path) -> None:
-    profiles = load_profiles(str(folder), {"SIMULATOR_URL": "http://127.0.0.1:45678"})
+    profiles = load_profiles(str(folder), {"ORBIT_WEB_URL": "http://127.0.0.1:45678/orbit"})
     assert (
         profiles.get("SAS").launch.orbit_url == "http://127.0.0.1:45678/orbit/booking/{bookingId}"
     )
