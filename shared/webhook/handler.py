@@ -201,25 +201,27 @@ def _accept(
     _check_administration(event, profiles)
     webhook_id = delivery.headers[HEADER_ID].strip()
     received_at = clock()
-    claim = idempotency.claim_delivery(
-        store,
-        webhook_id,
-        idempotency.DeliveryRecord(
-            event_id=event.id,
-            booking_id=event.data.booking_id,
-            version=event.data.version,
-            correlation_id=context.correlation_id,
-            body_digest=idempotency.body_digest(delivery.body),
-            accepted_at=received_at,
-        ),
+    ours = idempotency.DeliveryRecord(
+        event_id=event.id,
+        booking_id=event.data.booking_id,
+        version=event.data.version,
+        correlation_id=context.correlation_id,
+        body_digest=idempotency.body_digest(delivery.body),
+        accepted_at=received_at,
     )
+    claim = idempotency.claim_delivery(store, webhook_id, ours)
+    if not claim.won and claim.record.body_digest != ours.body_digest:
+        claim = _take_over_stale(store, webhook_id, claim, ours, received_at)
     if not claim.won:
-        _check_same_body(claim.record, delivery.body)
         context.correlation_id = claim.record.correlation_id  # the log line matches the answer
     if not claim.record.accepted:
         # Ours, or a twin's that was cut short (or is still running): enqueue. A
         # second enqueue of one event has the same MessageId and is dropped.
-        _enqueue(bus, event, webhook_id, claim.record.correlation_id, received_at)
+        try:
+            _enqueue(bus, event, webhook_id, claim.record.correlation_id, received_at)
+        except TransientError:
+            idempotency.release(store, webhook_id, claim)  # answered 503: not accepted
+            raise
         idempotency.mark_accepted(store, webhook_id, claim)
     return _accepted(claim.record, replayed=not claim.won)
 
@@ -366,16 +368,31 @@ def _check_administration(event: BookingEvent, profiles: Profiles) -> None:
         )
 
 
-def _check_same_body(earlier: idempotency.DeliveryRecord, body: bytes) -> None:
-    if earlier.body_digest != idempotency.body_digest(body):
-        raise RequestRefused(
-            422,
-            "webhook-id-reused",
-            "webhook-id reused",
-            "This webhook-id was already used for a different body. Every new event needs "
-            "a new webhook-id; only a retry of the very same delivery may reuse one.",
-            errors=[FieldError("webhook-id", "was already used for a different body")],
-        )
+def _take_over_stale(
+    store: TableStore,
+    webhook_id: str,
+    claim: idempotency.Claim,
+    ours: idempotency.DeliveryRecord,
+    now: dt.datetime,
+) -> idempotency.Claim:
+    """A delivery whose body differs from the claim's: refused, unless the claim is a
+    stale one that was never accepted (its delivery was answered 503 and could not
+    give the claim up), so that the retry, serialised anew, is not lost.
+
+    Raises:
+        RequestRefused: 422, the webhook-id belongs to a delivery with another body.
+        TransientError: the claim changed meanwhile, or the store is unreachable (503).
+    """
+    if idempotency.is_stale(claim, now):
+        return idempotency.take_over(store, webhook_id, claim, ours)
+    raise RequestRefused(
+        422,
+        "webhook-id-reused",
+        "webhook-id reused",
+        "This webhook-id was already used for a different body. Every new event needs "
+        "a new webhook-id; only a retry of the very same delivery may reuse one.",
+        errors=[FieldError("webhook-id", "was already used for a different body")],
+    )
 
 
 def _accepted(record: idempotency.DeliveryRecord, *, replayed: bool) -> Accepted:

@@ -29,6 +29,8 @@ from shared.errors import ConcurrencyConflict, EntityExists, TransientError
 from shared.names import TABLE_DELIVERIES
 
 ROW_KEY = "delivery"
+STALE_CLAIM = dt.timedelta(minutes=5)
+"""Longer than a delivery can run (Azure's front end ends an HTTP request at 230 s)."""
 STATE_CLAIMED = "claimed"
 STATE_ACCEPTED = "accepted"
 
@@ -83,6 +85,37 @@ def claim_delivery(store: TableStore, webhook_id: str, record: DeliveryRecord) -
         if winner is not None:  # else: deleted in between (never by the app); try again
             return Claim(won=False, record=_record(winner.data), etag=winner.etag)
     raise ConcurrencyConflict("the delivery claim kept changing")
+
+
+def release(store: TableStore, webhook_id: str, claim: Claim) -> None:
+    """Give the claim up after its event could not be enqueued (the delivery is answered
+    503, "not accepted"), so the retry claims the webhook-id afresh even when the
+    sender serialised the event anew for it.
+
+    Best effort, never raises: a claim left behind is taken over by a retry once it
+    is older than ``STALE_CLAIM`` (``take_over``).
+    """
+    with contextlib.suppress(ConcurrencyConflict, TransientError):
+        store.delete(TABLE_DELIVERIES, delivery_key(webhook_id), ROW_KEY, claim.etag)
+
+
+def is_stale(claim: Claim, now: dt.datetime) -> bool:
+    """Whether ``claim`` was never accepted and is older than any delivery can run."""
+    return not claim.record.accepted and now - claim.record.accepted_at > STALE_CLAIM
+
+
+def take_over(store: TableStore, webhook_id: str, claim: Claim, record: DeliveryRecord) -> Claim:
+    """Claim ``webhook_id`` for ``record`` in place of ``claim``, a stale one (``is_stale``).
+
+    Raises:
+        ConcurrencyConflict: the claim changed meanwhile (a twin took or accepted it).
+        TransientError: the store could not be reached.
+    """
+    ours = replace(record, accepted=False)
+    written = store.update(
+        TABLE_DELIVERIES, delivery_key(webhook_id), ROW_KEY, _data(ours), claim.etag
+    )
+    return Claim(won=True, record=ours, etag=written.etag)
 
 
 def mark_accepted(store: TableStore, webhook_id: str, claim: Claim) -> None:

@@ -139,3 +139,63 @@ def test_a_claim_is_an_insert_if_absent(deliveries: TableStore) -> None:
     winners = [claim for claim in claims if claim.won]
     assert len(winners) == 1
     assert {claim.record.correlation_id for claim in claims} == {winners[0].record.correlation_id}
+
+
+def _deliver(
+    store: TableStore, bus: RecordingBus, webhook_id: str, body: bytes, now: dt.datetime
+) -> WebhookResult:
+    headers = sign(SECRET, webhook_id, int(time.time()), body)  # signed now, whatever ``now``
+    headers["content-type"] = "application/cloudevents+json"
+    ports = WebhookPorts(
+        secrets=[SECRET],
+        store=store,
+        bus=bus,
+        profiles=make_profiles(SU=Mode.INTEGRATED),
+        clock=lambda: now,
+    )
+    return accept_delivery(WebhookDelivery.of(headers, body), ports)
+
+
+def _reserialised(body: bytes) -> bytes:
+    """The same event as a sender that rebuilds its JSON for a retry might send it."""
+    return json.dumps(json.loads(body), separators=(",", ":"), sort_keys=True).encode()
+
+
+def test_a_retry_after_a_503_is_accepted_though_serialised_anew(deliveries: TableStore) -> None:
+    """Before, the 503'd delivery's claim kept its body digest: the retry got 422
+    webhook-id-reused, which a sender never retries, and the event was lost."""
+    webhook_id, now, bus = f"msg_{uuid.uuid4().hex}", dt.datetime.now(dt.UTC), RecordingBus()
+    bus.down = True
+    assert _deliver(deliveries, bus, webhook_id, _body(4), now).status == 503
+    bus.down = False
+
+    retry = _deliver(deliveries, bus, webhook_id, _reserialised(_body(4)), now)
+
+    assert retry.status == 202
+    (message,) = bus.sent
+    assert json.loads(message.body)["event_id"] == "evt-claim-v4"
+
+
+def test_a_claim_its_503_could_not_give_up_is_taken_over_once_stale(
+    deliveries: TableStore,
+) -> None:
+    webhook_id, bus = f"msg_{uuid.uuid4().hex}", RecordingBus()
+    first = dt.datetime.now(dt.UTC)
+    held = DeliveryRecord("evt-claim-v5", "OB-1", 5, "c-first", "other-digest", first)
+    claim_delivery(deliveries, webhook_id, held)  # never accepted, never released
+
+    soon = _deliver(deliveries, bus, webhook_id, _body(5), first + dt.timedelta(minutes=1))
+    later = _deliver(deliveries, bus, webhook_id, _body(5), first + dt.timedelta(minutes=6))
+
+    assert soon.status == 422  # a twin may still be under way: its body wins
+    assert later.status == 202
+    assert len(bus.sent) == 1
+
+
+def test_an_accepted_delivery_is_never_taken_over(deliveries: TableStore) -> None:
+    webhook_id, now, bus = f"msg_{uuid.uuid4().hex}", dt.datetime.now(dt.UTC), RecordingBus()
+    assert _deliver(deliveries, bus, webhook_id, _body(6), now).status == 202
+
+    later = now + dt.timedelta(hours=1)
+    assert _deliver(deliveries, bus, webhook_id, _body(7), later).status == 422
+    assert len(bus.sent) == 1
