@@ -1,7 +1,9 @@
 """Bodies of the queue messages, and their deterministic ids.
 
 * ``orbit-events``: an accepted webhook event (the whole snapshot). MessageId
-  ``<bookingId>:v<version>``, so Service Bus drops a second copy of one version.
+  ``<administration>:<bookingId>:v<version>``, so Service Bus drops a second copy
+  of one version, but not another administration's event for the same booking id
+  (the intake parks that one as ``administration-mismatch``).
 * ``sync-*``: a *kick*, meaning "target T of booking X may be out of sync". It
   carries no state: the worker reads the newest snapshot and the confirmed state.
 
@@ -67,7 +69,7 @@ def event_outbound(
         queue=QUEUE_EVENTS,
         body=message.model_dump_json().encode(),
         session_id=snapshot.booking_id,
-        message_id=f"{snapshot.booking_id}:v{snapshot.version}",
+        message_id=f"{snapshot.administration}:{snapshot.booking_id}:v{snapshot.version}",
         properties={"correlationId": message.correlation_id, **(properties or {})},
     )
 

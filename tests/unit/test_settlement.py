@@ -124,7 +124,7 @@ def event_message(snapshot: Any) -> Any:
     )
     return sb_message(
         event.model_dump_json().encode(),
-        f"{snapshot.booking_id}:v{snapshot.version}",
+        f"{snapshot.administration}:{snapshot.booking_id}:v{snapshot.version}",
         snapshot.booking_id,
     )
 
@@ -155,7 +155,7 @@ def test_a_lost_concurrency_race_at_intake_is_retried_later_not_redelivered() ->
     for world in _world(RacingStore(store), link=ScriptedMillennium()):
         orbit_event_intake(event_message(snapshot))  # must not raise
         assert [copy.message_id for copy in world.bus.on_queue(QUEUE_EVENTS)] == [
-            f"{snapshot.booking_id}:v2~t1"
+            f"SU:{snapshot.booking_id}:v2~t1"
         ]
 
 

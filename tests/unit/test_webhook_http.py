@@ -173,7 +173,7 @@ def test_accepted_event_is_enqueued_with_its_snapshot(world: World) -> None:
     (message,) = world.bus.sent
     assert message.queue == QUEUE_EVENTS
     assert message.session_id == "OB-2026-000123"
-    assert message.message_id == "OB-2026-000123:v3"
+    assert message.message_id == "SU:OB-2026-000123:v3"
     assert message.properties["correlationId"] == body["correlationId"]
     enqueued = EventMessage.model_validate_json(message.body)
     assert enqueued.snapshot == snapshot(version=3)
@@ -210,7 +210,7 @@ def test_a_new_webhook_id_for_the_same_event_is_enqueued_again_under_the_same_me
     assert post(body, webhook_id="msg_a").status_code == 202
     assert post(body, webhook_id="msg_b").status_code == 202
     # The bus's duplicate detection drops the second copy: same MessageId.
-    assert [m.message_id for m in world.bus.sent] == ["OB-2026-000123:v1"] * 2
+    assert [m.message_id for m in world.bus.sent] == ["SU:OB-2026-000123:v1"] * 2
 
 
 def test_reusing_a_webhook_id_for_a_different_body_is_refused(world: World) -> None:
