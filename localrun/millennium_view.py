@@ -21,7 +21,7 @@ def simulator_view(data_dir: Path, *, all_at_once: bool = True) -> MillenniumVie
     state (``SIMULATOR=off``: Millennium is elsewhere and is not asked).
 
     ``all_at_once`` reads every holding now (the go-live asks about every booking);
-    otherwise each call reads its own booking's row (a page about one booking).
+    otherwise each call reads its own alias's row (a page about one booking).
     """
     from simulator.journal import Holding, read_holdings
 
@@ -31,16 +31,16 @@ def simulator_view(data_dir: Path, *, all_at_once: bool = True) -> MillenniumVie
     except (FileNotFoundError, sqlite3.Error):
         return None
 
-    def held(booking_id: str) -> Holding | None:
+    def held(alias: str) -> Holding | None:
         if all_at_once:
-            return everything.get(booking_id)
+            return everything.get(alias)
         try:
-            return read_holdings(path, [booking_id]).get(booking_id)
+            return read_holdings(path, [alias]).get(alias)
         except (FileNotFoundError, sqlite3.Error):
             return None
 
-    def view(booking_id: str) -> MillenniumHolds | None:
-        holding = held(booking_id)
+    def view(alias: str) -> MillenniumHolds | None:
+        holding = held(alias)
         if holding is None:
             return NOTHING_HELD
         return MillenniumHolds(

@@ -216,8 +216,12 @@ def _consider(
     states = ports.crosswalk.load_targets(snapshot.booking_id)
     missing = _targets_out_of_sync(snapshot, states, generation)
     if not missing:
-        holds = millennium(snapshot.booking_id) if millennium is not None else None
-        if holds is not None and disagreements(states, holds):
+        found = (
+            disagreements(millennium, snapshot.booking_id, generation, states)
+            if millennium is not None
+            else None
+        )
+        if found:
             tally.disagreeing.append(snapshot.booking_id)
         else:
             tally.in_sync += 1

@@ -98,7 +98,8 @@ def booking_trace(
     protected = stored is not None and stored.snapshot.patient.protected_identity
     hide = protected and not show_patient
     states = crosswalk.load_targets(booking_id)
-    check = _millennium_check(booking_id, states, millennium)
+    generation = stored.patient_generation if stored is not None else 0
+    check = _millennium_check(booking_id, generation, states, millennium)
     targets = {target.value: _target(stored, states[target], hide=hide) for target in Target}
     for target in check.get("disagreements", []):
         targets[target.split(":")[0]]["state"] = "DISAGREES WITH MILLENNIUM"
@@ -147,12 +148,14 @@ def booking_trace(
 
 
 def _millennium_check(
-    booking_id: str, states: Mapping[Target, TargetState], view: MillenniumView | None
+    booking_id: str,
+    generation: int,
+    states: Mapping[Target, TargetState],
+    view: MillenniumView | None,
 ) -> dict[str, Any]:
-    holds = view(booking_id) if view is not None else None
-    if holds is None:
+    found = disagreements(view, booking_id, generation, states) if view is not None else None
+    if found is None:
         return {"checked": False, "note": "what Millennium itself holds is not checked here"}
-    found = disagreements(states, holds)
     return {
         "checked": True,
         "agrees": not found,
