@@ -290,7 +290,7 @@ def differing_fields(desired: Facts | None, confirmed: Facts | None) -> list[str
 def _message(row: Mapping[str, Value]) -> dict[str, Any]:
     entry = _pick(row, "at", "target", "version", "trigger", "controlId", "attempt")
     entry["ack"] = row.get("ackCode") or "none (in doubt)"
-    if row.get("kind") == "in-doubt" and row.get("reason"):
+    if row.get("reason"):  # why it is in doubt, or the ACK's text (an AE's, for Cerner)
         entry["why"] = row["reason"]
     return entry
 

@@ -52,6 +52,7 @@ from shared.sync.channel import (
     Operation,
     OperationKind,
     Outcome,
+    Rejected,
     RetryLater,
     SendContext,
 )
@@ -306,7 +307,7 @@ def _settle_outcome(
         return _in_doubt(ctx, state, intent, outcome)
     if isinstance(outcome, NotSent):
         return _not_sent(ctx, state, intent, outcome)
-    _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_warning(outcome))
+    _audit(ctx, "ack", intent, ack_code=outcome.code, reason=_ack_text(outcome))
     if isinstance(outcome, Confirmed):
         _confirm(ctx, state, intent, outcome, states)
         return SyncOutcome.IN_SYNC if _done_when_released(ctx, intent) else None
@@ -335,8 +336,11 @@ def _done_when_released(ctx: _Context, intent: Intent) -> bool:
     return newest is not None and newest.version == ctx.stored.version
 
 
-def _warning(outcome: Outcome) -> str:
-    return outcome.warning[:200] if isinstance(outcome, Confirmed) else ""
+def _ack_text(outcome: Confirmed | RetryLater | Rejected) -> str:
+    """What the ACK said beside its code (redacted by the channel): a confirmation's
+    warning, or an AE's or AR's error text, which the operator takes to Cerner while
+    the booking still retries, not only once it is dead-lettered."""
+    return (outcome.warning if isinstance(outcome, Confirmed) else outcome.reason)[:200]
 
 
 def _confirm(

@@ -25,6 +25,7 @@ from shared.sync.ports import SyncPorts
 from tests.builders import make_patient, make_snapshot, synthetic_personnummer
 from tests.fakes import RecordingBus
 from tests.sync_fakes import Pump, ScriptedMillennium, hl7_channels
+from tools.ops.render import trace_text
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 PROFILES = load_profiles(str(Path(__file__).resolve().parents[2] / "profiles"))
@@ -261,3 +262,14 @@ def test_a_booking_id_that_is_an_identity_number_is_refused_without_echo(synced)
     for booking in (number, f"OB-{number}"):
         refused = answer(synced, booking)
         assert refused.status == 400 and number.encode() not in refused.body
+
+
+def test_an_application_errors_text_is_in_the_trace_while_the_booking_retries():
+    """Before, the ERR text of an AE reached operators only in the dead letter, after
+    the profile's ae_retry_limit: while the booking retried, the trace showed
+    'ACK AE' and nothing to take to Cerner."""
+    world = World(script=["AE"])
+    world.accept(make_snapshot())
+    (answered,) = [m for m in world.trace()["messages"] if m["ack"] == "AE"]
+    assert answered["why"] == "ERR text"
+    assert "(ERR text)" in trace_text(world.trace())
