@@ -19,6 +19,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -262,7 +263,7 @@ def _handler_class(
                 method=self.command,
                 # Our own address, never the Host header: the URL is not the caller's to choose.
                 url=f"http://127.0.0.1:{port}{self.path}",
-                headers={k.lower(): v for k, v in self.headers.items()},
+                headers=_joined_headers(self.headers),
                 params=dict(parse_qsl(query)),
                 route_params=params,
                 body=body,
@@ -317,3 +318,14 @@ def _content_type(response: func.HttpResponse) -> str:
     if mimetype.startswith("text/"):
         return f"{mimetype}; charset={response.charset}"
     return mimetype
+
+
+def _joined_headers(headers: Message) -> dict[str, str]:
+    """Header names in lower case; a header sent on several lines gets one value, the
+    lines joined with ``", "`` (RFC 9110 §5.3), as the Functions host passes it on.
+    (``dict(headers)`` kept only the last line.)"""
+    joined: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        joined[key] = f"{joined[key]}, {value}" if key in joined else value
+    return joined

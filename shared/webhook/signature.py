@@ -145,8 +145,17 @@ def _secret_bytes(secret: str, position: int) -> bytes:
 
 
 def _well_formed_signatures(header: str) -> str:
-    """Only the ``v1,<base64>`` entries: the library stops at the first malformed one."""
-    return " ".join(entry for entry in header.split() if _is_v1_signature(entry))
+    """Only the ``v1,<base64>`` entries: the library stops at the first malformed one.
+
+    A sender that sends one ``webhook-signature`` line per secret reaches the app as
+    one value, the lines joined with a comma (RFC 9110 §5.3; with or without a
+    space, by the host), so entries are also split where a comma starts a new
+    ``v1,`` (base64 has no comma)."""
+    entries = (entry for token in header.split() for entry in _SIGNATURE_JOIN.split(token))
+    return " ".join(entry for entry in entries if _is_v1_signature(entry))
+
+
+_SIGNATURE_JOIN = re.compile(r",(?=v1,)|,$")
 
 
 def _is_v1_signature(entry: str) -> bool:

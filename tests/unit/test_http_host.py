@@ -30,6 +30,11 @@ def _functions() -> list[Any]:
     def echo(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse(body=req.get_body(), status_code=200, mimetype="text/plain")
 
+    @app.route(route="header", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    def header(req: func.HttpRequest) -> func.HttpResponse:
+        value = req.headers.get("x-repeated", "")
+        return func.HttpResponse(body=value, status_code=200, mimetype="text/plain")
+
     return list(app.get_functions())
 
 
@@ -151,3 +156,14 @@ def test_chunked_bodies_are_refused_with_411(host: HttpHost) -> None:
     raw = request(headers="Transfer-Encoding: chunked\r\nContent-Length: 0\r\n")
     status, _, _ = status_and_problem(exchange(host, raw))
     assert status == 411
+
+
+def test_a_header_sent_on_two_lines_reaches_the_function_as_one_joined_value(
+    host: HttpHost,
+) -> None:
+    """As the Functions host passes it on (RFC 9110 §5.3). Before, only the last line
+    reached the function: a webhook signed once per secret, on one line each,
+    verified only when the valid signature came last."""
+    raw = request(path="/api/header", headers="X-Repeated: first\r\nX-Repeated: second\r\n")
+    response = exchange(host, raw)
+    assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"first, second")

@@ -157,3 +157,18 @@ def test_new_secrets_are_valid_and_distinct() -> None:
     assert first != second
     verify_signature([first], sign(first, "m", now(), BODY), BODY)
     assert first.startswith(signature.SECRET_PREFIX)
+
+
+@pytest.mark.parametrize("join", [", ", ","])
+@pytest.mark.parametrize("valid_first", [True, False])
+def test_signature_lines_joined_by_the_host_verify_in_either_order(
+    join: str, valid_first: bool
+) -> None:
+    """A sender that sends one webhook-signature line per secret (during a rotation)
+    reaches the app as one value, the lines joined with a comma (RFC 9110 §5.3).
+    Before, the valid signature was found only when it came last."""
+    valid = sign(SECRET, "m", now(), BODY)["webhook-signature"]
+    stale = sign(OTHER, "m", now(), BODY)["webhook-signature"]
+    lines = [valid, stale] if valid_first else [stale, valid]
+    headers = {**sign(SECRET, "m", now(), BODY), "webhook-signature": join.join(lines)}
+    verify_signature([SECRET], headers, BODY)
