@@ -45,6 +45,7 @@ HEADER_SIGNATURE = "webhook-signature"
 
 _TIMESTAMP = re.compile(r"^\d{1,10}$")  # up to the year 2286
 _MAX_WEBHOOK_ID = 200
+_WEBHOOK_ID = re.compile(r"[\x21-\x7e]+")
 
 
 class InvalidSignature(PermanentError):
@@ -184,6 +185,13 @@ def _check_headers(webhook_id: str, timestamp: str, signatures: str) -> None:
             "missing-signature-headers",
             f"Missing or malformed {', '.join(missing)}. Every delivery needs webhook-id, "
             "webhook-timestamp (unix seconds) and webhook-signature (v1,<base64>).",
+        )
+    if not _WEBHOOK_ID.fullmatch(webhook_id):
+        # Not ASCII, the id was signed over bytes the host may have decoded otherwise,
+        # and the answer would be a misleading "no matching signature".
+        raise InvalidSignature(
+            "malformed-webhook-id",
+            "webhook-id must be printable ASCII without spaces, e.g. msg_<uuid>.",
         )
     if len(webhook_id) > _MAX_WEBHOOK_ID:
         raise InvalidSignature(

@@ -100,6 +100,13 @@ def test_malformed_signature_entries_are_skipped_not_fatal() -> None:
     verify_signature([SECRET], headers, BODY)
 
 
+@pytest.mark.parametrize("webhook_id", ["msg_å", "msg_☃", "msg with space"])
+def test_a_webhook_id_that_is_not_printable_ascii_is_named_as_the_problem(webhook_id: str) -> None:
+    """Before, a correctly signed non-ASCII id got 401 no-matching-signature."""
+    headers = sign(SECRET, webhook_id, now(), BODY)
+    assert reason_of([SECRET], headers) == "malformed-webhook-id"
+
+
 def test_only_malformed_signature_entries_count_as_missing() -> None:
     headers = {**sign(SECRET, "m", now(), BODY), "webhook-signature": "v1 v1,@@@ v2,AAAA"}
     assert reason_of([SECRET], headers) == "missing-signature-headers"
