@@ -37,6 +37,7 @@ from shared.errors import TransientError
 from shared.ops.admin_key import ADMIN_KEY_ENV, is_authorised
 from shared.ops.backend_info import backend_description, missing_data_folder
 from shared.ops.booking_trace import booking_trace
+from shared.ops.http_api import is_booking_id
 from shared.ops.resubmit_check import unfixed_cause
 from shared.profiles import Profiles, load_profiles
 from shared.settings import Settings, SettingsError, read_settings
@@ -211,6 +212,14 @@ def _booking(
     settings: Settings,
     env: Mapping[str, str],
 ) -> int:
+    if not is_booking_id(args.booking_id):
+        # Not echoed: it may be anything, an identity number pasted by mistake too.
+        print(
+            "Invalid booking id: use the Orbit booking id as it appears in alerts and logs, "
+            "e.g. OB-2026-000123.",
+            file=out,
+        )
+        return EXIT_REFUSED
     if args.show_patient and not is_authorised(env.get(ADMIN_KEY_ENV), settings.ops_admin_secrets):
         print(
             f"--show-patient needs one of the operators' keys (OPS_ADMIN_SECRETS) in "
