@@ -484,6 +484,16 @@ def test_cli_resubmit_by_id_and_refuses_ids_with_a_reason(data_dir):
     assert code == 1
 
 
+def test_cli_names_each_letter_once_however_often_it_is_typed(data_dir):
+    code, text = cli("deadletters", "resubmit", "1", "1")
+    assert code == 0 and "1 of 1 resubmitted" in text
+    with EmbeddedQueue(data_dir / "queue.sqlite3") as q:
+        assert len(q.receive(QUEUE_ENCOUNTER, max_messages=5, wait=0)) == 1
+    code, text = cli("deadletters", "purge", "2", "2", "--yes")
+    assert code == 0 and "1 of 1 purged" in text
+    assert remaining(data_dir) == []
+
+
 def test_cli_show_patient_needs_the_operators_key(data_dir):
     code, text = cli("booking", "OB-1", "--show-patient")
     assert code == 2 and "ORBITSYNC_OPS_KEY" in text

@@ -286,7 +286,8 @@ def _deadletters(
 
 
 def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -> list[Letter]:
-    """The letters named by id, or all of a reason (exactly one of the two).
+    """The letters named by id (each once, in the order first named), or all of a
+    reason (exactly one of the two). A repeated id would resubmit a letter twice.
 
     Raises:
         ValueError: both or neither were given.
@@ -296,7 +297,7 @@ def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -
         raise ValueError("Name dead letters by ID, or give --reason REASON (not both).")
     if reason:
         return with_reason(letters, reason)
-    return [find_letter(letters, letter_id) for letter_id in ids]
+    return [find_letter(letters, letter_id) for letter_id in dict.fromkeys(ids)]
 
 
 def _resubmit(
