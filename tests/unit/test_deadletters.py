@@ -14,7 +14,7 @@ import pytest
 from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusSubQueue
 from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusConnectionError
 
-from shared.crosswalk.repository import Crosswalk
+from shared.crosswalk.repository import Blocked, Crosswalk, TargetState
 from shared.crosswalk.sqlite import SqliteTableStore
 from shared.deadletters.embedded import EmbeddedDeadLetters
 from shared.deadletters.operations import (
@@ -478,6 +478,30 @@ def test_cli_purge_asks_first_and_does_nothing_unless_confirmed(data_dir):
     assert code == 0 and remaining(data_dir) == ["OB-1"]
     code, _ = cli("deadletters", "purge", "1", "--yes", answer="no")
     assert code == 0 and remaining(data_dir) == []
+
+
+def block(data_dir, booking: str, target: Target = Target.ENCOUNTER) -> None:
+    store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
+    store.create_tables(ALL_TABLES)
+    blocked = Blocked(reason="rejected-by-millennium", description="AR", fingerprint="f", at=NOW)
+    Crosswalk(store).save_target(booking, TargetState(target, blocked=blocked))
+    store.close()
+
+
+def test_cli_purge_refuses_a_letter_whose_target_is_still_blocked(data_dir):
+    block(data_dir, "OB-1")
+    code, text = cli("deadletters", "purge", "1", "2", answer="no")
+    assert "new version" not in text and remaining(data_dir) == ["OB-1", "OB-2"]
+    code, text = cli("deadletters", "purge", "1", "2", "--yes")
+    assert code == 0 and "1 of 2 purged" in text
+    assert (
+        "NOT purged: 1 (rejected-by-millennium): booking OB-1's encounter is still blocked "
+        "by this; after a purge nothing could retry it. Fix the cause and resubmit"
+    ) in text
+    assert remaining(data_dir) == ["OB-1"]
+    code, text = cli("deadletters", "purge", "1", "--json")
+    assert code == 1 and [x["id"] for x in json.loads(text)["refused"]] == ["1"]
+    assert remaining(data_dir) == ["OB-1"]
 
 
 def test_cli_resubmit_by_id_and_refuses_ids_with_a_reason(data_dir):

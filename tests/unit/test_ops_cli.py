@@ -130,6 +130,9 @@ def test_help_explains_the_arguments_and_opens_nothing(argv, monkeypatch, capsys
     if argv[-2:] == ["resubmit", "--help"]:
         for argument in ("ID", "--reason", "--json"):
             assert argument in text
+    if argv[-2:] == ["purge", "--help"]:
+        # A new Orbit version does not lift every block: only a resubmit lifts some.
+        assert "until Orbit sends a new version" not in text and "still blocked" in text
 
 
 def test_resubmit_refuses_until_the_profile_maps_the_hsa_id(world) -> None:
