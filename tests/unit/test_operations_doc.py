@@ -34,3 +34,22 @@ def test_the_dead_letter_table_has_a_row_for_every_permanent_reason() -> None:
     assert "unmapped-location" in reasons_in_the_table()  # the table was found
     missing = permanent_reasons() - reasons_in_the_table()
     assert not missing, f"docs/operations.md, {REASON_TABLE!r} lacks {sorted(missing)}"
+
+
+def flat_doc() -> str:
+    return " ".join(DOC.read_text(encoding="utf-8").split())
+
+
+def test_the_runbook_says_where_the_patients_identity_is_kept() -> None:
+    text = flat_doc()
+    # The target rows hold confirmed facts, and an in-doubt message's HL7, with PID.
+    assert "The snapshot row holds the patient's identity" not in text
+    assert "keeps no raw HL7" not in text
+    assert "PID segment included" in text
+    assert "do not open a booking's rows in the Storage browser" in text
+
+
+def test_the_runbook_says_a_cancelled_bookings_in_doubt_create_is_resent() -> None:
+    text = flat_doc()
+    assert "since converged or been cancelled changes nothing" not in text
+    assert "an in-doubt create is resent first" in text and "the removal follows" in text
