@@ -4,9 +4,9 @@ In the spirit of Mirth Connect's message browser, but safe for patient data:
 the pages show booking ids, statuses, codes, MSH-10s and ACKs, never a name or
 an identity number. The patient is shown only on an explicit request (a POST
 with the session's form token), and that access is written to the booking's
-audit trail by ``booking_trace``, as the trace endpoint does. The integration
-keeps no raw HL7 (only MSH-10 and ACK per message), so the patient view is the
-identity the messages carried.
+audit trail by ``booking_trace``, as the trace endpoint does. The audit rows keep
+only MSH-10 and ACK per message (the prepared HL7 stays in the target's row only
+while it is in doubt), so the patient view is the identity the messages carried.
 
 Every page needs a session from the operators' key (``browser_session``);
 without ``OPS_ADMIN_SECRETS`` the browser answers 503, never opens.

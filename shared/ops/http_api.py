@@ -39,6 +39,14 @@ CORRELATION_HEADER = "X-Correlation-Id"
 logger = logging.getLogger("orbitsync.ops")
 
 
+def is_booking_id(text: str) -> bool:
+    """Whether ``text`` may be looked up as an Orbit booking id: the id's pattern,
+    and nothing shaped like an identity number (one pasted by mistake must not reach
+    a key, an audit row or an answer). The one check of the HTTP endpoint and the
+    CLI; ``fullmatch``, because ``$`` alone lets a trailing newline through."""
+    return BOOKING_ID.fullmatch(text) is not None and not contains_identity_number(text)
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -86,7 +94,7 @@ def booking_trace_answer(
             "unauthorised",
             correlation,
         )
-    if not BOOKING_ID.match(booking_id) or contains_identity_number(booking_id):
+    if not is_booking_id(booking_id):
         # Not echoed: it may be anything, an identity number pasted by mistake too.
         return _problem(
             400,

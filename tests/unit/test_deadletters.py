@@ -14,7 +14,7 @@ import pytest
 from azure.servicebus import NEXT_AVAILABLE_SESSION, ServiceBusSubQueue
 from azure.servicebus.exceptions import OperationTimeoutError, ServiceBusConnectionError
 
-from shared.crosswalk.repository import Crosswalk
+from shared.crosswalk.repository import Blocked, Crosswalk, TargetState
 from shared.crosswalk.sqlite import SqliteTableStore
 from shared.deadletters.embedded import EmbeddedDeadLetters
 from shared.deadletters.operations import (
@@ -41,6 +41,8 @@ from shared.deadletters.servicebus import (
 from shared.errors import QueueUnavailable
 from shared.messages import EventMessage, Kick, KickCause, kick_outbound
 from shared.names import ALL_TABLES, QUEUE_DEAD_LETTERS, QUEUE_ENCOUNTER, QUEUE_EVENTS
+from shared.ops.resubmit_check import unfixed_cause
+from shared.profiles import Profiles
 from shared.queue.embedded import EmbeddedQueue
 from shared.queue.port import DeadLetter
 from shared.targets import Target
@@ -118,17 +120,21 @@ def test_an_event_and_a_malformed_kick_are_resent_unchanged():
     assert resubmitted_body(QUEUE_ENCOUNTER, b"not json") == b"not json"
 
 
-def test_an_events_body_is_described_without_its_patient():
-    snapshot = make_snapshot()
+def event_body(booking: str = "OB-1") -> bytes:
     event = EventMessage(
         event_id="e-1",
         event_type="se.vgr.orbit.booking.created.v1",
         webhook_id="w",
         correlation_id="c",
         received_at=NOW,
-        snapshot=snapshot,
+        snapshot=make_snapshot(booking_id=booking),
     )
-    described = describe_body(letter(queue=QUEUE_EVENTS, body=event.model_dump_json().encode()))
+    return event.model_dump_json().encode()
+
+
+def test_an_events_body_is_described_without_its_patient():
+    snapshot = make_snapshot(booking_id="OB-1")
+    described = describe_body(letter(queue=QUEUE_EVENTS, body=event_body()))
     assert described["event"]["bookingId"] == snapshot.booking_id
     text = json.dumps(described, ensure_ascii=False)
     assert snapshot.patient.identifier.value not in text
@@ -474,6 +480,30 @@ def test_cli_purge_asks_first_and_does_nothing_unless_confirmed(data_dir):
     assert code == 0 and remaining(data_dir) == []
 
 
+def block(data_dir, booking: str, target: Target = Target.ENCOUNTER) -> None:
+    store = SqliteTableStore(data_dir / "crosswalk.sqlite3")
+    store.create_tables(ALL_TABLES)
+    blocked = Blocked(reason="rejected-by-millennium", description="AR", fingerprint="f", at=NOW)
+    Crosswalk(store).save_target(booking, TargetState(target, blocked=blocked))
+    store.close()
+
+
+def test_cli_purge_refuses_a_letter_whose_target_is_still_blocked(data_dir):
+    block(data_dir, "OB-1")
+    code, text = cli("deadletters", "purge", "1", "2", answer="no")
+    assert "new version" not in text and remaining(data_dir) == ["OB-1", "OB-2"]
+    code, text = cli("deadletters", "purge", "1", "2", "--yes")
+    assert code == 0 and "1 of 2 purged" in text
+    assert (
+        "NOT purged: 1 (rejected-by-millennium): booking OB-1's encounter is still blocked "
+        "by this; after a purge nothing could retry it. Fix the cause and resubmit"
+    ) in text
+    assert remaining(data_dir) == ["OB-1"]
+    code, text = cli("deadletters", "purge", "1", "--json")
+    assert code == 1 and [x["id"] for x in json.loads(text)["refused"]] == ["1"]
+    assert remaining(data_dir) == ["OB-1"]
+
+
 def test_cli_resubmit_by_id_and_refuses_ids_with_a_reason(data_dir):
     code, text = cli("deadletters", "resubmit", "1", "--reason", "unmapped-location")
     assert code == 2 and "not both" in text
@@ -482,6 +512,45 @@ def test_cli_resubmit_by_id_and_refuses_ids_with_a_reason(data_dir):
     assert remaining(data_dir) == ["OB-2"]
     code, text = cli("deadletters", "resubmit", "--reason", "no-such-reason")
     assert code == 1
+
+
+def test_cli_names_each_letter_once_however_often_it_is_typed(data_dir):
+    code, text = cli("deadletters", "resubmit", "1", "1")
+    assert code == 0 and "1 of 1 resubmitted" in text
+    with EmbeddedQueue(data_dir / "queue.sqlite3") as q:
+        assert len(q.receive(QUEUE_ENCOUNTER, max_messages=5, wait=0)) == 1
+    code, text = cli("deadletters", "purge", "2", "2", "--yes")
+    assert code == 0 and "1 of 1 purged" in text
+    assert remaining(data_dir) == []
+
+
+def test_an_administration_mismatch_is_never_resubmitted_and_says_what_to_do():
+    mismatch = letter(reason="administration-mismatch", queue=QUEUE_EVENTS, body=event_body())
+    crosswalk = Crosswalk(SqliteTableStore(":memory:"))
+    why = unfixed_cause(mismatch, crosswalk, Profiles({}))
+    assert why is not None and "Orbit's vendor" in why and "purge" in why
+
+
+def test_cli_shows_a_purge_not_a_resubmit_for_an_administration_mismatch(data_dir):
+    with EmbeddedQueue(data_dir / "queue.sqlite3") as q:
+        q.dead_letter(
+            DeadLetter(
+                source_queue=QUEUE_EVENTS,
+                body=event_body("OB-3"),
+                session_id="OB-3",
+                message_id="e-1",
+                reason="administration-mismatch",
+                description="booking OB-3 belongs to SAS, but event e-1 (v1) comes from SU",
+                properties={},
+            )
+        )
+    code, shown = cli("deadletters", "show", "3")
+    assert code == 0 and "Resubmit:" not in shown
+    assert "Purge:    .venv/bin/python -m tools.ops deadletters purge 3" in shown
+    code, text = cli("deadletters", "resubmit", "3")
+    assert code == 1 and "NOT resubmitted: 3 (administration-mismatch)" in text
+    assert "Orbit's vendor" in text and "0 of 1 resubmitted" in text
+    assert remaining(data_dir) == ["OB-1", "OB-2", "OB-3"]
 
 
 def test_cli_show_patient_needs_the_operators_key(data_dir):

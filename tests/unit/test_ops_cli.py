@@ -20,7 +20,7 @@ from shared.names import ALL_TABLES, QUEUE_ENCOUNTER
 from shared.queue.embedded import EmbeddedQueue
 from shared.queue.port import DeadLetter
 from shared.targets import Target
-from tests.builders import PROFILES_DIR, make_snapshot
+from tests.builders import PROFILES_DIR, make_snapshot, synthetic_personnummer
 
 UNMAPPED_WARD = "SE2321000131-E000000000299"
 CAUSE = f"HSA-id {UNMAPPED_WARD} has no location in profile SU; add it under [locations]"
@@ -130,6 +130,9 @@ def test_help_explains_the_arguments_and_opens_nothing(argv, monkeypatch, capsys
     if argv[-2:] == ["resubmit", "--help"]:
         for argument in ("ID", "--reason", "--json"):
             assert argument in text
+    if argv[-2:] == ["purge", "--help"]:
+        # A new Orbit version does not lift every block: only a resubmit lifts some.
+        assert "until Orbit sends a new version" not in text and "still blocked" in text
 
 
 def test_resubmit_refuses_until_the_profile_maps_the_hsa_id(world) -> None:
@@ -153,3 +156,15 @@ def test_resubmit_refuses_everything_while_a_profile_does_not_read(world) -> Non
     code, out, _ = cli("deadletters", "resubmit", letter)
     assert code == 2
     assert "Nothing resubmitted: the profiles do not read" in out and "SU.toml" in out
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["OB-2026-000001#", "../../x", "", "OB-7\n", synthetic_personnummer(3)],
+    ids=["hash", "path", "empty", "newline", "identity-number"],
+)
+def test_a_booking_id_that_is_none_is_refused_without_echoing_it(world, typed) -> None:
+    code, out, _ = cli("booking", typed)
+    assert code == 2
+    assert "Invalid booking id" in out and "Traceback" not in out
+    assert not typed.strip() or typed.strip() not in out

@@ -37,6 +37,8 @@ from shared.errors import TransientError
 from shared.ops.admin_key import ADMIN_KEY_ENV, is_authorised
 from shared.ops.backend_info import backend_description, missing_data_folder
 from shared.ops.booking_trace import booking_trace
+from shared.ops.http_api import is_booking_id
+from shared.ops.purge_check import stranded_by_purge
 from shared.ops.resubmit_check import unfixed_cause
 from shared.profiles import Profiles, load_profiles
 from shared.settings import Settings, SettingsError, read_settings
@@ -136,7 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=JSON_HELP)
     for name, text in (
         ("resubmit", "send back to work after the cause is fixed (checked first)"),
-        ("purge", "delete for good (the booking stays blocked until Orbit sends a new version)"),
+        (
+            "purge",
+            "delete for good; a letter whose booking's target is still blocked is refused "
+            "(after a purge nothing could retry it: fix the cause and resubmit)",
+        ),
     ):
         action = actions.add_parser(name, help=text, description=text)
         action.add_argument(
@@ -211,6 +217,14 @@ def _booking(
     settings: Settings,
     env: Mapping[str, str],
 ) -> int:
+    if not is_booking_id(args.booking_id):
+        # Not echoed: it may be anything, an identity number pasted by mistake too.
+        print(
+            "Invalid booking id: use the Orbit booking id as it appears in alerts and logs, "
+            "e.g. OB-2026-000123.",
+            file=out,
+        )
+        return EXIT_REFUSED
     if args.show_patient and not is_authorised(env.get(ADMIN_KEY_ENV), settings.ops_admin_secrets):
         print(
             f"--show-patient needs one of the operators' keys (OPS_ADMIN_SECRETS) in "
@@ -277,7 +291,8 @@ def _deadletters(
 
 
 def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -> list[Letter]:
-    """The letters named by id, or all of a reason (exactly one of the two).
+    """The letters named by id (each once, in the order first named), or all of a
+    reason (exactly one of the two). A repeated id would resubmit a letter twice.
 
     Raises:
         ValueError: both or neither were given.
@@ -287,7 +302,7 @@ def _choose(letters: Sequence[Letter], ids: Sequence[str], reason: str | None) -
         raise ValueError("Name dead letters by ID, or give --reason REASON (not both).")
     if reason:
         return with_reason(letters, reason)
-    return [find_letter(letters, letter_id) for letter_id in ids]
+    return [find_letter(letters, letter_id) for letter_id in dict.fromkeys(ids)]
 
 
 def _resubmit(
@@ -359,28 +374,55 @@ def _purge(
     assume_yes: bool,
     as_json: bool,
 ) -> int:
-    reasons = ", ".join(sorted({letter.reason for letter in chosen}))
-    if not assume_yes:
-        print(
-            f"Purge deletes {len(chosen)} dead letter(s) ({reasons}) for good; the bookings "
-            "stay blocked until Orbit sends a new version.",
-            file=out,
+    refused = _stranded(chosen, backends)
+    ready = [letter for letter in chosen if letter.id not in refused]
+    if not as_json:
+        for letter in chosen:
+            if letter.id in refused:
+                print(f"NOT purged: {letter.id} ({letter.reason}): {refused[letter.id]}", file=out)
+    if ready and not assume_yes and not _confirmed(ready, out, confirm):
+        print("Nothing purged.", file=out)
+        return EXIT_REFUSED
+    done = (
+        purge_letters(
+            backends.dead_letters, ready, crosswalk=backends.crosswalk, clock=backends.clock
         )
-        try:
-            answer = confirm("Type 'yes' to purge: ")
-        except EOFError:
-            answer = ""
-        if answer.strip().lower() != "yes":
-            print("Nothing purged.", file=out)
-            return EXIT_REFUSED
-    done = purge_letters(
-        backends.dead_letters, chosen, crosswalk=backends.crosswalk, clock=backends.clock
+        if ready
+        else []
     )
     if as_json:
-        print(json.dumps(_outcome_json(chosen, done, {}), indent=2), file=out)
+        print(json.dumps(_outcome_json(chosen, done, refused), indent=2), file=out)
     else:
         print(f"{len(done)} of {len(chosen)} purged.", file=out)
     return EXIT_OK if done else EXIT_NOTHING
+
+
+def _stranded(chosen: Sequence[Letter], backends: Backends) -> dict[str, str]:
+    """Why each letter whose purge would leave its booking blocked for good is refused.
+
+    Raises:
+        TransientError: the crosswalk is unreachable.
+    """
+    refused = {}
+    for letter in chosen:
+        why = stranded_by_purge(letter, backends.crosswalk)
+        if why:
+            refused[letter.id] = why
+    return refused
+
+
+def _confirmed(ready: Sequence[Letter], out: TextIO, confirm: Confirm) -> bool:
+    reasons = ", ".join(sorted({letter.reason for letter in ready}))
+    print(
+        f"Purge deletes {len(ready)} dead letter(s) ({reasons}) for good: nothing will "
+        "process them again.",
+        file=out,
+    )
+    try:
+        answer = confirm("Type 'yes' to purge: ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() == "yes"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.deadletters.operations import ReasonGroup, describe_body
 from shared.deadletters.port import Letter
+from shared.ops.resubmit_check import NOT_FIXED_BY_RESUBMIT
 from shared.retention.policy import RetentionPolicy
 from shared.retention.report import CleanUpReport
 
@@ -200,10 +201,21 @@ def letter_text(letter: Letter) -> str:
             f"  properties:    {json.dumps(dict(letter.properties), sort_keys=True)}",
             f"  body:          {json.dumps(describe_body(letter), ensure_ascii=False)}",
             "",
-            f"Resubmit: .venv/bin/python -m tools.ops deadletters resubmit {letter.id}",
+            _next_step(letter),
             f"Trace:    .venv/bin/python -m tools.ops booking {letter.booking_id}",
         ]
     )
+
+
+def _next_step(letter: Letter) -> str:
+    """The command to run next: a purge where a resubmit is refused whatever is fixed."""
+    if letter.reason in NOT_FIXED_BY_RESUBMIT:
+        return (
+            f"Purge:    .venv/bin/python -m tools.ops deadletters purge {letter.id}  "
+            f"(once the cause is answered: {letter.reason} cannot be fixed by a resubmit, "
+            "docs/operations.md)"
+        )
+    return f"Resubmit: .venv/bin/python -m tools.ops deadletters resubmit {letter.id}"
 
 
 def letter_json(letter: Letter) -> dict[str, Any]:
