@@ -47,7 +47,7 @@ from shared.ops.browser_session import (
     valid_form,
     valid_session,
 )
-from shared.ops.http_api import BOOKING_ID, Answer
+from shared.ops.http_api import Answer, is_booking_id
 from shared.ops.millennium_view import MillenniumView
 from shared.ops.resubmit_check import unfixed_cause
 from shared.profiles import Mode, Profiles
@@ -137,7 +137,7 @@ def browse(request: BrowserRequest, ports: BrowserPorts) -> Answer:
         )
     if request.action == "overview":
         return _overview(request, ports, token)
-    if not BOOKING_ID.match(request.booking_id):
+    if not is_booking_id(request.booking_id):  # not echoed: a pasted identity number, say
         return _html(400, problem_page("Invalid booking id", "Use the Orbit booking id."))
     if request.action == "resubmit":
         return _resubmit(request, ports, token)
@@ -171,11 +171,20 @@ def _overview(request: BrowserRequest, ports: BrowserPorts, token: str) -> Answe
     rows = booking_rows(ports.crosswalk, _parked_bookings(ports.dead_letters), ports.profiles)
     counts = {name: sum(1 for row in rows if row.status == name) for name in STATUSES}
     chosen = [row for row in rows if not status or row.status == status][:SHOWN_LIMIT]
-    notice = f"No booking or MSH-10 {query} found." if query else ""
+    notice = _not_found_notice(query) if query else ""
     page = overview_page(
         counts, chosen, status=status, shown_limit=SHOWN_LIMIT, form_token=token, notice=notice
     )
     return _html(200, page)
+
+
+def _not_found_notice(query: str) -> str:
+    """What a search that found nothing says; the query itself only when it has the
+    shape of a booking id or an MSH-10, so an identity number typed into the search
+    box is not shown back (nor kept in the browser's history of pages)."""
+    if is_booking_id(query) or MSH10.match(query):
+        return f"No booking or MSH-10 {query} found."
+    return "No booking or MSH-10 found: search by Orbit booking id or MSH-10 only."
 
 
 def booking_rows(
@@ -248,7 +257,7 @@ def _target_word(stored: StoredSnapshot, state: TargetState) -> str:
 
 def find_booking(query: str, crosswalk: Crosswalk) -> str | None:
     """The booking with this id, or the one whose audit trail has this MSH-10."""
-    if BOOKING_ID.match(query) and crosswalk.load_snapshot(query) is not None:
+    if is_booking_id(query) and crosswalk.load_snapshot(query) is not None:
         return query
     if not MSH10.match(query):
         return None

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.ops.browser_session import BROWSER_PATH
+from shared.ops.resubmit_check import NOT_FIXED_BY_RESUBMIT
 
 STATUSES = ("converged", "waiting", "retrying", "blocked", "dead-lettered", "shadow")
 
@@ -141,6 +142,20 @@ def problem_page(title: str, detail: str) -> str:
 # --- parts -----------------------------------------------------------------------------
 
 
+def _resubmit_control(booking_id: str, letter: Mapping[str, str], form_token: str) -> str:
+    """A Resubmit button, or, for a reason no resubmission can fix, what to do instead."""
+    instead = NOT_FIXED_BY_RESUBMIT.get(letter["reason"])
+    if instead is not None:
+        return f"Not to be resubmitted: {escape(instead)}."
+    return (
+        f'<form class="inline" method="post" action="{_booking_url(booking_id)}/resubmit">'
+        f'<input type="hidden" name="token" value="{form_token}">'
+        f'<input type="hidden" name="letter" value="{escape(letter["id"])}">'
+        f'<button type="submit" id="resubmit-{escape(letter["id"])}">Resubmit</button>'
+        "</form>"
+    )
+
+
 def _letters(booking_id: str, letters: Sequence[Mapping[str, str]] | None, form_token: str) -> str:
     if letters is None:
         return (
@@ -153,12 +168,8 @@ def _letters(booking_id: str, letters: Sequence[Mapping[str, str]] | None, form_
         return "<h2>Dead letters</h2><p>None parked.</p>"
     rows = "\n".join(
         f"<tr><td><code>{escape(letter['id'])}</code></td><td>{escape(letter['queue'])}</td>"
-        f"<td>{escape(letter['reason'])}</td><td>{escape(letter['description'])}</td><td>"
-        f'<form class="inline" method="post" action="{_booking_url(booking_id)}/resubmit">'
-        f'<input type="hidden" name="token" value="{form_token}">'
-        f'<input type="hidden" name="letter" value="{escape(letter["id"])}">'
-        f'<button type="submit" id="resubmit-{escape(letter["id"])}">Resubmit</button>'
-        "</form></td></tr>"
+        f"<td>{escape(letter['reason'])}</td><td>{escape(letter['description'])}</td>"
+        f"<td>{_resubmit_control(booking_id, letter, form_token)}</td></tr>"
         for letter in letters
     )
     return (

@@ -149,3 +149,45 @@ def test_the_booking_page_says_when_millennium_disagrees_with_the_crosswalk() ->
     assert "encounter: confirmed in the crosswalk, but Millennium holds none" in page
     _, agreeing = get(world, "booking", booking_id=BOOKING)
     assert 'id="millennium"' not in agreeing
+
+
+@pytest.mark.parametrize("typed", ["{pnr}", "OB-{pnr}", "{pnr} "])
+def test_an_identity_number_typed_into_search_or_the_address_is_not_shown_back(
+    typed: str,
+) -> None:
+    """Before, the search notice and the 404 page repeated what was typed, and the
+    booking route accepted an id holding an identity number."""
+    world = World()
+    world.accept(make_snapshot())
+    pnr = make_patient(3)["identifier"]["value"]
+    query = typed.format(pnr=pnr)
+    _, page = get(world, query={"q": query})
+    assert pnr not in page and "search by Orbit booking id or MSH-10" in page
+    if query.strip() == query:
+        status, page = get(world, "booking", booking_id=query)
+        assert status == 400 and pnr not in page
+
+
+def test_a_letter_no_resubmission_can_fix_gets_no_resubmit_button() -> None:
+    """Before, an administration-mismatch letter had a Resubmit button, pressed only
+    to be refused."""
+    from shared.ops.browser_pages import booking_page
+
+    letters = [
+        {
+            "id": "7",
+            "queue": "orbit-events",
+            "reason": "administration-mismatch",
+            "description": "d",
+        },
+        {
+            "id": "8",
+            "queue": "sync-encounter",
+            "reason": "rejected-by-millennium",
+            "description": "d",
+        },
+    ]
+    trace = {"bookingId": BOOKING, "snapshot": None, "targets": {}, "millennium": {}}
+    page = booking_page(trace, status="blocked", timeline=[], letters=letters, form_token="t")
+    assert 'id="resubmit-7"' not in page and "Not to be resubmitted: " in page
+    assert 'id="resubmit-8"' in page
