@@ -187,7 +187,12 @@ def test_a_letter_no_resubmission_can_fix_gets_no_resubmit_button() -> None:
             "description": "d",
         },
     ]
-    trace = {"bookingId": BOOKING, "snapshot": None, "targets": {}, "millennium": {}}
+    trace: dict[str, object] = {
+        "bookingId": BOOKING,
+        "snapshot": None,
+        "targets": {},
+        "millennium": {},
+    }
     page = booking_page(trace, status="blocked", timeline=[], letters=letters, form_token="t")
     assert 'id="resubmit-7"' not in page and "Not to be resubmitted: " in page
     assert 'id="resubmit-8"' in page
