@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -53,7 +54,10 @@ _HOST_PROBLEMS: dict[int, tuple[str, str]] = {
         "The request was not received in time (a body shorter than its "
         "Content-Length?). Send the whole request again.",
     ),
-    411: ("Length required", "Send the body with a Content-Length header (no chunked encoding)."),
+    411: (
+        "Length required",
+        "Send the body with a Content-Length header or chunked (no other transfer coding).",
+    ),
     413: ("Body too large", f"Request bodies are at most {MAX_BODY} bytes."),
     414: ("URI too long", "The request line is too long."),
     431: ("Headers too large", "The request's header lines are too long or too many."),
@@ -231,9 +235,7 @@ def _handler_class(
         def _read_body(self) -> bytes | None:
             """The body as announced, or None after answering why it cannot be read."""
             if "Transfer-Encoding" in self.headers:
-                self.close_connection = True
-                self._problem(411)
-                return None
+                return self._read_chunked()
             announced = self.headers.get("Content-Length", "0").strip()
             if not announced.isdigit() or len(announced) > 12:
                 self.close_connection = True
@@ -253,6 +255,26 @@ def _handler_class(
                 self._problem(408)
                 return None
             return body
+
+        def _read_chunked(self) -> bytes | None:
+            """A chunked body (as Azure's front end takes one); both framings at once,
+            or any other coding, are refused: a proxy could read the two differently."""
+            coding = self.headers.get("Transfer-Encoding", "").strip().lower()
+            status = 0
+            if coding != "chunked" or "Content-Length" in self.headers:
+                status = 400 if coding == "chunked" else 411
+            else:
+                try:
+                    return read_chunked(self.rfile, MAX_BODY)
+                except BodyTooLarge:
+                    status = 413
+                except TimeoutError:
+                    status = 408
+                except ValueError:
+                    status = 400
+            self.close_connection = True
+            self._problem(status)
+            return None
 
         def _call(self, route: HttpRoute, params: dict[str, str], query: str) -> None:
             body = self._read_body()
@@ -329,3 +351,38 @@ def _joined_headers(headers: Message) -> dict[str, str]:
         key = name.lower()
         joined[key] = f"{joined[key]}, {value}" if key in joined else value
     return joined
+
+
+class BodyTooLarge(ValueError):
+    """The body grew past the host's limit."""
+
+
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}")
+
+
+def read_chunked(stream: BufferedIOBase, limit: int) -> bytes:
+    """The body of a chunked request (RFC 9112 §7.1), trailer fields read and dropped.
+
+    Raises:
+        BodyTooLarge: the chunks add up to more than ``limit`` bytes.
+        ValueError: a chunk's size line or framing is malformed, or the stream ended.
+        TimeoutError: the client stopped sending.
+    """
+    body = bytearray()
+    while True:
+        size_line = stream.readline(1024).split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.fullmatch(size_line):
+            raise ValueError("malformed chunk size")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise BodyTooLarge(f"more than {limit} bytes")
+        chunk = stream.read(size)
+        if len(chunk) < size or stream.readline(3) not in (b"\r\n", b"\n"):
+            raise ValueError("chunk shorter than its size")
+        body += chunk
+    for _ in range(100):  # trailer fields, up to the empty line
+        if stream.readline(8192) in (b"\r\n", b"\n", b""):
+            return bytes(body)
+    raise ValueError("too many trailer fields")

@@ -116,7 +116,10 @@ def test_mode_agrees_with_the_profile_the_app_reads(code: str) -> None:
     # network from the .bicepparam. A go-live changes both in one pull request.
     profile = REPO / "profiles" / f"{code}.toml"
     if not profile.exists():
-        return  # no profile yet: the administration cannot receive events anyway
+        # No profile yet: every event would be refused as an unknown administration
+        # (422, which Orbit never retries), so the stamp must stay switched off.
+        assert _params(code).values["mode"] == "off", f"add profiles/{code}.toml first"
+        return
     with profile.open("rb") as handle:
         profile_mode = tomllib.load(handle).get("mode", "integrated")
     assert _params(code).values["mode"] == profile_mode
