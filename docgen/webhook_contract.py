@@ -36,7 +36,13 @@ from docgen.webhook_examples import (
 )
 from shared.booking import BookingEvent
 from shared.webhook.media import MAX_BODY_BYTES
-from shared.webhook.signature import HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign
+from shared.webhook.signature import (
+    HEADER_ID,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    WEBHOOK_ID_PATTERN,
+    sign,
+)
 
 CONTRACT_DIR = Path(__file__).resolve().parents[1] / "docs" / "contract"
 SCHEMA_FILE = "orbit-booking-event.v1.schema.json"
@@ -275,9 +281,14 @@ def _signature_parameters() -> list[dict[str, Any]]:
             "required": True,
             "description": (
                 "The idempotency key: unique per event delivery; every retry of that "
-                "delivery reuses it."
+                "delivery reuses it. Printable ASCII, no spaces."
             ),
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "pattern": WEBHOOK_ID_PATTERN,
+            },
             "example": example[HEADER_ID],
         },
         {

@@ -45,7 +45,9 @@ HEADER_SIGNATURE = "webhook-signature"
 
 _TIMESTAMP = re.compile(r"^\d{1,10}$")  # up to the year 2286
 _MAX_WEBHOOK_ID = 200
-_WEBHOOK_ID = re.compile(r"[\x21-\x7e]+")
+WEBHOOK_ID_PATTERN = "^[!-~]+$"
+"""A webhook-id: printable ASCII, no spaces (the contract's OpenAPI states it too)."""
+_WEBHOOK_ID = re.compile(WEBHOOK_ID_PATTERN)
 
 
 class InvalidSignature(PermanentError):
