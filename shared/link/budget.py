@@ -17,9 +17,14 @@ is opened only while this process holds one of the budget's lease slots
   return once it has held the slot ``turn_seconds``, and leaves the slot alone
   for ``yield_seconds``, so a busy instance and an idle one share a budget of
   one connection instead of the first keeping it for ever;
-* leases are renewed by a background thread at a third of their duration; a
-  connection whose lease cannot be renewed is closed at once, so a lapsed lease
-  never leaves a connection open beside its successor.
+* leases are renewed by a background thread at a third of their duration;
+* a connection is used only until its own deadline: two thirds of the lease's
+  duration after the acquire or last renewal was *asked for* (the store's lease
+  runs at least as long). A watchdog thread of its own closes a connection at
+  its deadline, aborting an exchange in flight (in doubt: the same MSH-10 is
+  sent again), whatever the renewal is doing. Waiting for a renewal to fail is
+  not enough: Azure renews a lapsed lease until someone else has taken it, so
+  the failure is seen only once the successor may already be connected.
 
 Raises (exchange): LinkBusy, LinkUnavailable (nothing sent); AckTimeout,
 ConnectionFailed, AckMismatch (in doubt); TransientError (the lease store).
@@ -36,12 +41,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared import telemetry
-from shared.errors import IntegrationError, LinkBusy
+from shared.errors import IntegrationError, LinkBusy, LinkUnavailable
 from shared.hl7.ack import Ack
 from shared.link.leases import LeaseStore
 from shared.mllp.client import MllpClient, exchange
 
 JANITOR_INTERVAL_SECONDS = 1.0
+WATCHDOG_INTERVAL_SECONDS = 0.2
+DEADLINE_FRACTION = 2 / 3
+"""A connection's deadline, as a fraction of the lease's duration after it was asked
+for: the last third is the margin in which the watchdog closes it, well before the
+store could give the slot to another process."""
 WANT_INTERVAL_SECONDS = 0.5  # how often a waiting process says so, per slot
 
 
@@ -83,6 +93,7 @@ class _Connection:
     next_send_at: float = 0.0
     wanted: bool = False  # another process waits for this slot
     lost: bool = field(default=False)
+    deadline: float = float("inf")  # no use at or after this (monotonic), see DEADLINE_FRACTION
 
 
 class BudgetedLink:
@@ -110,6 +121,7 @@ class BudgetedLink:
         self._yielded: dict[int, float] = {}  # slot → until when this process leaves it alone
         self._changed = threading.Condition()
         self._janitor: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
         self._stopped = threading.Event()
 
     @property
@@ -121,21 +133,36 @@ class BudgetedLink:
         connection = self._checkout()
         try:
             self._pace(connection)
+            if self._clock() >= connection.deadline:  # the pace outlasted the lease
+                connection.lost = True
+                raise LinkUnavailable("the connection's lease ran out before the send")
             return exchange(connection.client, payload, codec)
         finally:
             self._checkin(connection)
 
-    def close(self) -> None:
-        """Close every connection and release its slot; stop the janitor."""
+    def close(self, *, drain_seconds: float = 5.0) -> None:
+        """Close every connection and release its slot; stop the janitor. A busy
+        connection is closed when its exchange returns, within ``drain_seconds`` or
+        its deadline, whichever comes first; after that its exchange is aborted."""
         self._stopped.set()
         with self._changed:
             closing, self._idle = self._idle, []
+            for connection in self._busy:
+                connection.lost = True  # retired at check-in
+            give_up = min([self._clock() + drain_seconds, *(c.deadline for c in self._busy)])
+            while self._busy and (left := give_up - self._clock()) > 0:
+                self._changed.wait(left)
+            aborted = list(self._busy)
         for connection in closing:
             self._retire(connection)
+        for connection in aborted:
+            connection.client.abort()
 
     # --- taking and returning connections ---
 
     def _checkout(self) -> _Connection:
+        if self._stopped.is_set():
+            raise LinkUnavailable("the Millennium link of this process is closed")
         self._start_janitor()
         started = self._clock()
         deadline = started + self._budget.wait_seconds
@@ -162,12 +189,20 @@ class BudgetedLink:
             telemetry.link_waiting(-1)
 
     def _idle_connection(self) -> _Connection | None:
+        expired = []
         with self._changed:
-            if not self._idle:
-                return None
-            connection = self._idle.pop()  # the most recently used: the others may idle out
-            self._busy.append(connection)
-            return connection
+            while self._idle:
+                connection = self._idle.pop()  # the most recently used: the others may idle out
+                if self._clock() < connection.deadline:
+                    self._busy.append(connection)
+                    break
+                connection.lost = True
+                expired.append(connection)
+            else:
+                connection = None
+        for stale in expired:
+            self._retire(stale)
+        return connection
 
     def _new_connection(self) -> _Connection | None:
         now = self._clock()
@@ -177,18 +212,26 @@ class BudgetedLink:
         free = [slot for slot in range(self._budget.slots) if slot not in held | left]
         random.shuffle(free)  # instances spread over the slots instead of all trying slot 0
         for slot in free:
+            asked = self._clock()
             lease_id = self._leases.try_acquire(slot)
             if lease_id is None:
                 continue
+            try:
+                client = self._connect()
+            except BaseException:
+                with contextlib.suppress(IntegrationError):  # else it lapses by itself
+                    self._leases.release(slot, lease_id)
+                raise
             now = self._clock()
             connection = _Connection(
                 slot,
                 lease_id,
-                self._connect(),
-                now,
+                client,
+                asked,
                 now,
                 acquired_at=now,
                 acquired_wall=self._wall(),
+                deadline=self._deadline(asked),
             )
             with self._changed:
                 self._busy.append(connection)
@@ -217,6 +260,8 @@ class BudgetedLink:
             if keep:
                 self._idle.append(connection)
                 self._changed.notify()
+            else:
+                self._changed.notify_all()  # a close() may wait for the busy ones
         if not keep:
             self._retire(connection)
 
@@ -239,6 +284,9 @@ class BudgetedLink:
         with contextlib.suppress(IntegrationError):  # a lapsed lease frees itself
             self._leases.release(connection.slot, connection.lease_id)
 
+    def _deadline(self, asked: float) -> float:
+        return asked + self._leases.duration * DEADLINE_FRACTION
+
     def _start_janitor(self) -> None:
         if self._janitor is not None:
             return
@@ -247,11 +295,36 @@ class BudgetedLink:
                 self._janitor = threading.Thread(
                     target=self._tend, name="mllp-link-janitor", daemon=True
                 )
+                self._watchdog = threading.Thread(
+                    target=self._watch, name="mllp-link-watchdog", daemon=True
+                )
                 self._janitor.start()
+                self._watchdog.start()
 
     def _tend(self) -> None:
         while not self._stopped.wait(JANITOR_INTERVAL_SECONDS):
             self.tend()
+
+    def _watch(self) -> None:
+        # A thread of its own: the janitor may be stuck in a slow lease call.
+        while not self._stopped.wait(WATCHDOG_INTERVAL_SECONDS):
+            self.enforce_deadlines()
+
+    def enforce_deadlines(self) -> None:
+        """Close every connection at its deadline: an idle one at once, a busy one by
+        aborting its exchange (the sender sees the message in doubt)."""
+        now = self._clock()
+        with self._changed:
+            due = [c for c in (*self._idle, *self._busy) if now >= c.deadline and not c.lost]
+            for connection in due:
+                connection.lost = True
+            idle = [c for c in due if c in self._idle]
+            self._idle = [c for c in self._idle if c not in idle]
+        for connection in idle:
+            self._retire(connection)
+        for connection in due:
+            if connection not in idle:
+                connection.client.abort()  # its check-in retires it
 
     def tend(self) -> None:
         """Close idle connections past ``idle_seconds`` or wanted elsewhere; renew
@@ -283,12 +356,16 @@ class BudgetedLink:
             return False
 
     def _renew(self, connection: _Connection, now: float) -> None:
+        asked = self._clock()
         try:
             renewed = self._leases.renew(connection.slot, connection.lease_id)
         except IntegrationError:
             renewed = False
         if renewed:
-            connection.renewed_at = now
+            with self._changed:
+                if not connection.lost:  # a late renewal does not revive a closed connection
+                    connection.renewed_at = asked
+                    connection.deadline = self._deadline(asked)
             return
         with self._changed:
             connection.lost = True

@@ -196,6 +196,14 @@ class MllpClient:
                     self._disconnect()
                 return frames[0]
 
+    def abort(self) -> None:
+        """Shut the connection down from another thread: an exchange in flight on it
+        fails at once (``ConnectionFailed``, in doubt). Never raises."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def _disconnect(self) -> None:
         sock, self._sock = self._sock, None
         if sock is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.errors import ConnectionFailed, LinkBusy
+from shared.errors import ConnectionFailed, LinkBusy, LinkUnavailable
 from shared.link.blob_leases import BlobLeases
 from shared.link.budget import Budget, BudgetedLink
 from shared.link.sqlite_leases import SqliteLeases
@@ -320,3 +320,122 @@ def test_a_connection_checked_in_just_after_a_sender_looked_is_taken_without_sle
         assert waits == []
     finally:
         link.close()
+
+
+class StalledRenewals:
+    """Leases whose renewals hang, as a blob lease call does while the SDK retries
+    (minutes with its default policy), until ``release_renewals`` is set."""
+
+    def __init__(self, leases: SqliteLeases) -> None:
+        self._leases = leases
+        self.release_renewals = threading.Event()
+        self.duration = leases.duration
+
+    def renew(self, slot: int, lease_id: str) -> bool:
+        self.release_renewals.wait(10)
+        return self._leases.renew(slot, lease_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._leases, name)
+
+
+def test_a_connection_is_closed_at_its_deadline_while_its_renewal_hangs(
+    sim: Any, tmp_path: Path
+) -> None:
+    """Before, a connection was closed only once a renewal came back as failed, and
+    Azure fails a renewal only after someone else took the lease: the successor
+    connected beside it. Now it is closed at two thirds of the lease's duration."""
+    now, wall = [0.0], [1000.0]
+    lease_file = tmp_path / "link-leases.sqlite3"
+    leases = StalledRenewals(SqliteLeases(lease_file, duration=30, clock=lambda: wall[0]))
+    link = BudgetedLink(
+        lambda: MllpClient("127.0.0.1", sim.mllp_port, timeout=5),
+        leases,
+        Budget(slots=1, idle_seconds=600),
+        clock=lambda: now[0],
+    )
+    try:
+        assert send_many(link, "D", 1) == ["AA"]
+        now[0] = 20.0  # the janitor's renewal (due at 10 s) hangs; the deadline passes
+        wait_for(lambda: link.open_connections == 0)
+        wall[0] += 31  # the store's lease lapses; another instance takes the slot
+        other = budgeted(sim, SqliteLeases(lease_file, clock=lambda: wall[0]), slots=1)
+        assert send_many(other, "E", 1) == ["AA"]
+        other.close()
+        assert sim.stats()["max_connections_seen"] == 1
+    finally:
+        leases.release_renewals.set()
+        link.close()
+
+
+def test_an_exchange_in_flight_at_its_deadline_is_aborted_and_in_doubt(
+    sim: Any, tmp_path: Path
+) -> None:
+    """Before, a busy connection whose lease was lost stayed open until its ACK came
+    or its timeout ran out, however long after the lease that was."""
+    now = [0.0]
+    leases = StalledRenewals(SqliteLeases(tmp_path / "link-leases.sqlite3", duration=30))
+    link = BudgetedLink(
+        lambda: MllpClient("127.0.0.1", sim.mllp_port, timeout=30),
+        leases,
+        Budget(slots=1, idle_seconds=600),
+        clock=lambda: now[0],
+    )
+    sim.faults.latency_ms = 20_000
+    outcome: list[BaseException | str] = []
+
+    def send() -> None:
+        try:
+            outcome.extend(send_many(link, "F", 1))
+        except ConnectionFailed as error:
+            outcome.append(error)
+
+    sender = threading.Thread(target=send)
+    try:
+        sender.start()
+        wait_for(lambda: sim.stats()["connections_open"] == 1)
+        now[0] = 20.0
+        sender.join(timeout=5)
+        assert not sender.is_alive(), "the exchange outlived its deadline"
+        assert isinstance(outcome[0], ConnectionFailed)  # in doubt: resent with its MSH-10
+        assert link.open_connections == 0  # (the simulator notices once its delay is over)
+    finally:
+        sim.faults.latency_ms = 0
+        leases.release_renewals.set()
+        link.close()
+
+
+def test_a_connection_that_fails_to_open_gives_its_slot_back(sim: Any, tmp_path: Path) -> None:
+    """Before, the slot stayed taken until its lease lapsed: every sender of the stamp
+    got LinkBusy for 30 s."""
+    lease_file = tmp_path / "link-leases.sqlite3"
+
+    def refused() -> MllpClient:
+        raise LinkUnavailable("no TLS trust configured (test)")
+
+    failing = BudgetedLink(refused, SqliteLeases(lease_file), Budget(slots=1))
+    with pytest.raises(LinkUnavailable):
+        failing.exchange(adt("A05", "G1", "OB-G-1", PNR).encode(), codec="utf-8")
+    failing.close()
+    assert SqliteLeases(lease_file).try_acquire(0) is not None
+
+
+def test_close_during_an_exchange_closes_the_connection_when_it_returns(
+    sim: Any, tmp_path: Path
+) -> None:
+    """Before, close() retired idle connections only: the busy one went back to the
+    idle list, open, with no janitor left to renew or close it."""
+    link = budgeted(sim, SqliteLeases(tmp_path / "link-leases.sqlite3"), slots=1)
+    sim.faults.latency_ms = 300
+    sender = threading.Thread(target=send_many, args=(link, "H", 1))
+    try:
+        sender.start()
+        wait_for(lambda: sim.stats()["connections_open"] == 1)
+        link.close()
+        sender.join(timeout=5)
+        assert link.open_connections == 0
+        wait_for(lambda: sim.stats()["connections_open"] == 0)
+        with pytest.raises(LinkUnavailable):
+            send_many(link, "I", 1)
+    finally:
+        sim.faults.latency_ms = 0
