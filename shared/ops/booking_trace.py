@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -117,7 +118,7 @@ def booking_trace(
             for row in audit
             if row.get("kind") in _EVENT_KINDS
         ],
-        "messages": [_message(row) for row in audit if row.get("kind") in _MESSAGE_KINDS],
+        "messages": _messages(audit),
         "blocks": [
             _pick(row, "at", "target", "version", "reason")
             for row in audit
@@ -285,6 +286,22 @@ def differing_fields(desired: Facts | None, confirmed: Facts | None) -> list[str
     wanted = desired.model_dump()
     held = confirmed.model_dump()
     return sorted(key for key in wanted.keys() | held.keys() if wanted.get(key) != held.get(key))
+
+
+def _messages(audit: Sequence[Mapping[str, Value]]) -> list[dict[str, Any]]:
+    """The sends in order, each with ``send``: how many times that MSH-10 has gone out
+    so far. Not the row's ``attempt``, which starts again at 1 when an operator
+    resubmits an in-doubt message (a fresh window of resends), while Millennium
+    sees the same MSH-10 once more."""
+    sends: Counter[str] = Counter()
+    messages = []
+    for row in audit:
+        if row.get("kind") in _MESSAGE_KINDS:
+            entry = _message(row)
+            sends[str(row.get("controlId", ""))] += 1
+            entry["send"] = sends[str(row.get("controlId", ""))]
+            messages.append(entry)
+    return messages
 
 
 def _message(row: Mapping[str, Value]) -> dict[str, Any]:

@@ -273,3 +273,27 @@ def test_an_application_errors_text_is_in_the_trace_while_the_booking_retries():
     (answered,) = [m for m in world.trace()["messages"] if m["ack"] == "AE"]
     assert answered["why"] == "ERR text"
     assert "(ERR text)" in trace_text(world.trace())
+
+
+def test_a_resend_after_a_resubmit_is_counted_as_the_send_millennium_sees():
+    """The attempt starts again at 1 when an operator resubmits an in-doubt message;
+    before, the trace then said 'send #1' for the fifth copy of one MSH-10."""
+    from shared.crosswalk.repository import AuditRecord
+
+    world = World()
+    world.accept(make_snapshot(), pump=False)
+    for minute, (kind, attempt) in enumerate([("in-doubt", 1), ("in-doubt", 2), ("ack", 1)]):
+        world.crosswalk.audit(
+            BOOKING,
+            AuditRecord(
+                kind=kind,
+                at=NOW + dt.timedelta(minutes=minute),
+                target="encounter",
+                trigger="ADT^A05",
+                control_id="ABCDEFGHIJKLMNOPQRST",
+                ack_code="AA" if kind == "ack" else "",
+                extra={"attempt": attempt},
+            ),
+        )
+    assert [m["send"] for m in world.trace()["messages"]] == [1, 2, 3]
+    assert "send #3" in trace_text(world.trace())

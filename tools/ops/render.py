@@ -34,7 +34,7 @@ def trace_text(trace: Mapping[str, Any]) -> str:
         trace["messages"],
         lambda m: (
             f"{m.get('at', '')}  {m.get('target', ''):<11} {m.get('trigger', ''):<8} "
-            f"MSH-10 {m.get('controlId', '')}  ACK {m['ack']}  send #{m.get('attempt', 1)}"
+            f"MSH-10 {m.get('controlId', '')}  ACK {m['ack']}  send #{m.get('send', 1)}"
             + (f"  ({m['why']})" if "why" in m else "")
         ),
     )
