@@ -288,7 +288,8 @@ def _send(
         changed = ChannelChanged(
             f"booking {ctx.booking_id}: {_named(ctx, intent)} is in doubt on "
             f"channel {intent.prepared.channel}, but {ctx.target} now uses {ctx.channel.name}; "
-            "check Millennium for it, then resubmit"
+            "check Millennium for it; a resubmit resends it only once that channel serves "
+            "the target again (docs/operations.md, channel-changed)"
         )
         _block(ctx, state, changed)
         raise changed
