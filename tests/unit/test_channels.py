@@ -192,3 +192,35 @@ def test_an_in_doubt_intent_of_the_layout_before_channels_is_resent_unchanged() 
     assert resent.message == prepared.payload
     confirmed = Crosswalk(store).load_targets(snapshot.booking_id)[Target.ENCOUNTER]
     assert confirmed.confirmed == facts and confirmed.intent is None
+
+
+def test_a_message_in_doubt_on_a_channel_that_no_longer_serves_its_target_blocks_it() -> None:
+    """A release that moves a target to another channel while one of its messages is
+    in doubt: the worker sends no other channel's payload, and says what a resubmit
+    can do (before, 'check Millennium, then resubmit', which was refused again)."""
+    appointments = FakeFhirAppointments(script=[InDoubt("timeout")])
+    world = World(appointments)
+    channels = world.ports.channels
+    assert isinstance(channels, dict)
+
+    def release_after_the_first_send(_: object) -> None:
+        if appointments.sent:
+            channels[Target.APPOINTMENT] = hl7_channels(world.hl7)[Target.APPOINTMENT]
+
+    snapshot = make_snapshot()
+    store_event(
+        EventMessage(
+            event_id="e1",
+            event_type="se.vgr.orbit.booking.created.v1",
+            webhook_id="w1",
+            correlation_id="c",
+            received_at=NOW,
+            snapshot=snapshot,
+        ),
+        world.ports,
+    )
+    world.pump.run(before_each=release_after_the_first_send)
+    (error,) = world.pump.errors
+    assert error.reason == "channel-changed"
+    assert "resends it only once that channel serves the target again" in str(error)
+    assert "SIU^S12" not in world.hl7.triggers()  # nothing sent on the new channel
