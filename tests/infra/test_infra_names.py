@@ -144,3 +144,17 @@ def test_the_stamp_scope_and_the_ca_bundle_are_deployed() -> None:
     assert main["administrations"] == ["administration"], "each stamp serves its own code"
     text = FUNCTION_APP.read_text(encoding="utf-8")
     assert "${secretReference}millennium-mllp-ca-bundle/)" in text
+
+
+def test_the_func_start_sample_names_only_settings_the_code_reads() -> None:
+    """The sample still named SIMULATOR_URL after the launch templates moved to
+    MILLENNIUM_WEB_URL and ORBIT_WEB_URL, so under func start the jump-out answered
+    503 naming a setting the sample seemed to set."""
+    import json
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "local.settings.sample.json"
+    values = json.loads(sample.read_text(encoding="utf-8"))["Values"]
+    platform = {"AzureWebJobsStorage", "FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsFeatureFlags"}
+    unknown = set(values) - set(names.SETTINGS) - platform - PLATFORM_SETTINGS
+    assert not unknown, f"not read by the code (shared/names.py): {sorted(unknown)}"
