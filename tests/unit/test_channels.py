@@ -81,6 +81,11 @@ class World:
         self.pump = Pump(self.ports, self.bus)
 
     def event(self, **overrides: object) -> None:
+        self.arrive(**overrides)
+        self.pump.run()
+
+    def arrive(self, **overrides: object) -> None:
+        """The intake stores the event and kicks its targets; nothing is sent yet."""
         snapshot = make_snapshot(**overrides)
         store_event(
             EventMessage(
@@ -93,7 +98,6 @@ class World:
             ),
             self.ports,
         )
-        self.pump.run()
 
     def confirmed(self, target: Target) -> object:
         return Crosswalk(self.store).load_targets("OB-2026-000123")[target].confirmed
@@ -207,18 +211,7 @@ def test_a_message_in_doubt_on_a_channel_that_no_longer_serves_its_target_blocks
         if appointments.sent:
             channels[Target.APPOINTMENT] = hl7_channels(world.hl7)[Target.APPOINTMENT]
 
-    snapshot = make_snapshot()
-    store_event(
-        EventMessage(
-            event_id="e1",
-            event_type="se.vgr.orbit.booking.created.v1",
-            webhook_id="w1",
-            correlation_id="c",
-            received_at=NOW,
-            snapshot=snapshot,
-        ),
-        world.ports,
-    )
+    world.arrive()
     world.pump.run(before_each=release_after_the_first_send)
     (error,) = world.pump.errors
     assert error.reason == "channel-changed"
