@@ -135,7 +135,10 @@ class BudgetedLink:
             self._pace(connection)
             if self._clock() >= connection.deadline:  # the pace outlasted the lease
                 connection.lost = True
-                raise LinkUnavailable("the connection's lease ran out before the send")
+                raise LinkUnavailable(
+                    "the Millennium connection's lease ran out before the send (nothing "
+                    "was sent; it goes out again on a new connection)"
+                )
             return exchange(connection.client, payload, codec)
         finally:
             self._checkin(connection)
@@ -149,12 +152,13 @@ class BudgetedLink:
             closing, self._idle = self._idle, []
             for connection in self._busy:
                 connection.lost = True  # retired at check-in
+        for connection in closing:
+            self._retire(connection)
+        with self._changed:
             give_up = min([self._clock() + drain_seconds, *(c.deadline for c in self._busy)])
             while self._busy and (left := give_up - self._clock()) > 0:
                 self._changed.wait(left)
             aborted = list(self._busy)
-        for connection in closing:
-            self._retire(connection)
         for connection in aborted:
             connection.client.abort()
 

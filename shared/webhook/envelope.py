@@ -117,8 +117,8 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 def _may_carry_identity_number(event_id: str) -> bool:
     """Whether the id is, or holds, something shaped like an identity number: it is
     stored and shown with the booking, so none may hide in it. A UUID is exempt:
-    its groups of random hex digits come out all decimal and shaped like one (a
-    date, then four digits, as in ``…-4c1e-…`` ``20121212-1234``) in about one
+    its groups of random hex digits come out all decimal and shaped like one (an
+    eight-digit group that reads as a date, then a four-digit group) in about one
     random UUID in 430, and refusing those (422, never retried) would lose events."""
     if is_identity_number_shaped(event_id):
         return True
